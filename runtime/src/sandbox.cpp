@@ -1,0 +1,316 @@
+#include "peapod/runtime/sandbox.h"
+
+#include <fcntl.h>
+#include <linux/sched.h>
+#include <net/if.h>
+#include <sched.h>
+#include <signal.h>
+#include <spdlog/spdlog.h>
+#include <sys/ioctl.h>
+#include <sys/mount.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstring>
+#include <filesystem>
+
+#include "child_report.h"
+#include "peapod/runtime/exit_ledger.h"
+
+namespace peapod::runtime {
+namespace {
+
+constexpr Namespace kAllNamespaces[] = {Namespace::kNetwork, Namespace::kIpc, Namespace::kUts,
+                                        Namespace::kPid};
+
+enum PauseStep { kStepStdio, kStepLedgerFd, kStepSetsid, kStepHostname, kStepLoopback,
+                 kStepSysctl, kStepExec };
+constexpr const char* kPauseStepNames[] = {
+    "set up stdio", "hand over the exit ledger", "start a new session", "set the hostname",
+    "bring up the loopback interface", "write sysctl", "execute peapod-pause"};
+
+// Everything the pause child needs, prepared before clone: the child only reads it.
+struct PausePlan {
+  int null_fd = -1;
+  int ledger_fd = -1;
+  int report_fd = -1;
+  const char* hostname = nullptr;
+  size_t hostname_len = 0;
+  bool loopback_up = false;
+  ifreq loopback{};
+  std::vector<std::string> sysctl_paths;
+  std::vector<std::string> sysctl_values;
+  const char* pause_path = nullptr;
+  char* const* argv = nullptr;
+  char* const* envp = nullptr;
+};
+
+// Runs between clone and execve in the pod's new namespaces: raw syscalls on prepared memory only.
+[[noreturn]] void RunPauseChild(PausePlan& plan) {
+  // Move our two fds above the stdio range first, so installing fd 3 cannot clobber them.
+  int report = ::fcntl(plan.report_fd, F_DUPFD_CLOEXEC, 10);
+  int ledger = plan.ledger_fd >= 0 ? ::fcntl(plan.ledger_fd, F_DUPFD, 10) : -1;
+  if (report < 0) ::_exit(127);
+  if (::dup2(plan.null_fd, 0) < 0 || ::dup2(plan.null_fd, 1) < 0 || ::dup2(plan.null_fd, 2) < 0) {
+    detail::ReportChildFailure(report, kStepStdio, errno);
+    ::_exit(127);
+  }
+  if (ledger >= 0 && ::dup2(ledger, 3) < 0) {
+    detail::ReportChildFailure(report, kStepLedgerFd, errno);
+    ::_exit(127);
+  }
+  // Nothing of the agent but fds 0-3 survives the exec.
+  ::syscall(SYS_close_range, 4U, ~0U, CLOSE_RANGE_CLOEXEC);
+  if (::setsid() < 0) {
+    detail::ReportChildFailure(report, kStepSetsid, errno);
+    ::_exit(127);
+  }
+  if (plan.hostname && ::sethostname(plan.hostname, plan.hostname_len) < 0) {
+    detail::ReportChildFailure(report, kStepHostname, errno);
+    ::_exit(127);
+  }
+  if (plan.loopback_up) {
+    int s = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    if (s < 0 || ::ioctl(s, SIOCGIFFLAGS, &plan.loopback) < 0) {
+      detail::ReportChildFailure(report, kStepLoopback, errno);
+      ::_exit(127);
+    }
+    plan.loopback.ifr_flags |= IFF_UP | IFF_RUNNING;
+    if (::ioctl(s, SIOCSIFFLAGS, &plan.loopback) < 0) {
+      detail::ReportChildFailure(report, kStepLoopback, errno);
+      ::_exit(127);
+    }
+    ::close(s);
+  }
+  // /proc/sys/net and the IPC sysctls resolve against the namespaces of the opener: ours.
+  for (size_t i = 0; i < plan.sysctl_paths.size(); ++i) {
+    int fd = ::open(plan.sysctl_paths[i].c_str(), O_WRONLY | O_CLOEXEC);
+    const std::string& value = plan.sysctl_values[i];
+    if (fd < 0 || ::write(fd, value.data(), value.size()) < 0) {
+      detail::ReportChildFailure(report, kStepSysctl, errno, static_cast<int>(i));
+      ::_exit(127);
+    }
+    ::close(fd);
+  }
+  ::execve(plan.pause_path, plan.argv, plan.envp);
+  detail::ReportChildFailure(report, kStepExec, errno);
+  ::_exit(127);
+}
+
+std::string SysctlPath(const std::string& key) {
+  std::string path = key;
+  if (path.find('/') == std::string::npos) {
+    for (char& c : path) c = c == '.' ? '/' : c;
+  }
+  return "/proc/sys/" + path;
+}
+
+}  // namespace
+
+const char* NamespaceProcName(Namespace ns) {
+  switch (ns) {
+    case Namespace::kNetwork: return "net";
+    case Namespace::kIpc: return "ipc";
+    case Namespace::kUts: return "uts";
+    case Namespace::kPid: return "pid";
+  }
+  return "?";
+}
+
+bool Sandbox::HasNamespace(Namespace ns) const {
+  switch (ns) {
+    case Namespace::kNetwork: return spec_.new_network;
+    case Namespace::kIpc: return spec_.new_ipc;
+    case Namespace::kUts: return spec_.new_uts;
+    case Namespace::kPid: return spec_.new_pid;
+  }
+  return false;
+}
+
+std::string Sandbox::NamespacePath(Namespace ns) const {
+  if (!HasNamespace(ns)) return "";
+  return spec_.run_dir + "/ns/" + NamespaceProcName(ns);
+}
+
+Result<std::unique_ptr<Sandbox>> Sandbox::Start(const SandboxSpec& spec) {
+  if (spec.id.empty() || spec.run_dir.empty()) {
+    return Fail(ErrorCode::kInvalidArgument, "sandbox needs an id and a run directory");
+  }
+  if (::access(spec.pause_binary.c_str(), X_OK) != 0) {
+    return FailErrno("pause binary " + spec.pause_binary + " is not executable");
+  }
+  std::error_code ec;
+  bool created_dir = std::filesystem::create_directories(spec.run_dir + "/ns", ec);
+  if (ec) return FailErrno("create sandbox run dir " + spec.run_dir, ec.value());
+  std::unique_ptr<Sandbox> sandbox(new Sandbox(spec));
+  auto cleanup_dir = [&] {
+    if (created_dir) std::filesystem::remove_all(spec.run_dir, ec);
+  };
+
+  auto ledger = ExitLedger::CreateForWriter(sandbox->LedgerPath());
+  if (!ledger) {
+    cleanup_dir();
+    return std::unexpected(std::move(ledger.error()));
+  }
+  UniqueFd ledger_fd(*ledger);
+  UniqueFd null_fd(::open("/dev/null", O_RDWR | O_CLOEXEC));
+  int pipe_fds[2];
+  if (!null_fd || ::pipe2(pipe_fds, O_CLOEXEC) != 0) {
+    cleanup_dir();
+    return FailErrno("prepare pause process");
+  }
+  UniqueFd report_read(pipe_fds[0]), report_write(pipe_fds[1]);
+
+  PausePlan plan;
+  plan.null_fd = null_fd.Get();
+  plan.ledger_fd = ledger_fd.Get();
+  plan.report_fd = report_write.Get();
+  if (spec.new_uts && !spec.hostname.empty()) {
+    plan.hostname = spec.hostname.c_str();
+    plan.hostname_len = spec.hostname.size();
+  }
+  plan.loopback_up = spec.new_network;
+  std::strncpy(plan.loopback.ifr_name, "lo", IFNAMSIZ - 1);
+  for (const auto& [key, value] : spec.sysctls) {
+    plan.sysctl_paths.push_back(SysctlPath(key));
+    plan.sysctl_values.push_back(value);
+  }
+  std::string arg0 = "peapod-pause", arg1 = "--ledger-fd", arg2 = "3";
+  char* argv[] = {arg0.data(), arg1.data(), arg2.data(), nullptr};
+  char* envp[] = {nullptr};
+  plan.pause_path = spec.pause_binary.c_str();
+  plan.argv = argv;
+  plan.envp = envp;
+
+  unsigned long flags = SIGCHLD;
+  if (spec.new_network) flags |= CLONE_NEWNET;
+  if (spec.new_ipc) flags |= CLONE_NEWIPC;
+  if (spec.new_uts) flags |= CLONE_NEWUTS;
+  if (spec.new_pid) flags |= CLONE_NEWPID;
+  // Raw clone: glibc's fork() would run atfork handlers, which a multi-threaded agent cannot
+  // afford in the child. With a null stack the child continues on a copy of ours, like fork.
+  long pid = ::syscall(SYS_clone, flags, nullptr, nullptr, nullptr, nullptr);
+  if (pid < 0) {
+    cleanup_dir();
+    return FailErrno("clone pause process for sandbox " + spec.id);
+  }
+  if (pid == 0) RunPauseChild(plan);
+
+  report_write.Reset();
+  detail::ChildFailure failure{};
+  ssize_t n;
+  do {
+    n = ::read(report_read.Get(), &failure, sizeof(failure));
+  } while (n < 0 && errno == EINTR);
+  if (n == static_cast<ssize_t>(sizeof(failure))) {
+    ::waitpid(static_cast<pid_t>(pid), nullptr, 0);
+    cleanup_dir();
+    std::string what = "start sandbox " + spec.id + ": " + kPauseStepNames[failure.step];
+    if (failure.step == kStepSysctl) what += " " + spec.sysctls[failure.index].first;
+    return FailErrno(what, failure.err);
+  }
+
+  sandbox->is_child_ = true;
+  auto identity = IdentifyProcess(static_cast<pid_t>(pid));
+  auto pidfd = OpenPidfd(static_cast<pid_t>(pid));
+  if (!identity || !pidfd) {
+    ::kill(static_cast<pid_t>(pid), SIGKILL);
+    ::waitpid(static_cast<pid_t>(pid), nullptr, 0);
+    cleanup_dir();
+    return std::unexpected(identity ? std::move(pidfd.error()) : std::move(identity.error()));
+  }
+  sandbox->pause_ = *identity;
+  sandbox->pidfd_ = std::move(*pidfd);
+  if (auto pinned = sandbox->PinNamespaces(); !pinned) {
+    (void)sandbox->Destroy();
+    return std::unexpected(std::move(pinned.error()).Context("start sandbox " + spec.id));
+  }
+  spdlog::debug("sandbox {}: pause started as pid {}", spec.id, pid);
+  return sandbox;
+}
+
+Result<std::unique_ptr<Sandbox>> Sandbox::Adopt(const SandboxSpec& spec,
+                                                const ProcessIdentity& pause) {
+  std::unique_ptr<Sandbox> sandbox(new Sandbox(spec));
+  sandbox->pause_ = pause;
+  if (IsRunning(pause)) {
+    auto pidfd = OpenPidfd(pause.pid);
+    // Check again after opening: the pidfd must refer to the process we recorded.
+    if (pidfd && IsRunning(pause)) sandbox->pidfd_ = std::move(*pidfd);
+  }
+  return sandbox;
+}
+
+Sandbox::~Sandbox() = default;
+
+bool Sandbox::Running() const {
+  if (!pidfd_) return false;
+  auto exited = WaitForExit(pidfd_.Get(), std::chrono::milliseconds(0));
+  return exited && !*exited;
+}
+
+Status Sandbox::PinNamespaces() {
+  for (Namespace ns : kAllNamespaces) {
+    if (!HasNamespace(ns)) continue;
+    std::string target = NamespacePath(ns);
+    int fd = ::open(target.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0444);
+    if (fd < 0) return FailErrno("create namespace pin " + target);
+    ::close(fd);
+    std::string source = "/proc/" + std::to_string(pause_.pid) + "/ns/" + NamespaceProcName(ns);
+    if (::mount(source.c_str(), target.c_str(), nullptr, MS_BIND, nullptr) != 0) {
+      return FailErrno("pin " + source + " at " + target);
+    }
+  }
+  return Ok();
+}
+
+void Sandbox::UnpinNamespaces() {
+  for (Namespace ns : kAllNamespaces) {
+    std::string target = spec_.run_dir + "/ns/" + NamespaceProcName(ns);
+    // A pin can be stacked if an earlier attempt was interrupted; detach until none is left.
+    for (int i = 0; i < 8 && ::umount2(target.c_str(), MNT_DETACH) == 0; ++i) {
+    }
+    ::unlink(target.c_str());
+  }
+}
+
+void Sandbox::ReapIfChild() {
+  if (!is_child_) return;
+  siginfo_t info{};
+  if (pidfd_ && ::waitid(static_cast<idtype_t>(P_PIDFD), pidfd_.Get(), &info, WEXITED | WNOHANG) == 0) {
+    if (info.si_pid != 0) is_child_ = false;
+  }
+}
+
+Status Sandbox::Stop(std::chrono::milliseconds grace) {
+  if (!pidfd_) return Ok();
+  if (Running()) {
+    spdlog::debug("sandbox {}: stopping pause (pid {})", spec_.id, pause_.pid);
+    if (auto s = SendSignal(pidfd_.Get(), SIGTERM); !s) return s;
+    auto exited = WaitForExit(pidfd_.Get(), grace);
+    if (!exited || !*exited) {
+      if (auto s = SendSignal(pidfd_.Get(), SIGKILL); !s) return s;
+      auto killed = WaitForExit(pidfd_.Get(), std::chrono::seconds(10));
+      if (!killed || !*killed) {
+        return Fail(ErrorCode::kInternal, "sandbox " + spec_.id + ": pause did not die");
+      }
+    }
+  }
+  ReapIfChild();
+  return Ok();
+}
+
+Status Sandbox::Destroy() {
+  if (auto s = Stop(std::chrono::seconds(0)); !s) return s;
+  pidfd_.Reset();
+  UnpinNamespaces();
+  std::error_code ec;
+  std::filesystem::remove_all(spec_.run_dir, ec);
+  if (ec) return FailErrno("remove sandbox run dir " + spec_.run_dir, ec.value());
+  return Ok();
+}
+
+}  // namespace peapod::runtime
