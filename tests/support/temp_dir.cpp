@@ -45,10 +45,14 @@ const std::string& BusyboxRootfs() {
   static std::once_flag once;
   static std::string rootfs;
   std::call_once(once, [] {
-    static TempDir dir("peapod-busybox");
-    rootfs = dir.path() + "/rootfs";
-    std::string cmd = std::string(PEAPOD_SOURCE_DIR) + "/scripts/images/busybox-rootfs.sh " +
-                      rootfs + " >/dev/null";
+    // ctest runs every test in its own process: build the tree once per build dir, under a lock
+    // so parallel test processes wait for one builder instead of racing it.
+    std::string dir = std::string(PEAPOD_BINARY_DIR) + "/test-rootfs";
+    rootfs = dir + "/busybox";
+    std::string script = std::string(PEAPOD_SOURCE_DIR) + "/scripts/images/busybox-rootfs.sh";
+    std::string cmd = "mkdir -p " + dir + " && flock " + dir + "/.lock sh -c '[ -f " + rootfs +
+                      "/.complete ] || { rm -rf " + rootfs + " && " + script + " " + rootfs +
+                      " >/dev/null && touch " + rootfs + "/.complete; }'";
     if (std::system(cmd.c_str()) != 0) throw std::runtime_error("busybox-rootfs.sh failed");
   });
   return rootfs;

@@ -22,7 +22,7 @@ class TempDir {
 // Detaches every mount at or below `path` (deepest first), then removes the tree.
 void RemoveTreeWithMounts(const std::string& path);
 
-// A busybox-static root filesystem built once per test process by
+// A busybox-static root filesystem built once per build directory by
 // scripts/images/busybox-rootfs.sh. Tests must treat it as read-only.
 const std::string& BusyboxRootfs();
 

@@ -1,0 +1,120 @@
+// Container: one process tree inside a sandbox, started as ARCHITECTURE.md describes: join the
+// pod's namespaces with setns, a private mount namespace, its root filesystem, pivot_root, execve.
+#pragma once
+
+#include <sys/types.h>
+
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "peapod/error.h"
+#include "peapod/runtime/cri_log.h"
+#include "peapod/runtime/process.h"
+#include "peapod/unique_fd.h"
+
+namespace peapod::runtime {
+
+enum class PidMode {
+  kContainer,  // its own PID namespace nested in the pod's (Kubernetes' default)
+  kPod,        // the pod's PID namespace (shareProcessNamespace)
+  kHost,       // the host's (hostPID)
+};
+
+enum class Propagation { kPrivate, kHostToContainer, kBidirectional };
+
+struct MountSpec {
+  std::string destination;  // absolute, inside the container
+  std::string type = "bind";  // "bind" or a filesystem type such as "tmpfs"
+  std::string source;       // host path for bind mounts
+  std::string data;         // filesystem options, e.g. "size=64m,mode=1777"
+  bool read_only = false;
+  Propagation propagation = Propagation::kPrivate;
+};
+
+// An overlay root prepared by the image layer: the child chdir()s to `chdir_to` (so lowerdir
+// entries can be short relative names) and mounts overlay with `options` on the rootfs path.
+struct OverlayRootfs {
+  std::string chdir_to;
+  std::string options;
+};
+
+struct ContainerSpec {
+  std::string id;
+  std::string rootfs;                     // the directory that becomes "/"
+  std::optional<OverlayRootfs> overlay;   // mounted on `rootfs` inside the container only
+  bool readonly_rootfs = false;
+  std::vector<MountSpec> mounts;
+
+  // The pod's pinned namespaces; "" means the host's.
+  std::string net_ns, ipc_ns, uts_ns, pid_ns;
+  PidMode pid_mode = PidMode::kContainer;
+
+  std::vector<std::string> args;  // args[0] is searched in PATH when it has no '/'
+  std::vector<std::string> env;   // KEY=VALUE
+  std::string cwd = "/";          // created when missing, as runc does
+  uid_t uid = 0;
+  gid_t gid = 0;
+  std::vector<gid_t> additional_gids;
+
+  std::string run_dir;      // where the stdout/stderr FIFOs live (the pod's run dir)
+  std::string ledger_path;  // the pod's exit ledger, when it has a PID namespace
+  std::string log_path;     // CRI log file; "" discards output
+};
+
+// What the agent must remember to take a running container over after a restart.
+struct ContainerProcess {
+  ProcessIdentity host;           // pid and start time in the agent's PID namespace
+  pid_t ledger_pid = 0;           // the pid pause sees (the pod's PID namespace)
+  int64_t started_boottime_ns = 0;
+  int64_t started_at_ns = 0;      // CLOCK_REALTIME
+};
+
+class Container {
+ public:
+  // Called in the agent after the process exists and before it may run anything of the image:
+  // the place to move it into cgroups. An error aborts the start.
+  using SpawnHook = std::function<Status(pid_t host_pid)>;
+
+  // Validates the spec and makes the log FIFOs; nothing runs yet. `logs` may be null.
+  static Result<std::unique_ptr<Container>> Create(ContainerSpec spec, LogCollector* logs);
+  // Takes over a container started by an earlier agent.
+  static Result<std::unique_ptr<Container>> Adopt(ContainerSpec spec, const ContainerProcess& proc,
+                                                  LogCollector* logs);
+  ~Container();
+  Container(const Container&) = delete;
+  Container& operator=(const Container&) = delete;
+
+  // Spawns the process. A failure (missing executable, bad cwd, a mount that failed) names the
+  // step and the cause, and leaves no process behind.
+  Status Start(const SpawnHook& hook = {});
+  // Sends `signal`, waits `grace`, then SIGKILL. Idempotent.
+  Status Stop(int signal, std::chrono::milliseconds grace);
+  // Waits for the process to exit and its output to be drained; nullopt on timeout.
+  Result<std::optional<ExitStatus>> Wait(std::chrono::milliseconds timeout);
+  // Removes the FIFOs. The process must have exited.
+  Status Destroy();
+
+  bool Running() const;
+  const ContainerSpec& spec() const { return spec_; }
+  const ContainerProcess& process() const { return process_; }
+  int pidfd() const { return pidfd_.Get(); }
+
+ private:
+  Container(ContainerSpec spec, LogCollector* logs) : spec_(std::move(spec)), logs_(logs) {}
+  std::string FifoPath(LogStream stream) const;
+  Status AttachLogs(UniqueFd out, UniqueFd err);
+  Result<ExitStatus> CollectExitStatus();
+
+  ContainerSpec spec_;
+  LogCollector* logs_;
+  std::shared_ptr<CriLogWriter> log_writer_;
+  ContainerProcess process_;
+  UniqueFd pidfd_;
+  std::optional<ExitStatus> exit_;
+};
+
+}  // namespace peapod::runtime

@@ -1,0 +1,289 @@
+// Everything in this file runs between clone() and execve() in a child of the multi-threaded
+// agent: raw syscalls on memory prepared before the fork only. No malloc, locks, exceptions,
+// logging or iostreams.
+#include "container_spawn.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <linux/mount.h>
+#include <sched.h>
+#include <signal.h>
+#include <sys/mount.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/sysmacros.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "child_report.h"
+
+namespace peapod::runtime::detail {
+
+const char* const kSpawnStepNames[] = {
+    "join the pod's namespace",
+    "fork",
+    "create the container's mount/PID namespace",
+    "handshake with the agent",
+    "set up stdio",
+    "make the mount tree a slave of the host's",
+    "mount the root filesystem",
+    "open bind mount source",
+    "make bind mount read-only",
+    "pivot_root into the root filesystem",
+    "mount system filesystem",
+    "create device node",
+    "create /dev symlink",
+    "create mount point",
+    "mount",
+    "set mount propagation",
+    "make the root filesystem read-only",
+    "change to the working directory",
+    "set supplementary groups",
+    "set group id",
+    "set user id",
+    "execute",
+};
+
+namespace {
+
+struct SystemMount {
+  const char* source;
+  const char* target;
+  const char* fstype;
+  unsigned long flags;
+  const char* data;
+};
+
+constexpr SystemMount kSystemMounts[] = {
+    {"proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, nullptr},
+    {"tmpfs", "/dev", "tmpfs", MS_NOSUID | MS_STRICTATIME, "mode=755,size=65536k"},
+    {"devpts", "/dev/pts", "devpts", MS_NOSUID | MS_NOEXEC,
+     "newinstance,ptmxmode=0666,mode=0620,gid=5"},
+    {"shm", "/dev/shm", "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, "mode=1777,size=65536k"},
+    {"mqueue", "/dev/mqueue", "mqueue", MS_NOSUID | MS_NODEV | MS_NOEXEC, nullptr},
+    {"sysfs", "/sys", "sysfs", MS_NOSUID | MS_NODEV | MS_NOEXEC | MS_RDONLY, nullptr},
+};
+
+struct DeviceNode {
+  const char* path;
+  unsigned major, minor;
+};
+constexpr DeviceNode kDevices[] = {{"/dev/null", 1, 3},   {"/dev/zero", 1, 5},
+                                   {"/dev/full", 1, 7},   {"/dev/random", 1, 8},
+                                   {"/dev/urandom", 1, 9}, {"/dev/tty", 5, 0}};
+
+struct DeviceLink {
+  const char* target;
+  const char* path;
+};
+constexpr DeviceLink kDeviceLinks[] = {{"pts/ptmx", "/dev/ptmx"},
+                                       {"/proc/self/fd", "/dev/fd"},
+                                       {"/proc/self/fd/0", "/dev/stdin"},
+                                       {"/proc/self/fd/1", "/dev/stdout"},
+                                       {"/proc/self/fd/2", "/dev/stderr"},
+                                       {"/proc/kcore", "/dev/core"}};
+
+[[noreturn]] void Die(const SpawnPlan& plan, int step, int err, int index = 0) {
+  ReportChildFailure(plan.sync_fd, step, err, index);
+  ::_exit(127);
+}
+
+// mkdir -p for every parent of `path` (and `path` itself when `include_last`), in a stack buffer.
+int MakeParents(const char* path, bool include_last) {
+  char buf[4096];
+  size_t len = 0;
+  while (path[len] && len < sizeof(buf) - 1) {
+    buf[len] = path[len];
+    ++len;
+  }
+  buf[len] = '\0';
+  for (size_t i = 1; i <= len; ++i) {
+    if (i < len && buf[i] != '/') continue;
+    if (i == len && !include_last) break;
+    char saved = buf[i];
+    buf[i] = '\0';
+    if (::mkdir(buf, 0755) != 0 && errno != EEXIST) return errno;
+    buf[i] = saved;
+  }
+  return 0;
+}
+
+void ResetSignals() {
+  sigset_t none;
+  sigemptyset(&none);
+  ::sigprocmask(SIG_SETMASK, &none, nullptr);
+  // Ignored signals stay ignored across execve; the agent ignores SIGPIPE, a container must not.
+  struct sigaction dfl {};
+  dfl.sa_handler = SIG_DFL;
+  for (int sig = 1; sig < NSIG; ++sig) ::sigaction(sig, &dfl, nullptr);
+}
+
+void SetUpRootfs(SpawnPlan& plan) {
+  // Nothing we mount may propagate back to the host; host mounts may still reach us.
+  if (::mount(nullptr, "/", nullptr, MS_REC | MS_SLAVE, nullptr) != 0) {
+    Die(plan, kStepMountSlave, errno);
+  }
+  if (plan.overlay_options) {
+    if (::chdir(plan.overlay_chdir) != 0 ||
+        ::mount("overlay", plan.rootfs, "overlay", 0, plan.overlay_options) != 0) {
+      Die(plan, kStepRootfs, errno);
+    }
+  } else if (::mount(plan.rootfs, plan.rootfs, nullptr, MS_BIND | MS_REC, nullptr) != 0) {
+    // pivot_root needs the new root to be a mount point.
+    Die(plan, kStepRootfs, errno);
+  }
+  // Bind sources are host paths: take detached copies now, attach them after pivot_root, where
+  // every destination resolves inside the container's root.
+  for (size_t i = 0; i < plan.mounts.size(); ++i) {
+    ChildMount& m = plan.mounts[i];
+    if (!m.bind) continue;
+    m.tree_fd = static_cast<int>(::syscall(SYS_open_tree, AT_FDCWD, m.source,
+                                           OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_RECURSIVE));
+    if (m.tree_fd < 0) Die(plan, kStepOpenBindSource, errno, static_cast<int>(i));
+    if (m.read_only) {
+      mount_attr attr{};
+      attr.attr_set = MOUNT_ATTR_RDONLY;
+      if (::syscall(SYS_mount_setattr, m.tree_fd, "", AT_EMPTY_PATH | AT_RECURSIVE, &attr,
+                    sizeof(attr)) != 0) {
+        Die(plan, kStepReadonlyBind, errno, static_cast<int>(i));
+      }
+    }
+  }
+  // pivot_root(".", ".") stacks the old root on top of the new one; detaching it leaves only
+  // the container's root, with no path back to the host's.
+  if (::chdir(plan.rootfs) != 0 || ::syscall(SYS_pivot_root, ".", ".") != 0 ||
+      ::umount2(".", MNT_DETACH) != 0 || ::chdir("/") != 0) {
+    Die(plan, kStepPivotRoot, errno);
+  }
+}
+
+void MountSystemFilesystems(const SpawnPlan& plan) {
+  ::umask(0);
+  for (size_t i = 0; i < sizeof(kSystemMounts) / sizeof(kSystemMounts[0]); ++i) {
+    const SystemMount& m = kSystemMounts[i];
+    ::mkdir(m.target, 0755);
+    if (::mount(m.source, m.target, m.fstype, m.flags, m.data) != 0) {
+      Die(plan, kStepSystemMount, errno, static_cast<int>(i));
+    }
+  }
+  for (size_t i = 0; i < sizeof(kDevices) / sizeof(kDevices[0]); ++i) {
+    const DeviceNode& d = kDevices[i];
+    if (::mknod(d.path, S_IFCHR | 0666, makedev(d.major, d.minor)) != 0) {
+      Die(plan, kStepDeviceNode, errno, static_cast<int>(i));
+    }
+  }
+  for (size_t i = 0; i < sizeof(kDeviceLinks) / sizeof(kDeviceLinks[0]); ++i) {
+    if (::symlink(kDeviceLinks[i].target, kDeviceLinks[i].path) != 0 && errno != EEXIST) {
+      Die(plan, kStepDeviceLink, errno, static_cast<int>(i));
+    }
+  }
+}
+
+void MountVolumes(const SpawnPlan& plan) {
+  for (size_t i = 0; i < plan.mounts.size(); ++i) {
+    const ChildMount& m = plan.mounts[i];
+    int index = static_cast<int>(i);
+    bool dir = !m.bind || m.source_is_dir;
+    if (int err = MakeParents(m.destination, dir); err != 0) Die(plan, kStepMountTarget, err, index);
+    if (!dir) {
+      int fd = ::open(m.destination, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+      if (fd < 0 && errno != EISDIR) Die(plan, kStepMountTarget, errno, index);
+      if (fd >= 0) ::close(fd);
+    }
+    if (m.bind) {
+      if (::syscall(SYS_move_mount, m.tree_fd, "", AT_FDCWD, m.destination,
+                    MOVE_MOUNT_F_EMPTY_PATH) != 0) {
+        Die(plan, kStepMount, errno, index);
+      }
+    } else if (::mount(m.source, m.destination, m.fstype, m.flags, m.data) != 0) {
+      Die(plan, kStepMount, errno, index);
+    }
+    if (::mount(nullptr, m.destination, nullptr, m.propagation | MS_REC, nullptr) != 0) {
+      Die(plan, kStepPropagation, errno, index);
+    }
+  }
+  if (plan.readonly_rootfs &&
+      ::mount(nullptr, "/", nullptr, MS_REMOUNT | MS_BIND | MS_RDONLY, nullptr) != 0) {
+    Die(plan, kStepReadonlyRoot, errno);
+  }
+}
+
+[[noreturn]] void RunContainerInit(SpawnPlan& plan) {
+  // Announce ourselves. The agent's end has SO_PASSCRED, so the kernel attaches our pid as the
+  // agent sees it; then wait until the agent has a pidfd and has placed us in our cgroups.
+  char byte = kReadyByte;
+  if (::write(plan.sync_fd, &byte, 1) != 1) Die(plan, kStepHandshake, errno);
+  ssize_t n;
+  do {
+    n = ::read(plan.sync_fd, &byte, 1);
+  } while (n < 0 && errno == EINTR);
+  if (n != 1 || byte != kGoByte) ::_exit(1);
+
+  if (::dup2(plan.stdin_fd, 0) < 0 || ::dup2(plan.stdout_fd, 1) < 0 ||
+      ::dup2(plan.stderr_fd, 2) < 0) {
+    Die(plan, kStepStdio, errno);
+  }
+  SetUpRootfs(plan);
+  MountSystemFilesystems(plan);
+  MountVolumes(plan);
+  ::umask(022);
+
+  if (int err = MakeParents(plan.cwd, true); err != 0 || ::chdir(plan.cwd) != 0) {
+    Die(plan, kStepCwd, err != 0 ? err : errno);
+  }
+  // Raw syscalls: glibc's wrappers broadcast the change to every thread they believe exists
+  // (setxid), and in a child of a multi-threaded agent those threads are gone: a deadlock.
+  if (::syscall(SYS_setgroups, plan.groups.size(), plan.groups.data()) != 0) {
+    Die(plan, kStepGroups, errno);
+  }
+  if (::syscall(SYS_setresgid, plan.gid, plan.gid, plan.gid) != 0) Die(plan, kStepGid, errno);
+  if (::syscall(SYS_setresuid, plan.uid, plan.uid, plan.uid) != 0) Die(plan, kStepUid, errno);
+
+  // execvpe without malloc: the agent resolved the candidate paths from PATH already.
+  int last_err = ENOENT;
+  for (size_t i = 0; i < plan.exec_candidates.size(); ++i) {
+    ::execve(plan.exec_candidates[i], plan.argv, plan.envp);
+    if (errno == EACCES) {
+      last_err = EACCES;
+      continue;
+    }
+    if (errno != ENOENT && errno != ENOTDIR) Die(plan, kStepExec, errno, static_cast<int>(i));
+  }
+  Die(plan, kStepExec, last_err, -1);
+}
+
+}  // namespace
+
+void RunSpawnChild(SpawnPlan& plan) {
+  // Before touching the pod: no core dumps or ptrace into the agent's memory, and every fd the
+  // agent had is closed at execve (the plan's own fds are dup2'd onto 0-2 later).
+  ::prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+  ::syscall(SYS_close_range, 3U, ~0U, CLOSE_RANGE_CLOEXEC);
+  ResetSignals();
+  for (int i = 0; i < plan.namespace_count; ++i) {
+    if (::setns(plan.namespaces[i].fd, plan.namespaces[i].type) != 0) {
+      Die(plan, kStepSetns, errno, i);
+    }
+  }
+  // setns(CLONE_NEWPID) only affects children: C1 is born in the pod's PID namespace.
+  long c1 = ::syscall(SYS_clone, SIGCHLD, nullptr, nullptr, nullptr, nullptr);
+  if (c1 < 0) Die(plan, kStepFork, errno);
+  if (c1 > 0) {
+    int status = 0;
+    while (::waitpid(static_cast<pid_t>(c1), &status, 0) < 0 && errno == EINTR) {
+    }
+    ::_exit(WIFEXITED(status) ? WEXITSTATUS(status) : 1);
+  }
+  int flags = CLONE_NEWNS | (plan.new_pid_ns ? CLONE_NEWPID : 0);
+  if (::unshare(flags) != 0) Die(plan, kStepUnshare, errno);
+  long c2 = ::syscall(SYS_clone, SIGCHLD, nullptr, nullptr, nullptr, nullptr);
+  if (c2 < 0) Die(plan, kStepFork, errno);
+  // C1 exits at once: an orphan goes to the child reaper of its exiting parent's PID namespace,
+  // which for C1 is the pod's, so the container's init is re-parented to pause.
+  if (c2 > 0) ::_exit(0);
+  RunContainerInit(plan);
+}
+
+}  // namespace peapod::runtime::detail

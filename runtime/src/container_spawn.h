@@ -1,0 +1,83 @@
+// The spawn plan: everything a container's child processes need between fork and execve,
+// prepared by the agent beforehand, so the children only walk it with raw syscalls.
+#pragma once
+
+#include <sys/types.h>
+
+#include <vector>
+
+namespace peapod::runtime::detail {
+
+enum SpawnStep {
+  kStepSetns,
+  kStepFork,
+  kStepUnshare,
+  kStepHandshake,
+  kStepStdio,
+  kStepMountSlave,
+  kStepRootfs,
+  kStepOpenBindSource,
+  kStepReadonlyBind,
+  kStepPivotRoot,
+  kStepSystemMount,
+  kStepDeviceNode,
+  kStepDeviceLink,
+  kStepMountTarget,
+  kStepMount,
+  kStepPropagation,
+  kStepReadonlyRoot,
+  kStepCwd,
+  kStepGroups,
+  kStepGid,
+  kStepUid,
+  kStepExec,
+};
+extern const char* const kSpawnStepNames[];
+
+struct ChildNamespace {
+  int fd;
+  int type;  // CLONE_NEWNET, ...
+};
+
+struct ChildMount {
+  const char* source;
+  const char* destination;
+  const char* fstype;  // nullptr for bind mounts
+  const char* data;
+  unsigned long flags;
+  unsigned long propagation;  // MS_PRIVATE, MS_SLAVE or MS_SHARED
+  bool bind;
+  bool source_is_dir;
+  bool read_only;
+  int tree_fd;  // filled in by the child: the detached copy of a bind source
+};
+
+struct SpawnPlan {
+  int sync_fd = -1;
+  int stdin_fd = -1, stdout_fd = -1, stderr_fd = -1;
+  ChildNamespace namespaces[4] = {};
+  int namespace_count = 0;
+  bool new_pid_ns = false;
+  const char* rootfs = nullptr;
+  const char* overlay_chdir = nullptr;
+  const char* overlay_options = nullptr;
+  std::vector<ChildMount> mounts;
+  bool readonly_rootfs = false;
+  const char* cwd = "/";
+  uid_t uid = 0;
+  gid_t gid = 0;
+  std::vector<gid_t> groups;
+  std::vector<const char*> exec_candidates;
+  char* const* argv = nullptr;
+  char* const* envp = nullptr;
+};
+
+// Handshake bytes on the sync socket.
+inline constexpr char kReadyByte = 'R';
+inline constexpr char kGoByte = 'G';
+
+// The agent's direct child. Joins the pod, forks twice so the container's init is re-parented to
+// pause, and never returns.
+[[noreturn]] void RunSpawnChild(SpawnPlan& plan);
+
+}  // namespace peapod::runtime::detail
