@@ -1,0 +1,114 @@
+// ImageService: the image side of the node, as the CRI ImageService and the container manager
+// use it. Pulls, loads and imports images into a state root (<root>/blobs, images, layers,
+// containers), resolves references to unpacked layers, hands out per-container overlay root
+// filesystems (which hold a reference on their image), and removes images nobody uses.
+#pragma once
+
+#include <map>
+#include <memory>
+#include <mutex>
+#include <shared_mutex>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "peapod/error.h"
+#include "peapod/image/content_store.h"
+#include "peapod/image/image_config.h"
+#include "peapod/image/image_store.h"
+#include "peapod/image/layer_unpacker.h"
+#include "peapod/image/manifest.h"
+#include "peapod/image/overlay.h"
+#include "peapod/image/registry_client.h"
+
+namespace peapod::image {
+
+struct ImageServiceOptions {
+  std::string root;  // state root; never the host's /var/lib unless the agent says so
+  RegistryConfig registries;
+  Platform platform = HostPlatform();
+  int parallel_downloads = 3;
+  UnpackOptions unpack;  // expected_diff_id is set per layer
+};
+
+struct ResolvedImage {
+  ImageRecord record;
+  ImageConfig config;
+  std::vector<std::string> layer_dirs;   // absolute paths, base layer first
+  std::vector<std::string> layer_links;  // names in links_dir, base layer first
+  std::string links_dir;                 // <root>/layers/l
+};
+
+struct ContainerRootfs {
+  std::string container_id;
+  std::string image_id;
+  ContainerDirs dirs;  // <root>/containers/<id>/{upper,work}
+  OverlayPlan plan;    // mount with MountOverlay or from the container's child
+};
+
+struct ImageFsUsage {
+  std::string mountpoint;  // the state root
+  uint64_t used_bytes = 0;
+  uint64_t inodes_used = 0;
+};
+
+class ImageService {
+ public:
+  static Result<std::unique_ptr<ImageService>> Open(ImageServiceOptions options);
+
+  // Pulls `ref` for the configured platform; returns the image id ("sha256:<config hex>").
+  Result<std::string> Pull(std::string_view ref, const AuthConfig& auth = {},
+                           const ProgressCallback& progress = {});
+  // Loads a docker save or OCI layout archive; returns the ids of the images it held.
+  Result<std::vector<std::string>> Load(const std::string& archive_path);
+  // Imports a root filesystem tarball as a one-layer image named `name`; returns its id.
+  Result<std::string> Import(const std::string& tar_path, std::string_view name);
+
+  std::vector<ImageRecord> List() const;
+  // kNotFound when no image matches (an id, short id, tag or digest reference).
+  Result<ImageRecord> ImageStatus(std::string_view ref) const;
+  Result<ResolvedImage> Resolve(std::string_view ref) const;
+  // Removing one of several tags untags; otherwise the image is deleted, which is refused with
+  // kFailedPrecondition while a container uses it. Blobs and layers no image uses are freed.
+  Status Remove(std::string_view ref);
+  Result<ImageFsUsage> FsInfo() const;
+
+  // Creates the container's upper/work dirs and takes a reference on its image.
+  Result<ContainerRootfs> CreateContainerRootfs(const std::string& container_id,
+                                                std::string_view image_ref);
+  Result<ContainerRootfs> ContainerRootfsOf(const std::string& container_id) const;
+  // Removes the dirs (the caller has unmounted the overlay) and drops the image reference.
+  Status RemoveContainerRootfs(const std::string& container_id);
+  std::vector<std::string> ContainersUsing(const std::string& image_id) const;
+
+  ContentStore& content() { return *content_; }
+  const std::string& root() const { return options_.root; }
+
+ private:
+  explicit ImageService(ImageServiceOptions options) : options_(std::move(options)) {}
+  Status LoadLeases();
+  std::string LayerDir(const std::string& chain_id) const;
+  std::string LinkName(const std::string& chain_id) const;
+  std::string LinksDir() const;
+  Status EnsureLayer(const std::string& chain_id, const std::string& blob_digest,
+                     const std::string& diff_id);
+  Result<std::string> Commit(const std::string& manifest_digest, const std::string& config_digest,
+                             const std::vector<Descriptor>& layers,
+                             const std::vector<std::string>& repo_tags,
+                             const std::vector<std::string>& repo_digests);
+  Result<ContainerRootfs> RootfsFor(const std::string& container_id,
+                                    const ImageRecord& record) const;
+  Status CollectGarbage();
+
+  ImageServiceOptions options_;
+  std::unique_ptr<ContentStore> content_;
+  std::unique_ptr<ImageStore> store_;
+  std::unique_ptr<RegistryClient> registry_;
+  // Shared by operations that add content; exclusive for removal and garbage collection, so a
+  // blob a pull has stored but not yet recorded is never collected.
+  mutable std::shared_mutex gc_mutex_;
+  mutable std::mutex lease_mutex_;
+  std::map<std::string, std::string> leases_;  // container id -> image id
+};
+
+}  // namespace peapod::image

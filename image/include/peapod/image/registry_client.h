@@ -1,0 +1,94 @@
+// RegistryClient: pulls manifests and blobs with the OCI distribution-spec v2 API over libcurl.
+// Handles bearer-token and basic auth challenges, redirects for blobs, configured mirrors and
+// insecure (plain HTTP) registries, and verifies every blob against its digest before storing.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "peapod/error.h"
+#include "peapod/image/content_store.h"
+#include "peapod/image/manifest.h"
+#include "peapod/image/reference.h"
+
+namespace peapod::image {
+
+// The CRI AuthConfig.
+struct AuthConfig {
+  std::string username;
+  std::string password;
+  std::string auth;  // base64("username:password")
+  std::string server_address;
+  std::string identity_token;  // OAuth2 refresh token for the token endpoint
+  std::string registry_token;  // bearer token sent as is
+};
+
+// Per registry host ("docker.io", "127.0.0.1:5000"), like containerd's hosts.toml.
+struct RegistryHostConfig {
+  // Endpoints tried in order before the registry itself, e.g. "http://127.0.0.1:5000".
+  std::vector<std::string> mirrors;
+  // Plain HTTP for the registry itself. Loopback hosts (127.0.0.0/8, localhost, ::1) always are.
+  bool insecure = false;
+  // Do not fall back to the registry itself when every mirror failed (air-gapped nodes).
+  bool mirrors_only = false;
+};
+
+struct RegistryConfig {
+  std::map<std::string, RegistryHostConfig> hosts;
+  long connect_timeout_seconds = 30;
+};
+
+struct PullProgress {
+  std::string digest;
+  uint64_t bytes_done = 0;
+  uint64_t bytes_total = 0;
+  bool done = false;
+};
+// May be called from several download threads at once.
+using ProgressCallback = std::function<void(const PullProgress&)>;
+
+struct ResolvedManifest {
+  std::string endpoint;         // the base URL that answered
+  std::string manifest_digest;  // of the platform manifest
+  std::string index_digest;     // when the reference named an index
+  ParsedManifest manifest;
+};
+
+// One pull of one repository: keeps the endpoint and token between requests. Thread-safe.
+class RegistrySession {
+ public:
+  virtual ~RegistrySession() = default;
+  // Fetches the manifest for the reference (selecting `platform` from an index) and stores the
+  // manifest (and index) blobs in `store`.
+  virtual Result<ResolvedManifest> ResolveManifest(const Platform& platform) = 0;
+  // Downloads a blob into `store` (no-op when present), verifying its digest.
+  virtual Status FetchBlob(const Descriptor& blob, const ProgressCallback& progress) = 0;
+};
+
+class RegistryClient {
+ public:
+  RegistryClient(RegistryConfig config, ContentStore* store);
+  Result<std::unique_ptr<RegistrySession>> Open(const Reference& ref, const AuthConfig& auth);
+  // Base URLs to try for a registry host, mirrors first ("http://127.0.0.1:5000").
+  std::vector<std::string> EndpointsFor(const std::string& host) const;
+
+ private:
+  RegistryConfig config_;
+  ContentStore* store_;
+};
+
+// Parses `Bearer realm="...",service="...",scope="..."` into scheme + params (lowercase keys).
+struct AuthChallenge {
+  std::string scheme;  // "bearer", "basic"
+  std::map<std::string, std::string> params;
+};
+AuthChallenge ParseAuthChallenge(const std::string& header);
+
+bool IsLoopbackHost(const std::string& host);
+
+}  // namespace peapod::image
