@@ -250,6 +250,18 @@ Status Container::Start(const SpawnHook& hook) {
   plan.uid = spec_.uid;
   plan.gid = spec_.gid;
   plan.groups = spec_.additional_gids;
+  std::optional<SecurityPlan> security = spec_.security;
+  if (security) {
+    security->uid = spec_.uid;
+    security->gid = spec_.gid;
+    security->additional_gids = spec_.additional_gids;
+    plan.security = &*security;
+  }
+  plan.privileged = spec_.privileged;
+  if (!spec_.privileged) {
+    for (const auto& p : spec_.masked_paths) plan.masked_paths.push_back(p.c_str());
+    for (const auto& p : spec_.readonly_paths) plan.readonly_paths.push_back(p.c_str());
+  }
 
   std::vector<std::string> candidates = ExecCandidates(spec_);
   for (const auto& c : candidates) plan.exec_candidates.push_back(c.c_str());
@@ -285,6 +297,17 @@ Status Container::Start(const SpawnHook& hook) {
         return FailErrno(what + ": executable \"" + spec_.args[0] + "\" not found in $PATH", f.err);
       }
       return FailErrno(what + ": execute \"" + spec_.args[0] + "\"", f.err);
+    }
+    if (f.step == detail::kStepSecurity) {
+      return FailErrno(what + ": apply the security context (" + std::string(SecurityStepName(f.index)) + ")",
+                       f.err);
+    }
+    if (f.step == detail::kStepMaskPaths && static_cast<size_t>(f.index) < plan.masked_paths.size()) {
+      step += std::string(" ") + plan.masked_paths[static_cast<size_t>(f.index)];
+    }
+    if (f.step == detail::kStepReadonlyPaths &&
+        static_cast<size_t>(f.index) < plan.readonly_paths.size()) {
+      step += std::string(" ") + plan.readonly_paths[static_cast<size_t>(f.index)];
     }
     if (f.step == detail::kStepCwd) {
       return FailErrno(what + ": change to working directory \"" + spec_.cwd + "\"", f.err);
@@ -330,6 +353,11 @@ Status Container::Start(const SpawnHook& hook) {
   proc.ledger_pid = in_pod_pid_ns && ns_pids->size() > 1 ? (*ns_pids)[1] : 0;
   proc.started_boottime_ns = StartTicksToBoottimeNs(identity->start_ticks);
   proc.started_at_ns = NowRealtimeNs();
+  if (cgroup_) {
+    // In its cgroup before it runs anything of the image: limits hold from the first instruction.
+    if (auto count = cgroup_->OomKillCount(); count) proc.oom_kills_at_start = *count;
+    if (auto s = cgroup_->AddProcess(pid); !s) return abort_start(std::move(s.error()).Context(what));
+  }
   if (hook) {
     if (auto s = hook(pid); !s) return abort_start(std::move(s.error()).Context(what));
   }
@@ -367,13 +395,23 @@ Status Container::Stop(int signal, std::chrono::milliseconds grace) {
   spdlog::debug("container {}: stopping with signal {}", spec_.id, signal);
   if (auto s = SendSignal(pidfd_.Get(), signal); !s) return s;
   auto exited = WaitForExit(pidfd_.Get(), grace);
-  if (exited && *exited) return Ok();
-  if (auto s = SendSignal(pidfd_.Get(), SIGKILL); !s) return s;
-  exited = WaitForExit(pidfd_.Get(), std::chrono::seconds(10));
   if (!exited || !*exited) {
-    return Fail(ErrorCode::kInternal, "container " + spec_.id + " did not die after SIGKILL");
+    if (auto s = SendSignal(pidfd_.Get(), SIGKILL); !s) return s;
+    exited = WaitForExit(pidfd_.Get(), std::chrono::seconds(10));
+    if (!exited || !*exited) {
+      return Fail(ErrorCode::kInternal, "container " + spec_.id + " did not die after SIGKILL");
+    }
   }
-  return Ok();
+  // In a shared PID namespace the init's children outlive it; the cgroup knows them all.
+  if (!cgroup_) return Ok();
+  for (int attempt = 0; attempt < 200; ++attempt) {
+    auto left = cgroup_->Processes();
+    if (!left) return std::unexpected(std::move(left.error()));
+    if (left->empty()) return Ok();
+    if (auto s = cgroup_->KillAll(SIGKILL); !s) return s;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  return Fail(ErrorCode::kInternal, "container " + spec_.id + ": processes survive SIGKILL");
 }
 
 Result<ExitStatus> Container::CollectExitStatus() {
@@ -421,6 +459,10 @@ Result<std::optional<ExitStatus>> Container::Wait(std::chrono::milliseconds time
   }
   auto status = CollectExitStatus();
   if (!status) return std::unexpected(std::move(status.error()));
+  if (cgroup_ && status->signal == SIGKILL) {
+    auto oom = cgroup_->OomKilled(process_.oom_kills_at_start);
+    status->oom_killed = oom && *oom;
+  }
   if (log_writer_) log_writer_->WaitClosed(std::chrono::seconds(2));
   exit_ = *status;
   return exit_;
@@ -434,6 +476,7 @@ Status Container::Destroy() {
     ::unlink(FifoPath(LogStream::kStdout).c_str());
     ::unlink(FifoPath(LogStream::kStderr).c_str());
   }
+  if (cgroup_) return cgroup_->Remove();
   return Ok();
 }
 

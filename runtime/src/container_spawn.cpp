@@ -43,6 +43,9 @@ const char* const kSpawnStepNames[] = {
     "set supplementary groups",
     "set group id",
     "set user id",
+    "mask path",
+    "make path read-only",
+    "apply the security context",
     "execute",
 };
 
@@ -151,6 +154,11 @@ void SetUpRootfs(SpawnPlan& plan) {
       }
     }
   }
+  if (plan.privileged) {
+    plan.host_dev_fd = static_cast<int>(::syscall(
+        SYS_open_tree, AT_FDCWD, "/dev", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_RECURSIVE));
+    if (plan.host_dev_fd < 0) Die(plan, kStepOpenBindSource, errno, -1);
+  }
   // pivot_root(".", ".") stacks the old root on top of the new one; detaching it leaves only
   // the container's root, with no path back to the host's.
   if (::chdir(plan.rootfs) != 0 || ::syscall(SYS_pivot_root, ".", ".") != 0 ||
@@ -164,10 +172,23 @@ void MountSystemFilesystems(const SpawnPlan& plan) {
   for (size_t i = 0; i < sizeof(kSystemMounts) / sizeof(kSystemMounts[0]); ++i) {
     const SystemMount& m = kSystemMounts[i];
     ::mkdir(m.target, 0755);
-    if (::mount(m.source, m.target, m.fstype, m.flags, m.data) != 0) {
+    bool is_dev = m.target[1] == 'd' && m.target[4] == '\0';  // "/dev"
+    if (plan.privileged && is_dev) {
+      // Privileged containers see the host's devices, as with runc's --privileged.
+      if (::syscall(SYS_move_mount, plan.host_dev_fd, "", AT_FDCWD, "/dev",
+                    MOVE_MOUNT_F_EMPTY_PATH) != 0 ||
+          ::mount(nullptr, "/dev", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0) {
+        Die(plan, kStepSystemMount, errno, static_cast<int>(i));
+      }
+      continue;
+    }
+    unsigned long flags = m.flags;
+    if (plan.privileged) flags &= ~static_cast<unsigned long>(MS_RDONLY);  // writable /sys
+    if (::mount(m.source, m.target, m.fstype, flags, m.data) != 0) {
       Die(plan, kStepSystemMount, errno, static_cast<int>(i));
     }
   }
+  if (plan.privileged) return;
   for (size_t i = 0; i < sizeof(kDevices) / sizeof(kDevices[0]); ++i) {
     const DeviceNode& d = kDevices[i];
     if (::mknod(d.path, S_IFCHR | 0666, makedev(d.major, d.minor)) != 0) {
@@ -210,6 +231,16 @@ void MountVolumes(const SpawnPlan& plan) {
   }
 }
 
+void SetIdentity(const SpawnPlan& plan) {
+  // Raw syscalls: glibc's wrappers broadcast the change to every thread they believe exists
+  // (setxid), and in a child of a multi-threaded agent those threads are gone: a deadlock.
+  if (::syscall(SYS_setgroups, plan.groups.size(), plan.groups.data()) != 0) {
+    Die(plan, kStepGroups, errno);
+  }
+  if (::syscall(SYS_setresgid, plan.gid, plan.gid, plan.gid) != 0) Die(plan, kStepGid, errno);
+  if (::syscall(SYS_setresuid, plan.uid, plan.uid, plan.uid) != 0) Die(plan, kStepUid, errno);
+}
+
 [[noreturn]] void RunContainerInit(SpawnPlan& plan) {
   // Announce ourselves. The agent's end has SO_PASSCRED, so the kernel attaches our pid as the
   // agent sees it; then wait until the agent has a pidfd and has placed us in our cgroups.
@@ -229,17 +260,25 @@ void MountVolumes(const SpawnPlan& plan) {
   MountSystemFilesystems(plan);
   MountVolumes(plan);
   ::umask(022);
+  size_t failed = 0;
+  if (int err = MaskPaths(plan.masked_paths.data(), plan.masked_paths.size(), &failed)) {
+    Die(plan, kStepMaskPaths, err, static_cast<int>(failed));
+  }
+  if (int err = MakePathsReadonly(plan.readonly_paths.data(), plan.readonly_paths.size(), &failed)) {
+    Die(plan, kStepReadonlyPaths, err, static_cast<int>(failed));
+  }
 
   if (int err = MakeParents(plan.cwd, true); err != 0 || ::chdir(plan.cwd) != 0) {
     Die(plan, kStepCwd, err != 0 ? err : errno);
   }
-  // Raw syscalls: glibc's wrappers broadcast the change to every thread they believe exists
-  // (setxid), and in a child of a multi-threaded agent those threads are gone: a deadlock.
-  if (::syscall(SYS_setgroups, plan.groups.size(), plan.groups.data()) != 0) {
-    Die(plan, kStepGroups, errno);
+  if (plan.security) {
+    int step = 0;
+    if (int err = ApplySecurityPlan(*plan.security, &step); err != 0) {
+      Die(plan, kStepSecurity, err, step);
+    }
+  } else {
+    SetIdentity(plan);
   }
-  if (::syscall(SYS_setresgid, plan.gid, plan.gid, plan.gid) != 0) Die(plan, kStepGid, errno);
-  if (::syscall(SYS_setresuid, plan.uid, plan.uid, plan.uid) != 0) Die(plan, kStepUid, errno);
 
   // execvpe without malloc: the agent resolved the candidate paths from PATH already.
   int last_err = ENOENT;

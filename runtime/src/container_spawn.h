@@ -6,6 +6,8 @@
 
 #include <vector>
 
+#include "peapod/runtime/security.h"
+
 namespace peapod::runtime::detail {
 
 enum SpawnStep {
@@ -30,6 +32,9 @@ enum SpawnStep {
   kStepGroups,
   kStepGid,
   kStepUid,
+  kStepMaskPaths,
+  kStepReadonlyPaths,
+  kStepSecurity,
   kStepExec,
 };
 extern const char* const kSpawnStepNames[];
@@ -67,6 +72,11 @@ struct SpawnPlan {
   uid_t uid = 0;
   gid_t gid = 0;
   std::vector<gid_t> groups;
+  const SecurityPlan* security = nullptr;  // nullptr: only the uid/gid/groups above
+  bool privileged = false;
+  int host_dev_fd = -1;  // filled in by the child for privileged containers
+  std::vector<const char*> masked_paths;
+  std::vector<const char*> readonly_paths;
   std::vector<const char*> exec_candidates;
   char* const* argv = nullptr;
   char* const* envp = nullptr;

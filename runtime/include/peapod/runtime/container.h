@@ -12,8 +12,10 @@
 #include <vector>
 
 #include "peapod/error.h"
+#include "peapod/runtime/cgroup.h"
 #include "peapod/runtime/cri_log.h"
 #include "peapod/runtime/process.h"
+#include "peapod/runtime/security.h"
 #include "peapod/unique_fd.h"
 
 namespace peapod::runtime {
@@ -60,6 +62,14 @@ struct ContainerSpec {
   gid_t gid = 0;
   std::vector<gid_t> additional_gids;
 
+  // Capabilities, no_new_privs, seccomp, rlimits, oom_score_adj. Its uid/gid/groups are taken
+  // from the fields above. Without it the process keeps the agent's (root's) privileges, which
+  // only tests and the agent's own helpers may ask for.
+  std::optional<SecurityPlan> security;
+  bool privileged = false;  // host devices, writable /sys, no masked or read-only paths
+  std::vector<std::string> masked_paths;    // e.g. DefaultMaskedPaths()
+  std::vector<std::string> readonly_paths;  // e.g. DefaultReadonlyPaths()
+
   std::string run_dir;      // where the stdout/stderr FIFOs live (the pod's run dir)
   std::string ledger_path;  // the pod's exit ledger, when it has a PID namespace
   std::string log_path;     // CRI log file; "" discards output
@@ -71,6 +81,7 @@ struct ContainerProcess {
   pid_t ledger_pid = 0;           // the pid pause sees (the pod's PID namespace)
   int64_t started_boottime_ns = 0;
   int64_t started_at_ns = 0;      // CLOCK_REALTIME
+  uint64_t oom_kills_at_start = 0;  // the cgroup's OOM-kill counter when it started
 };
 
 class Container {
@@ -78,6 +89,11 @@ class Container {
   // Called in the agent after the process exists and before it may run anything of the image:
   // the place to move it into cgroups. An error aborts the start.
   using SpawnHook = std::function<Status(pid_t host_pid)>;
+
+  // The container's cgroup: Start places the process in it before anything of the image runs,
+  // Stop kills whatever is left in it, exits are checked against its OOM counter.
+  void AttachCgroup(Cgroup cgroup) { cgroup_ = std::move(cgroup); }
+  const std::optional<Cgroup>& cgroup() const { return cgroup_; }
 
   // Validates the spec and makes the log FIFOs; nothing runs yet. `logs` may be null.
   static Result<std::unique_ptr<Container>> Create(ContainerSpec spec, LogCollector* logs);
@@ -115,6 +131,7 @@ class Container {
   ContainerProcess process_;
   UniqueFd pidfd_;
   std::optional<ExitStatus> exit_;
+  std::optional<Cgroup> cgroup_;
 };
 
 }  // namespace peapod::runtime

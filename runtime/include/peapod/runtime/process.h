@@ -26,6 +26,7 @@ struct ExitStatus {
   int signal = 0;         // the terminating signal, 0 for a normal exit
   int64_t finished_at_ns = 0;  // CLOCK_REALTIME
   bool core_dumped = false;
+  bool oom_killed = false;  // killed by the kernel's OOM killer in its cgroup
 
   static ExitStatus FromWaitStatus(int wait_status, int64_t finished_at_ns);
   static ExitStatus Unknown(int64_t finished_at_ns);
