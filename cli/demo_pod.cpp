@@ -83,6 +83,7 @@ struct DemoPod {
   cni::PodNetwork pod_network;
   bool network_added = false;
   std::unique_ptr<runtime::Sandbox> sandbox;
+  std::shared_ptr<const runtime::CgroupDriver> cgroup_driver;
   std::optional<runtime::CgroupManager> cgroups;
   std::optional<runtime::Cgroup> pod_cgroup;
   runtime::LogCollector logs;
@@ -102,7 +103,8 @@ struct DemoPod {
     if (sandbox) {
       if (auto s = sandbox->Destroy(); !s) spdlog::warn("remove sandbox: {}", s.error().ToString());
     }
-    if (pod_cgroup) (void)pod_cgroup->Remove();
+    // The demo is the only user of its cgroup parent: remove it too.
+    if (cgroup_driver) (void)runtime::Cgroup(cgroup_driver, "/peapod-demo").Remove();
     spdlog::info("pod {} removed", pod_id);
   }
 
@@ -128,9 +130,10 @@ struct DemoPod {
     if (!client) return std::unexpected(client.error());
     network = std::move(*client);
 
-    auto manager = runtime::CgroupManager::Create({.parent = "peapod-demo"});
-    if (!manager) return std::unexpected(manager.error());
-    cgroups.emplace(std::move(*manager));
+    auto driver = runtime::CgroupDriver::Detect();
+    if (!driver) return std::unexpected(driver.error());
+    cgroup_driver = std::make_shared<const runtime::CgroupDriver>(std::move(*driver));
+    cgroups.emplace(cgroup_driver, runtime::CgroupManagerOptions{.parent = "peapod-demo"});
     auto pc = cgroups->CreatePod(pod_id);
     if (!pc) return std::unexpected(pc.error());
     pod_cgroup = *pc;

@@ -15,46 +15,16 @@
 #include <sstream>
 
 #include "peapod/runtime/cgroup.h"
+#include "support/cgroup_support.h"
 #include "support/temp_dir.h"
 
 namespace peapod::runtime {
 namespace {
 
 using peapod::testing::ReadFile;
+using peapod::testing::RootSubtreeControlRestorer;
 
 bool IsRoot() { return ::geteuid() == 0; }
-
-// Enabling controllers at the root of the unified hierarchy is what a runtime does, but a test
-// should leave the host as it found it: restore the root's cgroup.subtree_control (best effort,
-// another test process may still use a controller).
-class RootSubtreeControlRestorer {
- public:
-  RootSubtreeControlRestorer() {
-    auto d = CgroupDriver::Detect();
-    if (d && d->Unified() != nullptr) {
-      file_ = d->Unified()->mount_point + "/cgroup.subtree_control";
-      before_ = peapod::testing::ReadFile(file_);
-    }
-  }
-  ~RootSubtreeControlRestorer() {
-    if (file_.empty()) return;
-    std::istringstream before(before_), now(peapod::testing::ReadFile(file_));
-    std::set<std::string> had{std::istream_iterator<std::string>(before), {}};
-    for (auto it = std::istream_iterator<std::string>(now);
-         it != std::istream_iterator<std::string>(); ++it) {
-      if (had.contains(*it)) continue;
-      int fd = ::open(file_.c_str(), O_WRONLY | O_CLOEXEC);
-      if (fd < 0) continue;
-      std::string off = "-" + *it;
-      (void)!::write(fd, off.data(), off.size());
-      ::close(fd);
-    }
-  }
-
- private:
-  std::string file_;
-  std::string before_;
-};
 
 std::string TestParent() { return "peapod-test-" + std::to_string(::getpid()); }
 

@@ -8,6 +8,7 @@
 
 #include "peapod/runtime/cgroup.h"
 #include "peapod/runtime/security.h"
+#include "support/cgroup_support.h"
 #include "support/pod_fixture.h"
 
 namespace peapod::testing {
@@ -68,6 +69,7 @@ class CgroupedPod : public ::testing::Test {
     owned_.push_back(std::move(*c));
     return *owned_.back();
   }
+  RootSubtreeControlRestorer restore_root_;
   std::shared_ptr<const CgroupDriver> driver_;
   std::string parent_;
   std::optional<CgroupManager> manager_;

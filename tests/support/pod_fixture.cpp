@@ -103,17 +103,4 @@ unsigned long NamespaceInode(int pid, const std::string& name) {
   return st.st_ino;
 }
 
-std::vector<std::string> MountsUnder(const std::string& path) {
-  std::vector<std::string> mounts;
-  std::ifstream mountinfo("/proc/self/mountinfo");
-  std::string line;
-  while (std::getline(mountinfo, line)) {
-    std::istringstream fields(line);
-    std::string id, parent, devno, root, mount_point;
-    fields >> id >> parent >> devno >> root >> mount_point;
-    if (mount_point == path || mount_point.starts_with(path + "/")) mounts.push_back(mount_point);
-  }
-  return mounts;
-}
-
 }  // namespace peapod::testing

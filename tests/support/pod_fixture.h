@@ -44,7 +44,5 @@ class PodFixture {
 std::vector<int> ZombieChildren(int ppid);
 // Inode of /proc/<pid>/ns/<name>.
 unsigned long NamespaceInode(int pid, const std::string& name);
-// Mount points at or below `path` in the agent's mount namespace.
-std::vector<std::string> MountsUnder(const std::string& path);
 
 }  // namespace peapod::testing

@@ -24,7 +24,7 @@ TempDir::TempDir(const std::string& prefix) {
 
 TempDir::~TempDir() { RemoveTreeWithMounts(path_); }
 
-void RemoveTreeWithMounts(const std::string& path) {
+std::vector<std::string> MountsUnder(const std::string& path) {
   std::vector<std::string> mounts;
   std::ifstream mountinfo("/proc/self/mountinfo");
   std::string line;
@@ -34,6 +34,11 @@ void RemoveTreeWithMounts(const std::string& path) {
     fields >> id >> parent >> devno >> root >> mount_point;
     if (mount_point == path || mount_point.starts_with(path + "/")) mounts.push_back(mount_point);
   }
+  return mounts;
+}
+
+void RemoveTreeWithMounts(const std::string& path) {
+  std::vector<std::string> mounts = MountsUnder(path);
   std::sort(mounts.begin(), mounts.end(),
             [](const std::string& a, const std::string& b) { return a.size() > b.size(); });
   for (const auto& m : mounts) umount2(m.c_str(), MNT_DETACH);

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <string>
+#include <vector>
 
 namespace peapod::testing {
 
@@ -19,6 +20,8 @@ class TempDir {
   std::string path_;
 };
 
+// Mount points at or below `path` in this process's mount namespace.
+std::vector<std::string> MountsUnder(const std::string& path);
 // Detaches every mount at or below `path` (deepest first), then removes the tree.
 void RemoveTreeWithMounts(const std::string& path);
 
