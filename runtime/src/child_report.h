@@ -2,6 +2,7 @@
 // may only make raw syscalls, so it reports numbers; the parent turns them into a sentence.
 #pragma once
 
+#include <signal.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -22,6 +23,17 @@ inline void ReportChildFailure(int fd, int step, int err, int index = 0) {
   ChildFailure f{step, err, index, 0};
   while (::write(fd, &f, sizeof(f)) < 0 && errno == EINTR) {
   }
+}
+
+// Async-signal-safe: unblock everything and restore default dispositions. Ignored signals stay
+// ignored across execve; the agent ignores SIGPIPE, and a container must not inherit that.
+inline void ResetSignals() {
+  sigset_t none;
+  sigemptyset(&none);
+  ::sigprocmask(SIG_SETMASK, &none, nullptr);
+  struct sigaction dfl {};
+  dfl.sa_handler = SIG_DFL;
+  for (int sig = 1; sig < NSIG; ++sig) ::sigaction(sig, &dfl, nullptr);
 }
 
 }  // namespace peapod::runtime::detail

@@ -18,12 +18,12 @@
 
 #include "child_report.h"
 #include "container_spawn.h"
+#include "search_path.h"
 #include "peapod/runtime/exit_ledger.h"
 
 namespace peapod::runtime {
 namespace {
 
-constexpr const char* kDefaultPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 constexpr int kPipeSize = 1 << 20;  // output waits here while no agent drains it
 
 bool IsCleanAbsolutePath(const std::string& path) {
@@ -32,26 +32,6 @@ bool IsCleanAbsolutePath(const std::string& path) {
     if (part == "..") return false;
   }
   return true;
-}
-
-std::vector<std::string> ExecCandidates(const ContainerSpec& spec) {
-  const std::string& name = spec.args[0];
-  if (name.find('/') != std::string::npos) return {name};
-  std::string path = kDefaultPath;
-  for (const auto& kv : spec.env) {
-    if (kv.starts_with("PATH=")) path = kv.substr(5);
-  }
-  std::vector<std::string> candidates;
-  size_t start = 0;
-  while (start <= path.size()) {
-    size_t end = path.find(':', start);
-    if (end == std::string::npos) end = path.size();
-    std::string dir = path.substr(start, end - start);
-    if (dir.empty()) dir = ".";
-    candidates.push_back(dir + "/" + name);
-    start = end + 1;
-  }
-  return candidates;
 }
 
 unsigned long PropagationFlag(Propagation p) {
@@ -263,7 +243,7 @@ Status Container::Start(const SpawnHook& hook) {
     for (const auto& p : spec_.readonly_paths) plan.readonly_paths.push_back(p.c_str());
   }
 
-  std::vector<std::string> candidates = ExecCandidates(spec_);
+  std::vector<std::string> candidates = detail::SearchPathCandidates(spec_.args[0], spec_.env);
   for (const auto& c : candidates) plan.exec_candidates.push_back(c.c_str());
   std::vector<char*> argv, envp;
   for (auto& a : spec_.args) argv.push_back(a.data());
@@ -371,6 +351,16 @@ Status Container::Start(const SpawnHook& hook) {
     detail::ChildFailure f;
     std::memcpy(&f, msg.data, sizeof(f));
     (void)WaitForExit(pidfd->Get(), std::chrono::seconds(5));
+    // The pidfd fires when the child dies, before pause has reaped it: wait for the record so
+    // that a failed start really has left nothing behind, not even a zombie for a moment.
+    if (proc.ledger_pid != 0 && !spec_.ledger_path.empty()) {
+      ExitLedger ledger(spec_.ledger_path);
+      for (int i = 0; i < 1000; ++i) {
+        auto record = ledger.Find(proc.ledger_pid, proc.started_boottime_ns);
+        if (!record || *record) break;
+        std::this_thread::sleep_for(std::chrono::milliseconds(1));
+      }
+    }
     return describe(f);
   }
   process_ = proc;

@@ -113,16 +113,6 @@ int MakeParents(const char* path, bool include_last) {
   return 0;
 }
 
-void ResetSignals() {
-  sigset_t none;
-  sigemptyset(&none);
-  ::sigprocmask(SIG_SETMASK, &none, nullptr);
-  // Ignored signals stay ignored across execve; the agent ignores SIGPIPE, a container must not.
-  struct sigaction dfl {};
-  dfl.sa_handler = SIG_DFL;
-  for (int sig = 1; sig < NSIG; ++sig) ::sigaction(sig, &dfl, nullptr);
-}
-
 void SetUpRootfs(SpawnPlan& plan) {
   // Nothing we mount may propagate back to the host; host mounts may still reach us.
   if (::mount(nullptr, "/", nullptr, MS_REC | MS_SLAVE, nullptr) != 0) {
