@@ -1,6 +1,7 @@
 #include "support/registry.h"
 
 #include <arpa/inet.h>
+#include <crypt.h>
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <signal.h>
@@ -79,7 +80,7 @@ Result<int> FreeLoopbackPort() {
   return ntohs(addr.sin_port);
 }
 
-// True when GET /v2/ answers 200: the registry is serving.
+// True when GET /v2/ answers 200, or 401 with auth configured: the registry is serving.
 bool AnswersApiVersionCheck(int port) {
   UniqueFd fd(socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
   if (!fd) return false;
@@ -95,10 +96,12 @@ bool AnswersApiVersionCheck(int port) {
   ssize_t n = read(fd.Get(), buf, sizeof buf - 1);
   // Go answers an HTTP/1.0 request with "HTTP/1.0 200 OK".
   const std::string status_line(buf, n > 0 ? n : 0);
-  return status_line.starts_with("HTTP/1.") && status_line.substr(8, 5) == " 200 ";
+  if (!status_line.starts_with("HTTP/1.") || status_line.size() < 13) return false;
+  const std::string status = status_line.substr(8, 5);
+  return status == " 200 " || status == " 401 ";
 }
 
-Status WriteConfig(const std::string& dir, int port) {
+Status WriteConfig(const std::string& dir, int port, const LocalRegistryOptions& options) {
   std::ofstream out(dir + "/config.yml", std::ios::trunc);
   out << "version: 0.1\n"
          "log:\n  level: warn\n  accesslog:\n    disabled: true\n"
@@ -107,7 +110,8 @@ Status WriteConfig(const std::string& dir, int port) {
       << "/data\n"
          "  delete:\n    enabled: true\n  cache:\n    blobdescriptor: inmemory\n"
          "http:\n  addr: 127.0.0.1:"
-      << port << "\n  secret: peapod-test-registry\n";
+      << port << "\n  secret: peapod-test-registry\n"
+      << options.extra_config;
   out.close();
   if (!out) return Fail(ErrorCode::kInternal, "write " + dir + "/config.yml");
   return Ok();
@@ -144,6 +148,7 @@ Result<pid_t> SpawnRegistry(const std::string& dir) {
 // Kills our child registry and reaps it. It stays our unreaped child until waitpid, so the pid
 // cannot have been recycled when it is signalled.
 void StopRegistry(pid_t pid) {
+  if (pid <= 0) return;  // kill(-1) would signal every process we may signal
   kill(pid, SIGTERM);
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(3);
   while (std::chrono::steady_clock::now() < deadline) {
@@ -178,11 +183,12 @@ Result<ReadyOutcome> WaitUntilServing(pid_t pid, int port, const std::string& di
 }
 
 // The registry's port and pid once it serves.
-Result<std::pair<int, pid_t>> StartIn(const std::string& dir) {
+Result<std::pair<int, pid_t>> StartIn(const std::string& dir, const LocalRegistryOptions& options) {
   for (int attempt = 0; attempt < kStartAttempts; ++attempt) {
     auto port = FreeLoopbackPort();
     if (!port) return std::unexpected(port.error());
-    if (auto written = WriteConfig(dir, *port); !written) return std::unexpected(written.error());
+    if (auto written = WriteConfig(dir, *port, options); !written)
+      return std::unexpected(written.error());
     auto pid = SpawnRegistry(dir);
     if (!pid) return std::unexpected(pid.error());
     auto ready = WaitUntilServing(*pid, *port, dir);
@@ -195,14 +201,14 @@ Result<std::pair<int, pid_t>> StartIn(const std::string& dir) {
 
 }  // namespace
 
-Result<std::unique_ptr<LocalRegistry>> LocalRegistry::Start() {
+Result<std::unique_ptr<LocalRegistry>> LocalRegistry::Start(const LocalRegistryOptions& options) {
   if (access(kRegistryBinary, X_OK) != 0) {
     return FailErrno(std::string(kRegistryBinary) + " (apt-get install docker-registry)");
   }
   char pattern[] = "/tmp/peapod-registry-XXXXXX";
   if (mkdtemp(pattern) == nullptr) return FailErrno("mkdtemp /tmp/peapod-registry-XXXXXX");
   std::string dir = pattern;
-  auto started = StartIn(dir);
+  auto started = StartIn(dir, options);
   if (!started) {
     std::error_code ignored;
     std::filesystem::remove_all(dir, ignored);
@@ -228,6 +234,34 @@ Status LocalRegistry::Push(const std::string& layout_dir, const std::string& rep
         std::move(pushed.error()).Context("push " + layout_dir + " as " + repo_tag));
   }
   return Ok();
+}
+
+Status LocalRegistry::Restart(const LocalRegistryOptions& options) {
+  StopRegistry(pid_);
+  pid_ = -1;
+  if (auto written = WriteConfig(dir_, port_, options); !written) return written;
+  auto pid = SpawnRegistry(dir_);
+  if (!pid) return std::unexpected(std::move(pid.error()).Context("restart local registry"));
+  auto ready = WaitUntilServing(*pid, port_, dir_);
+  if (!ready) return std::unexpected(std::move(ready.error()).Context("restart local registry"));
+  if (*ready == ReadyOutcome::kPortTaken) {
+    return Fail(ErrorCode::kUnavailable,
+                "restart local registry: port " + std::to_string(port_) + " was taken meanwhile");
+  }
+  pid_ = *pid;
+  return Ok();
+}
+
+Result<std::string> HtpasswdLine(const std::string& user, const std::string& password) {
+  char salt[CRYPT_GENSALT_OUTPUT_SIZE];
+  // Cost 5, the lowest bcrypt allows: the registry checks the hash on every request.
+  if (crypt_gensalt_rn("$2b$", 5, nullptr, 0, salt, sizeof salt) == nullptr) {
+    return FailErrno("crypt_gensalt_rn for a bcrypt salt");
+  }
+  crypt_data data{};
+  const char* hash = crypt_r(password.c_str(), salt, &data);
+  if (hash == nullptr || hash[0] == '*') return FailErrno("crypt_r bcrypt hash for " + user);
+  return user + ":" + hash;
 }
 
 const std::string& TestImagesDir() {
