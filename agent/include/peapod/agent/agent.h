@@ -1,0 +1,55 @@
+// Agent: everything peapodd serves CRI with, wired together: the image service, the CNI client,
+// the log collector, the exit monitor, and the sandbox and container managers over one state
+// root. Destroying it leaves pods and containers running; opening it again re-adopts them.
+#pragma once
+
+#include <memory>
+
+#include "peapod/agent/config.h"
+#include "peapod/agent/container_manager.h"
+#include "peapod/agent/sandbox_manager.h"
+#include "peapod/error.h"
+
+namespace peapod::cni {
+class CniClient;
+}
+namespace peapod::image {
+class ImageService;
+}
+namespace peapod::runtime {
+class LogCollector;
+}
+
+namespace peapod::agent {
+
+class ExitMonitor;
+class StateStore;
+
+class Agent {
+ public:
+  // Creates the roots, opens the image service and CNI client, and recovers recorded pods.
+  static Result<std::unique_ptr<Agent>> Open(AgentConfig config);
+  ~Agent();
+  Agent(const Agent&) = delete;
+  Agent& operator=(const Agent&) = delete;
+
+  SandboxManager& sandboxes() { return *sandboxes_; }
+  ContainerManager& containers() { return *containers_; }
+  image::ImageService& images() { return *images_; }
+  cni::CniClient& cni() { return *cni_; }
+  const AgentConfig& config() const { return config_; }
+
+ private:
+  explicit Agent(AgentConfig config);
+
+  AgentConfig config_;
+  std::unique_ptr<StateStore> store_;
+  std::unique_ptr<image::ImageService> images_;
+  std::unique_ptr<cni::CniClient> cni_;
+  std::unique_ptr<runtime::LogCollector> logs_;
+  std::unique_ptr<SandboxManager> sandboxes_;
+  std::unique_ptr<ContainerManager> containers_;
+  std::unique_ptr<ExitMonitor> monitor_;
+};
+
+}  // namespace peapod::agent

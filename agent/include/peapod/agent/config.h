@@ -1,0 +1,33 @@
+// AgentConfig: where peapodd keeps its state and what it runs pods with. Every root is
+// configurable so tests (and a second agent) never touch the host's /var/lib/peapod.
+#pragma once
+
+#include <chrono>
+#include <string>
+
+#include "peapod/cni/types.h"
+#include "peapod/image/image_service.h"
+
+namespace peapod::agent {
+
+struct AgentConfig {
+  std::string state_root = "/var/lib/peapod";  // records, images, CNI result cache
+  std::string run_root = "/run/peapod";        // per-pod run dirs (namespace pins, ledgers, FIFOs)
+  std::string pause_binary = "/usr/libexec/peapod/peapod-pause";
+  // conf_dir and plugin_dirs as given; an empty cache_dir becomes <state_root>/cni/cache.
+  cni::CniOptions cni;
+  // An empty root becomes <state_root>/image.
+  image::ImageServiceOptions image;
+  // How long pause gets after SIGTERM when a pod stops.
+  std::chrono::milliseconds pause_stop_grace{std::chrono::seconds(2)};
+
+  // Fills the defaults that derive from state_root.
+  AgentConfig WithDefaults() const;
+  std::string SandboxRecordDir() const { return state_root + "/sandboxes"; }
+  std::string ContainerRecordDir() const { return state_root + "/containers"; }
+  std::string PodRunDir(const std::string& sandbox_id) const {
+    return run_root + "/pods/" + sandbox_id;
+  }
+};
+
+}  // namespace peapod::agent

@@ -1,0 +1,82 @@
+// ContainerManager: the CRI container verbs (CreateContainer, StartContainer, StopContainer,
+// RemoveContainer, ContainerStatus, ListContainers), one source file each as containerd has them.
+// Thread-safe: verbs on one container are serialised by that container's lock; exits are
+// recorded by the ExitMonitor thread, so List and Status answer from memory.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "peapod/agent/config.h"
+#include "peapod/agent/cri_types.h"
+#include "peapod/error.h"
+
+namespace peapod::image {
+class ImageService;
+}
+namespace peapod::runtime {
+class LogCollector;
+}
+
+namespace peapod::agent {
+
+class ExitMonitor;
+class SandboxManager;
+class StateStore;
+struct ContainerEntry;
+struct SandboxEntry;
+
+class ContainerManager {
+ public:
+  ContainerManager(AgentConfig config, image::ImageService* images, runtime::LogCollector* logs,
+                   ExitMonitor* monitor, StateStore* store, SandboxManager* sandboxes);
+  ~ContainerManager();
+  ContainerManager(const ContainerManager&) = delete;
+  ContainerManager& operator=(const ContainerManager&) = delete;
+
+  // Creates a container in a ready sandbox from an image already on the node. Returns its id.
+  Result<std::string> CreateContainer(const std::string& pod_sandbox_id,
+                                      const ContainerConfig& config,
+                                      const PodSandboxConfig& sandbox_config);
+  Status StartContainer(const std::string& id);
+  // Sends the image's StopSignal (else SIGTERM), then SIGKILL after `timeout_seconds`.
+  // Idempotent; an unknown id is kNotFound.
+  Status StopContainer(const std::string& id, int64_t timeout_seconds);
+  // Stops it if running and removes everything it had. An unknown id succeeds.
+  Status RemoveContainer(const std::string& id);
+  Result<ContainerStatusResponse> ContainerStatus(const std::string& id, bool verbose = false);
+  std::vector<Container> ListContainers(const ContainerFilter& filter = {});
+
+  // Re-adopts the containers recorded under the state root; runs after SandboxManager::Recover.
+  Status Recover();
+
+  // For the sandbox manager: ids of the containers in a sandbox.
+  std::vector<std::string> ContainersOf(const std::string& sandbox_id);
+  // The monitor saw a container's process exit; false when the container is busy.
+  bool OnExit(const std::string& id);
+
+ private:
+  Result<std::shared_ptr<ContainerEntry>> Lookup(const std::string& id_or_prefix);
+  Status WriteRecord(const ContainerEntry& entry);
+  // Records the exit of a process known to be gone (entry's op lock held).
+  void RecordExit(ContainerEntry& entry);
+  Status StopLocked(ContainerEntry& entry, int64_t timeout_seconds);
+  Status RemoveLocked(ContainerEntry& entry);
+
+  AgentConfig config_;
+  image::ImageService* images_;
+  runtime::LogCollector* logs_;
+  ExitMonitor* monitor_;
+  StateStore* store_;
+  SandboxManager* sandboxes_;
+
+  std::mutex mu_;  // guards containers_, names_ and every entry's status fields; held briefly
+  std::map<std::string, std::shared_ptr<ContainerEntry>> containers_;
+  std::map<std::string, std::string> names_;  // "<sandbox id>/<name>_<attempt>" -> container id
+};
+
+}  // namespace peapod::agent

@@ -1,0 +1,76 @@
+// SandboxManager: the CRI pod sandbox verbs (RunPodSandbox, StopPodSandbox, RemovePodSandbox,
+// PodSandboxStatus, ListPodSandbox), one source file each as containerd has them.
+// Thread-safe: verbs on one sandbox are serialised by that sandbox's lock; no manager-wide lock
+// is held across a CNI call or a process stop; List and Status answer from memory.
+#pragma once
+
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "peapod/agent/config.h"
+#include "peapod/agent/cri_types.h"
+#include "peapod/error.h"
+
+namespace peapod::cni {
+class CniClient;
+}
+
+namespace peapod::agent {
+
+class ContainerManager;
+class ExitMonitor;
+class StateStore;
+struct SandboxEntry;
+
+class SandboxManager {
+ public:
+  SandboxManager(AgentConfig config, cni::CniClient* cni, ExitMonitor* monitor, StateStore* store);
+  ~SandboxManager();
+  SandboxManager(const SandboxManager&) = delete;
+  SandboxManager& operator=(const SandboxManager&) = delete;
+  void SetContainerManager(ContainerManager* containers) { containers_ = containers; }
+
+  // Starts pause in the pod's namespaces, attaches the network (unless hostNetwork) and writes
+  // the pod's /etc/hosts, /etc/resolv.conf and /etc/hostname. Returns the sandbox id. Any
+  // failure rolls back everything done so far.
+  Result<std::string> RunPodSandbox(const PodSandboxConfig& config,
+                                    const std::string& runtime_handler = "");
+  // Stops the pod's containers, detaches the network and stops pause. Idempotent; an unknown id
+  // is kNotFound, as in containerd.
+  Status StopPodSandbox(const std::string& id);
+  // Stops if needed, removes the pod's containers, its namespaces, dirs and record. An unknown
+  // id succeeds: kubelet expects removing a gone sandbox to work.
+  Status RemovePodSandbox(const std::string& id);
+  Result<PodSandboxStatusResponse> PodSandboxStatus(const std::string& id, bool verbose = false);
+  std::vector<PodSandbox> ListPodSandbox(const PodSandboxFilter& filter = {});
+
+  // Re-adopts the sandboxes recorded under the state root (at start-up, before serving).
+  Status Recover();
+
+  // For the container manager: the sandbox with this id (or unique id prefix), or null.
+  std::shared_ptr<SandboxEntry> Find(const std::string& id_or_prefix);
+  // The monitor saw pause exit: the pod is no longer ready.
+  bool OnPauseExit(const std::string& id);
+  const AgentConfig& config() const { return config_; }
+
+ private:
+  Result<std::shared_ptr<SandboxEntry>> Lookup(const std::string& id_or_prefix);
+  Status WriteRecord(const SandboxEntry& entry);
+  Status StopLocked(SandboxEntry& entry);
+  void WatchPause(SandboxEntry& entry);
+  void MarkNotReady(SandboxEntry& entry);
+
+  AgentConfig config_;
+  cni::CniClient* cni_;
+  ExitMonitor* monitor_;
+  StateStore* store_;
+  ContainerManager* containers_ = nullptr;
+
+  std::mutex mu_;  // guards sandboxes_ and every entry's status fields; held only briefly
+  std::map<std::string, std::shared_ptr<SandboxEntry>> sandboxes_;
+};
+
+}  // namespace peapod::agent

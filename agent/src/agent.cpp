@@ -1,0 +1,64 @@
+#include "peapod/agent/agent.h"
+
+#include <sys/prctl.h>
+
+#include <filesystem>
+
+#include "peapod/agent/exit_monitor.h"
+#include "peapod/agent/state_store.h"
+#include "peapod/cni/cni_client.h"
+#include "peapod/image/image_service.h"
+#include "peapod/runtime/cri_log.h"
+
+namespace peapod::agent {
+
+Agent::Agent(AgentConfig config) : config_(std::move(config)) {}
+
+Agent::~Agent() {
+  // The monitor calls into the managers: it stops first.
+  monitor_.reset();
+}
+
+Result<std::unique_ptr<Agent>> Agent::Open(AgentConfig config) {
+  config = config.WithDefaults();
+  std::unique_ptr<Agent> agent(new Agent(config));
+  for (const auto& dir : {config.state_root, config.run_root + "/pods", config.cni.cache_dir}) {
+    std::error_code ec;
+    std::filesystem::create_directories(dir, ec);
+    if (ec) return FailErrno("create " + dir, ec.value());
+  }
+  // Containers with the host's PID namespace are re-parented to us, not to the host's init.
+  ::prctl(PR_SET_CHILD_SUBREAPER, 1);
+
+  auto store = StateStore::Open(config.state_root);
+  if (!store) return std::unexpected(std::move(store.error()));
+  agent->store_ = std::move(*store);
+  auto images = image::ImageService::Open(config.image);
+  if (!images) return std::unexpected(std::move(images.error()).Context("open image service"));
+  agent->images_ = std::move(*images);
+  auto cni = cni::CniClient::Create(config.cni);
+  if (!cni) return std::unexpected(std::move(cni.error()).Context("create CNI client"));
+  agent->cni_ = std::move(*cni);
+  agent->logs_ = std::make_unique<runtime::LogCollector>();
+
+  Agent* raw = agent.get();
+  auto monitor = ExitMonitor::Start([raw](const std::string& key) {
+    if (key.starts_with("c/")) return raw->containers_->OnExit(key.substr(2));
+    if (key.starts_with("s/")) return raw->sandboxes_->OnPauseExit(key.substr(2));
+    return true;
+  });
+  if (!monitor) return std::unexpected(std::move(monitor.error()));
+  agent->sandboxes_ = std::make_unique<SandboxManager>(config, agent->cni_.get(), monitor->get(),
+                                                       agent->store_.get());
+  agent->containers_ = std::make_unique<ContainerManager>(
+      config, agent->images_.get(), agent->logs_.get(), monitor->get(), agent->store_.get(),
+      agent->sandboxes_.get());
+  agent->sandboxes_->SetContainerManager(agent->containers_.get());
+  agent->monitor_ = std::move(*monitor);
+
+  if (auto s = agent->sandboxes_->Recover(); !s) return std::unexpected(std::move(s.error()));
+  if (auto s = agent->containers_->Recover(); !s) return std::unexpected(std::move(s.error()));
+  return agent;
+}
+
+}  // namespace peapod::agent

@@ -1,0 +1,231 @@
+// CreateContainer: merge the CRI config with the image config, prepare the overlay rootfs,
+// resolve the user, and create (not start) the runtime container in the pod's namespaces.
+#include <spdlog/spdlog.h>
+#include <sys/mount.h>
+
+#include <filesystem>
+
+#include "entries.h"
+#include "peapod/agent/config_merge.h"
+#include "peapod/agent/container_manager.h"
+#include "peapod/agent/sandbox_manager.h"
+#include "peapod/agent/state_store.h"
+#include "peapod/image/image_service.h"
+#include "peapod/image/overlay.h"
+#include "peapod/runtime/security.h"
+
+namespace peapod::agent {
+namespace {
+
+runtime::PidMode PidModeOf(const ContainerConfig& config, const SandboxEntry& sandbox) {
+  if (!sandbox.spec.new_pid) return runtime::PidMode::kHost;
+  switch (config.linux.security_context.namespace_options.pid) {
+    case NamespaceMode::kPod: return runtime::PidMode::kPod;
+    case NamespaceMode::kNode: return runtime::PidMode::kHost;
+    default: return runtime::PidMode::kContainer;
+  }
+}
+
+runtime::Propagation PropagationOf(MountPropagation p) {
+  switch (p) {
+    case MountPropagation::kHostToContainer: return runtime::Propagation::kHostToContainer;
+    case MountPropagation::kBidirectional: return runtime::Propagation::kBidirectional;
+    default: return runtime::Propagation::kPrivate;
+  }
+}
+
+bool HasEnv(const std::vector<std::string>& env, std::string_view key) {
+  for (const auto& kv : env) {
+    if (kv.size() > key.size() && kv.starts_with(key) && kv[key.size()] == '=') return true;
+  }
+  return false;
+}
+
+// Resolves the user against the image's merged /etc/passwd and /etc/group. A one-layer image is
+// its own root; otherwise the overlay is mounted on the (still unused) rootfs mount point for
+// the lookup and detached again: whiteouts and opaque dirs are then the kernel's business, not
+// a second implementation of overlay semantics here.
+Result<runtime::ResolvedUser> ResolveContainerUser(const image::ResolvedImage& img,
+                                                   const image::ContainerRootfs& rootfs,
+                                                   const std::string& mount_point,
+                                                   const runtime::UserRequest& request) {
+  if (img.layer_dirs.size() == 1) return runtime::ResolveUser(img.layer_dirs[0], request);
+  if (auto s = image::MountOverlay(rootfs.plan, mount_point); !s) {
+    return std::unexpected(std::move(s.error()).Context("mount image to resolve its user"));
+  }
+  auto user = runtime::ResolveUser(mount_point, request);
+  if (::umount2(mount_point.c_str(), MNT_DETACH) != 0) {
+    return FailErrno("unmount " + mount_point + " after resolving the user");
+  }
+  return user;
+}
+
+}  // namespace
+
+Result<std::string> ContainerManager::CreateContainer(const std::string& pod_sandbox_id,
+                                                      const ContainerConfig& config,
+                                                      const PodSandboxConfig& sandbox_config) {
+  if (config.metadata.name.empty()) {
+    return Fail(ErrorCode::kInvalidArgument, "container config metadata.name is empty");
+  }
+  if (config.image.image.empty()) {
+    return Fail(ErrorCode::kInvalidArgument, "container config image.image is empty");
+  }
+  auto sandbox = sandboxes_->Find(pod_sandbox_id);
+  if (!sandbox) {
+    return Fail(ErrorCode::kNotFound, "pod sandbox \"" + pod_sandbox_id + "\" not found");
+  }
+  // Shared: containers of one pod are created in parallel, but not while the pod stops.
+  std::shared_lock pod_lock(sandbox->op_mu);
+  std::string what = "create container " + config.metadata.name + " in sandbox " + sandbox->id;
+  if (sandbox->removed || sandbox->phase != SandboxPhase::kReady || !sandbox->sandbox) {
+    return Fail(ErrorCode::kFailedPrecondition,
+                what + ": sandbox " + sandbox->id + " is not ready");
+  }
+
+  auto img = images_->Resolve(config.image.image);
+  if (!img) {
+    if (img.error().code == ErrorCode::kNotFound) {
+      return Fail(ErrorCode::kNotFound,
+                  what + ": image \"" + config.image.image + "\" not found");
+    }
+    return std::unexpected(std::move(img.error()).Context(what));
+  }
+  auto merged = MergeProcess(config, img->config.defaults);
+  if (!merged) return std::unexpected(std::move(merged.error()).Context(what));
+  auto stop_signal = ParseStopSignal(img->config.defaults.stop_signal);
+  if (!stop_signal) return std::unexpected(std::move(stop_signal.error()).Context(what));
+
+  // One name per pod and attempt, as kubelet's naming relies on.
+  std::string name_key = sandbox->id + "/" + config.metadata.name + "_" +
+                         std::to_string(config.metadata.attempt);
+  auto entry = std::make_shared<ContainerEntry>();
+  entry->id = GenerateId();
+  {
+    std::lock_guard lock(mu_);
+    auto [it, inserted] = names_.emplace(name_key, entry->id);
+    if (!inserted) {
+      return Fail(ErrorCode::kAlreadyExists, what + ": the name is reserved by container " +
+                                                  it->second);
+    }
+  }
+  entry->sandbox_id = sandbox->id;
+  entry->config = config;
+  entry->image_id = img->record.id;
+  entry->stop_signal = *stop_signal;
+  entry->created_at = runtime::NowRealtimeNs();
+  if (!sandbox_config.log_directory.empty() && !config.log_path.empty()) {
+    entry->log_path = (std::filesystem::path(sandbox_config.log_directory) / config.log_path)
+                          .lexically_normal();
+  }
+
+  bool rootfs_created = false;
+  auto rollback = [&](Error error) -> std::unexpected<Error> {
+    if (!entry->rootfs_dir.empty()) ::umount2(entry->rootfs_dir.c_str(), MNT_DETACH);
+    if (rootfs_created) (void)images_->RemoveContainerRootfs(entry->id);
+    (void)store_->Remove(RecordKind::kContainer, entry->id);
+    std::lock_guard lock(mu_);
+    names_.erase(name_key);
+    return std::unexpected(std::move(error).Context(what));
+  };
+
+  // The record comes before the rootfs, so a crash in between is cleaned up at start-up.
+  if (auto s = WriteRecord(*entry); !s) return rollback(std::move(s.error()));
+  auto rootfs = images_->CreateContainerRootfs(entry->id, img->record.id);
+  if (!rootfs) return rollback(std::move(rootfs.error()));
+  rootfs_created = true;
+  entry->rootfs_dir = rootfs->dirs.dir + "/rootfs";
+  std::error_code ec;
+  std::filesystem::create_directories(entry->rootfs_dir, ec);
+  if (ec) return rollback(FailErrno("create " + entry->rootfs_dir, ec.value()).error());
+
+  const auto& sc = config.linux.security_context;
+  runtime::UserRequest request;
+  request.image_user = img->config.defaults.user;
+  request.run_as_user = sc.run_as_user;
+  request.run_as_group = sc.run_as_group;
+  request.run_as_username = sc.run_as_username;
+  request.supplemental_groups = sc.supplemental_groups;
+  auto user = ResolveContainerUser(*img, *rootfs, entry->rootfs_dir, request);
+  if (!user) return rollback(std::move(user.error()));
+
+  auto& spec = entry->spec;
+  spec.id = entry->id;
+  spec.rootfs = entry->rootfs_dir;
+  spec.overlay = runtime::OverlayRootfs{rootfs->plan.chdir_to, rootfs->plan.options};
+  spec.readonly_rootfs = sc.readonly_rootfs;
+  const runtime::Sandbox& pod = *sandbox->sandbox;
+  spec.net_ns = pod.NamespacePath(runtime::Namespace::kNetwork);
+  spec.ipc_ns = pod.NamespacePath(runtime::Namespace::kIpc);
+  spec.uts_ns = pod.NamespacePath(runtime::Namespace::kUts);
+  spec.pid_ns = pod.NamespacePath(runtime::Namespace::kPid);
+  spec.pid_mode = PidModeOf(config, *sandbox);
+  spec.ledger_path = pod.HasNamespace(runtime::Namespace::kPid) ? pod.LedgerPath() : "";
+  spec.run_dir = sandbox->pod_dir;
+  spec.log_path = entry->log_path;
+  spec.args = merged->args;
+  // containerd puts HOSTNAME first, then the image's env, then the config's.
+  spec.env = {"HOSTNAME=" + sandbox->spec.hostname};
+  for (auto& kv : merged->env) {
+    if (kv.starts_with("HOSTNAME=")) {
+      spec.env[0] = kv;
+    } else {
+      spec.env.push_back(kv);
+    }
+  }
+  if (!HasEnv(spec.env, "HOME")) spec.env.push_back("HOME=" + user->home);
+  spec.cwd = merged->working_dir;
+  spec.uid = user->uid;
+  spec.gid = user->gid;
+  spec.additional_gids = user->additional_gids;
+
+  for (const auto& m : config.mounts) {
+    if (m.host_path.empty() || m.container_path.empty()) {
+      return rollback(Fail(ErrorCode::kInvalidArgument, "mount with an empty path").error());
+    }
+    // As containerd: a missing host path is created as a directory.
+    if (!std::filesystem::exists(m.host_path, ec)) {
+      std::filesystem::create_directories(m.host_path, ec);
+      if (ec) return rollback(FailErrno("create mount source " + m.host_path, ec.value()).error());
+    }
+    runtime::MountSpec ms;
+    ms.destination = m.container_path;
+    ms.source = m.host_path;
+    ms.read_only = m.readonly;
+    ms.propagation = PropagationOf(m.propagation);
+    spec.mounts.push_back(std::move(ms));
+  }
+  auto mounted_by_config = [&](std::string_view path) {
+    for (const auto& m : config.mounts) {
+      if (std::filesystem::path(m.container_path).lexically_normal() == path) return true;
+    }
+    return false;
+  };
+  for (auto [dest, source] : {std::pair{"/etc/hosts", sandbox->HostsPath()},
+                              std::pair{"/etc/resolv.conf", sandbox->ResolvConfPath()},
+                              std::pair{"/etc/hostname", sandbox->HostnamePath()}}) {
+    if (mounted_by_config(dest)) continue;
+    runtime::MountSpec ms;
+    ms.destination = dest;
+    ms.source = source;
+    ms.read_only = sc.readonly_rootfs;
+    spec.mounts.push_back(std::move(ms));
+  }
+
+  auto container = runtime::Container::Create(spec, logs_);
+  if (!container) return rollback(std::move(container.error()));
+  entry->container = std::move(*container);
+  if (auto s = WriteRecord(*entry); !s) {
+    (void)entry->container->Destroy();
+    return rollback(std::move(s.error()));
+  }
+  {
+    std::lock_guard lock(mu_);
+    containers_[entry->id] = entry;
+  }
+  spdlog::info("container {}: created {} in sandbox {} from {}", entry->id, config.metadata.name,
+               sandbox->id, config.image.image);
+  return entry->id;
+}
+
+}  // namespace peapod::agent

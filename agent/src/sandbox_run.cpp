@@ -1,0 +1,180 @@
+// RunPodSandbox: pause in the pod's namespaces, the pod's /etc files, and its CNI network.
+#include <spdlog/spdlog.h>
+
+#include <chrono>
+#include <filesystem>
+
+#include "entries.h"
+#include "peapod/agent/sandbox_manager.h"
+#include "peapod/agent/state_store.h"
+#include "peapod/cni/cni_client.h"
+#include "pod_files.h"
+
+namespace peapod::agent {
+namespace {
+
+Status ValidateSandboxConfig(const PodSandboxConfig& config) {
+  const auto& m = config.metadata;
+  if (m.name.empty()) return Fail(ErrorCode::kInvalidArgument, "sandbox config metadata.name is empty");
+  if (m.uid.empty()) return Fail(ErrorCode::kInvalidArgument, "sandbox config metadata.uid is empty");
+  if (m.namespace_.empty()) {
+    return Fail(ErrorCode::kInvalidArgument, "sandbox config metadata.namespace is empty");
+  }
+  for (const auto& pm : config.port_mappings) {
+    if (pm.host_port < 0 || pm.host_port > 65535 || pm.container_port <= 0 ||
+        pm.container_port > 65535) {
+      return Fail(ErrorCode::kInvalidArgument,
+                  "port mapping " + std::to_string(pm.host_port) + "->" +
+                      std::to_string(pm.container_port) + " is out of range");
+    }
+  }
+  return Ok();
+}
+
+const char* ProtocolName(Protocol p) {
+  switch (p) {
+    case Protocol::kTcp: return "tcp";
+    case Protocol::kUdp: return "udp";
+    case Protocol::kSctp: return "sctp";
+  }
+  return "tcp";
+}
+
+std::string StripPrefixLength(const std::string& cidr) { return cidr.substr(0, cidr.find('/')); }
+
+}  // namespace
+
+// The pod's CNI attachment, built the same way for ADD and DEL.
+cni::PodNetwork PodNetworkOf(const SandboxEntry& entry, const std::string& netns_path) {
+  cni::PodNetwork pod;
+  pod.sandbox_id = entry.id;
+  pod.netns_path = netns_path;
+  pod.pod_name = entry.config.metadata.name;
+  pod.pod_namespace = entry.config.metadata.namespace_;
+  pod.pod_uid = entry.config.metadata.uid;
+  for (const auto& pm : entry.config.port_mappings) {
+    if (pm.host_port <= 0) continue;  // only hostPorts go to portmap
+    cni::PortMapping m;
+    m.protocol = ProtocolName(pm.protocol);
+    m.host_port = pm.host_port;
+    m.container_port = pm.container_port;
+    m.host_ip = pm.host_ip;
+    pod.port_mappings.push_back(std::move(m));
+  }
+  return pod;
+}
+
+Result<std::string> SandboxManager::RunPodSandbox(const PodSandboxConfig& config,
+                                                  const std::string& runtime_handler) {
+  if (auto s = ValidateSandboxConfig(config); !s) return std::unexpected(std::move(s.error()));
+  const auto& ns = config.linux.security_context.namespace_options;
+
+  auto entry = std::make_shared<SandboxEntry>();
+  entry->id = GenerateId();
+  entry->config = config;
+  entry->runtime_handler = runtime_handler;
+  entry->created_at = runtime::NowRealtimeNs();
+  entry->host_network = ns.network == NamespaceMode::kNode;
+  entry->pod_dir = config_.PodRunDir(entry->id);
+  std::string hostname = config.hostname.empty() ? config.metadata.name : config.hostname;
+  if (entry->host_network) hostname = NodeHostname();
+
+  auto& spec = entry->spec;
+  spec.id = entry->id;
+  spec.run_dir = entry->pod_dir;
+  spec.pause_binary = config_.pause_binary;
+  spec.hostname = hostname;
+  spec.new_network = !entry->host_network;
+  spec.new_uts = !entry->host_network;  // hostNetwork pods also keep the node's hostname
+  spec.new_ipc = ns.ipc != NamespaceMode::kNode;
+  spec.new_pid = ns.pid != NamespaceMode::kNode;
+  for (const auto& [key, value] : config.linux.sysctls) spec.sysctls.emplace_back(key, value);
+
+  const std::string& id = entry->id;
+  std::string what = "run pod sandbox " + config.metadata.namespace_ + "/" + config.metadata.name;
+  // Undoes everything done so far, newest first; the record goes last so a crash in between
+  // still finds it at start-up.
+  auto rollback = [&](Error error) -> std::unexpected<Error> {
+    if (entry->network_attached) {
+      auto net = PodNetworkOf(*entry, entry->sandbox ? entry->sandbox->NamespacePath(
+                                                           runtime::Namespace::kNetwork)
+                                                     : "");
+      if (auto s = cni_->Del(net); !s) {
+        spdlog::warn("sandbox {}: rollback: CNI DEL: {}", id, s.error().ToString());
+      }
+    }
+    if (entry->sandbox) {
+      if (auto s = entry->sandbox->Destroy(); !s) {
+        spdlog::warn("sandbox {}: rollback: destroy: {}", id, s.error().ToString());
+      }
+    }
+    std::error_code ec;
+    std::filesystem::remove_all(entry->pod_dir, ec);
+    (void)store_->Remove(RecordKind::kSandbox, id);
+    spdlog::info("sandbox {}: {} failed: {}", id, what, error.ToString());
+    return std::unexpected(std::move(error).Context(what));
+  };
+
+  // The record comes first: everything below is found and undone from it after a crash.
+  if (auto s = WriteRecord(*entry); !s) return std::unexpected(std::move(s.error()).Context(what));
+
+  std::error_code ec;
+  std::filesystem::create_directories(entry->pod_dir, ec);
+  if (ec) return rollback(FailErrno("create pod dir " + entry->pod_dir, ec.value()).error());
+  auto resolv = HasDnsConfig(config.dns_config) ? Result<std::string>(BuildResolvConf(*config.dns_config))
+                                                : ReadSmallFile("/etc/resolv.conf");
+  if (!resolv) resolv = std::string();  // a node without resolv.conf: the pod gets none either
+  for (auto [path, content] : {std::pair{entry->HostnamePath(), hostname + "\n"},
+                               std::pair{entry->ResolvConfPath(), *resolv}}) {
+    if (auto s = WriteSmallFile(path, content); !s) return rollback(std::move(s.error()));
+  }
+
+  // No lock on the entry: nobody else can see it until it is ready.
+  auto sandbox = runtime::Sandbox::Start(spec);
+  if (!sandbox) return rollback(std::move(sandbox.error()));
+  entry->sandbox = std::move(*sandbox);
+  entry->pause = entry->sandbox->pause();
+  if (auto s = WriteRecord(*entry); !s) return rollback(std::move(s.error()));
+
+  std::vector<std::string> ips;
+  if (!entry->host_network) {
+    entry->network_attached = true;  // recorded before ADD, so a crash during ADD is DELeted
+    if (auto s = WriteRecord(*entry); !s) return rollback(std::move(s.error()));
+    auto net = PodNetworkOf(*entry, entry->sandbox->NamespacePath(runtime::Namespace::kNetwork));
+    auto added = cni_->Add(net);
+    if (!added) return rollback(std::move(added.error()));
+    // IPv4 first, as containerd picks the primary pod IP.
+    for (int family : {4, 6}) {
+      for (const auto& ip : added->ips) {
+        if (ip.family == family) ips.push_back(StripPrefixLength(ip.address));
+      }
+    }
+  }
+
+  std::string hosts;
+  if (entry->host_network) {
+    auto node_hosts = ReadSmallFile("/etc/hosts");
+    hosts = node_hosts ? *node_hosts : BuildHostsFile(hostname, {});
+  } else {
+    hosts = BuildHostsFile(hostname, ips);
+  }
+  if (auto s = WriteSmallFile(entry->HostsPath(), hosts); !s) return rollback(std::move(s.error()));
+
+  {
+    std::lock_guard lock(mu_);
+    if (!ips.empty()) entry->ip = ips[0];
+    for (size_t i = 1; i < ips.size(); ++i) entry->additional_ips.push_back(ips[i]);
+  }
+  entry->phase = SandboxPhase::kReady;
+  if (auto s = WriteRecord(*entry); !s) return rollback(std::move(s.error()));
+  {
+    std::lock_guard lock(mu_);
+    sandboxes_[id] = entry;
+  }
+  WatchPause(*entry);
+  spdlog::info("sandbox {}: pod {}/{} ready (ip {})", id, config.metadata.namespace_,
+               config.metadata.name, entry->ip.empty() ? "host" : entry->ip);
+  return id;
+}
+
+}  // namespace peapod::agent
