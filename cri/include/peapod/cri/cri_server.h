@@ -1,0 +1,52 @@
+// CriServer: serves the CRI v1 RuntimeService and ImageService of one Agent on a unix socket.
+// The socket's directory is made 0700 and the socket 0660; a stale socket file is replaced, a
+// socket another server still answers on is refused. Shutdown leaves pods running.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "peapod/error.h"
+
+namespace grpc {
+class Server;
+}
+
+namespace peapod::agent {
+class Agent;
+}
+
+namespace peapod::cri {
+
+class CriRuntimeService;
+class CriImageService;
+
+struct CriServerOptions {
+  std::string socket_path = "/run/peapod/peapod.sock";
+  // RuntimeClass handlers accepted besides "" (the default handler).
+  std::vector<std::string> runtime_handlers;
+};
+
+class CriServer {
+ public:
+  static Result<std::unique_ptr<CriServer>> Start(agent::Agent& agent, CriServerOptions options);
+  ~CriServer();
+  CriServer(const CriServer&) = delete;
+  CriServer& operator=(const CriServer&) = delete;
+
+  // Stops accepting calls, lets running ones finish (cancelling them after a few seconds) and
+  // removes the socket file. Idempotent.
+  void Shutdown();
+  const std::string& socket_path() const { return options_.socket_path; }
+
+ private:
+  explicit CriServer(CriServerOptions options);
+
+  CriServerOptions options_;
+  std::unique_ptr<CriRuntimeService> runtime_service_;
+  std::unique_ptr<CriImageService> image_service_;
+  std::unique_ptr<grpc::Server> server_;
+};
+
+}  // namespace peapod::cri

@@ -1,0 +1,177 @@
+// peapodd: the node agent. Opens the Agent over its state and run roots (re-adopting the pods
+// recorded there), serves CRI v1 on a unix socket, and on SIGTERM/SIGINT stops serving while
+// leaving every pod running, so a restarted peapodd picks them up again.
+#include <limits.h>
+#include <signal.h>
+#include <spdlog/sinks/stdout_color_sinks.h>
+#include <spdlog/spdlog.h>
+#include <sys/prctl.h>
+#include <unistd.h>
+
+#include <CLI/CLI.hpp>
+#include <cstring>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "peapod/agent/agent.h"
+#include "peapod/cri/cri_server.h"
+
+namespace {
+
+struct Flags {
+  std::string listen = "/run/peapod/peapod.sock";
+  std::string state_root = "/var/lib/peapod";
+  std::string run_root = "/run/peapod";
+  std::string cni_conf_dir = "/etc/cni/net.d";
+  std::string cni_plugin_dirs = "/opt/cni/bin:/usr/lib/cni";
+  std::string pause_binary;
+  std::vector<std::string> registry_mirrors;
+  std::vector<std::string> runtime_handlers;
+  std::string log_level = "info";
+};
+
+// peapod-pause next to this executable (an installed tree), else the one this build made.
+std::string DefaultPauseBinary() {
+  std::error_code ec;
+  auto self = std::filesystem::read_symlink("/proc/self/exe", ec);
+  if (!ec) {
+    auto beside = self.parent_path() / "peapod-pause";
+    if (::access(beside.c_str(), X_OK) == 0) return beside;
+  }
+  return PEAPOD_BUILD_PAUSE_BINARY;
+}
+
+std::vector<std::string> SplitColonList(const std::string& list) {
+  std::vector<std::string> out;
+  size_t start = 0;
+  while (start <= list.size()) {
+    size_t end = list.find(':', start);
+    if (end == std::string::npos) end = list.size();
+    if (end > start) out.push_back(list.substr(start, end - start));
+    start = end + 1;
+  }
+  return out;
+}
+
+// "docker.io=http://127.0.0.1:5000" -> hosts["docker.io"].mirrors += "http://127.0.0.1:5000".
+peapod::Status AddRegistryMirror(const std::string& flag, peapod::image::RegistryConfig& config) {
+  size_t eq = flag.find('=');
+  if (eq == std::string::npos || eq == 0 || eq + 1 == flag.size()) {
+    return peapod::Fail(peapod::ErrorCode::kInvalidArgument, "--registry-mirror \"" + flag +
+                                                                 "\": expected HOST=URL, e.g. "
+                                                                 "docker.io=http://127.0.0.1:5000");
+  }
+  std::string url = flag.substr(eq + 1);
+  if (!url.starts_with("http://") && !url.starts_with("https://")) {
+    return peapod::Fail(peapod::ErrorCode::kInvalidArgument,
+                        "--registry-mirror \"" + flag + "\": the mirror must be an http(s) URL");
+  }
+  config.hosts[flag.substr(0, eq)].mirrors.push_back(std::move(url));
+  return peapod::Ok();
+}
+
+peapod::Result<peapod::agent::AgentConfig> MakeAgentConfig(const Flags& flags) {
+  peapod::agent::AgentConfig config;
+  config.state_root = flags.state_root;
+  config.run_root = flags.run_root;
+  config.pause_binary = flags.pause_binary.empty() ? DefaultPauseBinary() : flags.pause_binary;
+  config.cni.conf_dir = flags.cni_conf_dir;
+  config.cni.plugin_dirs = SplitColonList(flags.cni_plugin_dirs);
+  for (const auto& mirror : flags.registry_mirrors) {
+    if (auto s = AddRegistryMirror(mirror, config.image.registries); !s) {
+      return std::unexpected(s.error());
+    }
+  }
+  return config;
+}
+
+// Blocks the shutdown signals in every thread (threads inherit the mask), so that the main
+// thread alone receives them through sigwait.
+sigset_t BlockShutdownSignals() {
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGTERM);
+  sigaddset(&set, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &set, nullptr);
+  return set;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  Flags flags;
+  CLI::App app{"peapodd: the peapod node agent, serving the CRI v1 API on a unix socket"};
+  app.set_version_flag("--version", std::string("peapodd ") + PEAPOD_VERSION);
+  app.add_option("--listen", flags.listen, "unix socket path to serve CRI on")
+      ->capture_default_str();
+  app.add_option("--state-root", flags.state_root, "persistent state: records, images, CNI cache")
+      ->capture_default_str();
+  app.add_option("--run-root", flags.run_root, "runtime state: per-pod run dirs")
+      ->capture_default_str();
+  app.add_option("--cni-conf-dir", flags.cni_conf_dir, "CNI network configuration directory")
+      ->capture_default_str();
+  app.add_option("--cni-plugin-dirs", flags.cni_plugin_dirs, "colon-separated CNI plugin dirs")
+      ->capture_default_str();
+  app.add_option("--pause-binary", flags.pause_binary,
+                 "peapod-pause executable (default: next to peapodd, else the build's)");
+  app.add_option("--registry-mirror", flags.registry_mirrors,
+                 "HOST=URL mirror for a registry host, e.g. docker.io=http://127.0.0.1:5000 "
+                 "(repeatable)")
+      ->take_all();
+  app.add_option("--runtime-handler", flags.runtime_handlers,
+                 "RuntimeClass handler name accepted besides the default (repeatable)");
+  app.add_option("--log-level", flags.log_level, "trace, debug, info, warn, error, critical, off")
+      ->capture_default_str();
+  CLI11_PARSE(app, argc, argv);
+
+  spdlog::set_default_logger(spdlog::stderr_color_mt("peapodd"));
+  auto level = spdlog::level::from_str(flags.log_level);
+  if (level == spdlog::level::off && flags.log_level != "off") {
+    spdlog::error("--log-level \"{}\" is not one of trace, debug, info, warn, error, critical, off",
+                  flags.log_level);
+    return 2;
+  }
+  spdlog::set_level(level);
+
+  auto config = MakeAgentConfig(flags);
+  if (!config) {
+    spdlog::error("{}", config.error().ToString());
+    return 2;
+  }
+
+  // A peer that closes its connection must not kill the agent mid-write.
+  ::signal(SIGPIPE, SIG_IGN);
+  sigset_t shutdown_signals = BlockShutdownSignals();
+  // hostPID containers have no pause to reap them: their orphans come to the agent.
+  if (::prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) != 0) {
+    spdlog::error("prctl(PR_SET_CHILD_SUBREAPER): {}", std::strerror(errno));
+    return 1;
+  }
+
+  spdlog::info("peapodd {} starting: state root {}, run root {}, pause {}", PEAPOD_VERSION,
+               config->state_root, config->run_root, config->pause_binary);
+  auto agent = peapod::agent::Agent::Open(*config);
+  if (!agent) {
+    spdlog::error("open agent: {}", agent.error().ToString());
+    return 1;
+  }
+  peapod::cri::CriServerOptions options;
+  options.socket_path = flags.listen;
+  options.runtime_handlers = flags.runtime_handlers;
+  auto server = peapod::cri::CriServer::Start(**agent, options);
+  if (!server) {
+    spdlog::error("{}", server.error().ToString());
+    return 1;
+  }
+
+  int signo = 0;
+  while (sigwait(&shutdown_signals, &signo) != 0) {
+  }
+  spdlog::info("received {}, shutting down; pods keep running", ::strsignal(signo));
+  (*server)->Shutdown();
+  server->reset();
+  agent->reset();
+  spdlog::info("peapodd stopped");
+  return 0;
+}

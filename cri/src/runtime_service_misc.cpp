@@ -1,0 +1,182 @@
+// RuntimeService verbs about the runtime itself (Version, Status, RuntimeConfig,
+// UpdateRuntimeConfig) and the verbs peapod does not offer yet, which answer UNIMPLEMENTED
+// with a sentence instead of gRPC's bare default.
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <nlohmann/json.hpp>
+
+#include "peapod/agent/agent.h"
+#include "peapod/cni/cni_client.h"
+#include "peapod/cri/runtime_service.h"
+
+#ifndef PEAPOD_VERSION
+#define PEAPOD_VERSION "0.0.0"
+#endif
+
+namespace peapod::cri {
+namespace {
+
+constexpr char kRuntimeName[] = "peapod";
+constexpr char kCriVersion[] = "0.1.0";
+constexpr char kRuntimeApiVersion[] = "v1";
+
+grpc::Status NotYet(const std::string& rpc) {
+  return grpc::Status(grpc::StatusCode::UNIMPLEMENTED, rpc + " is not implemented by peapod yet");
+}
+
+grpc::Status StreamingNotYet(const std::string& rpc) {
+  return grpc::Status(grpc::StatusCode::UNIMPLEMENTED,
+                      rpc + ": streaming arrives in a later release");
+}
+
+}  // namespace
+
+CriRuntimeService::CriRuntimeService(agent::Agent& agent, std::vector<std::string> runtime_handlers)
+    : agent_(agent), runtime_handlers_(std::move(runtime_handlers)) {}
+
+bool CriRuntimeService::KnownRuntimeHandler(const std::string& name) const {
+  return name.empty() || std::find(runtime_handlers_.begin(), runtime_handlers_.end(), name) !=
+                             runtime_handlers_.end();
+}
+
+grpc::Status CriRuntimeService::Version(Ctx*, const v1::VersionRequest*,
+                                        v1::VersionResponse* resp) {
+  resp->set_version(kCriVersion);
+  resp->set_runtime_name(kRuntimeName);
+  resp->set_runtime_version(PEAPOD_VERSION);
+  resp->set_runtime_api_version(kRuntimeApiVersion);
+  return grpc::Status::OK;
+}
+
+grpc::Status CriRuntimeService::Status(Ctx*, const v1::StatusRequest* req,
+                                       v1::StatusResponse* resp) {
+  auto* runtime_ready = resp->mutable_status()->add_conditions();
+  runtime_ready->set_type("RuntimeReady");
+  runtime_ready->set_status(true);
+
+  cni::NetworkStatus network = agent_.cni().GetNetworkStatus();
+  auto* network_ready = resp->mutable_status()->add_conditions();
+  network_ready->set_type("NetworkReady");
+  network_ready->set_status(network.ready);
+  if (!network.ready) {
+    network_ready->set_reason(network.reason.empty() ? "NetworkPluginNotReady" : network.reason);
+    network_ready->set_message(network.message);
+  }
+
+  auto* default_handler = resp->add_runtime_handlers();
+  default_handler->set_name("");
+  for (const auto& name : runtime_handlers_) resp->add_runtime_handlers()->set_name(name);
+
+  if (req->verbose()) {
+    const auto& config = agent_.config();
+    nlohmann::json runtime = {
+        {"stateRoot", config.state_root},       {"runRoot", config.run_root},
+        {"pauseBinary", config.pause_binary},   {"cgroupDriver", "cgroupfs"},
+        {"runtimeHandlers", runtime_handlers_},
+    };
+    {
+      std::lock_guard lock(mu_);
+      runtime["podCIDR"] = pod_cidr_;
+    }
+    nlohmann::json cni = {
+        {"confDir", config.cni.conf_dir},
+        {"pluginDirs", config.cni.plugin_dirs},
+        {"networkName", network.network_name},
+        {"configPath", network.config_path},
+        {"ready", network.ready},
+    };
+    (*resp->mutable_info())["config"] = runtime.dump();
+    (*resp->mutable_info())["cni"] = cni.dump();
+  }
+  return grpc::Status::OK;
+}
+
+grpc::Status CriRuntimeService::RuntimeConfig(Ctx*, const v1::RuntimeConfigRequest*,
+                                              v1::RuntimeConfigResponse* resp) {
+  // peapod writes cgroup files itself (runtime/cgroup*), it never asks systemd.
+  resp->mutable_linux()->set_cgroup_driver(v1::CgroupDriver::CGROUPFS);
+  return grpc::Status::OK;
+}
+
+grpc::Status CriRuntimeService::UpdateRuntimeConfig(Ctx*, const v1::UpdateRuntimeConfigRequest* req,
+                                                    v1::UpdateRuntimeConfigResponse*) {
+  // Like containerd with a static CNI config: the pod CIDR is recorded, IPAM keeps its own range.
+  const std::string& cidr = req->runtime_config().network_config().pod_cidr();
+  std::lock_guard lock(mu_);
+  if (!cidr.empty() && cidr != pod_cidr_) {
+    spdlog::info("UpdateRuntimeConfig: pod CIDR is now {}", cidr);
+    pod_cidr_ = cidr;
+  }
+  return grpc::Status::OK;
+}
+
+grpc::Status CriRuntimeService::UpdateContainerResources(Ctx*,
+                                                         const v1::UpdateContainerResourcesRequest*,
+                                                         v1::UpdateContainerResourcesResponse*) {
+  return NotYet("UpdateContainerResources");
+}
+
+grpc::Status CriRuntimeService::ReopenContainerLog(Ctx*, const v1::ReopenContainerLogRequest*,
+                                                   v1::ReopenContainerLogResponse*) {
+  return NotYet("ReopenContainerLog");
+}
+
+grpc::Status CriRuntimeService::ExecSync(Ctx*, const v1::ExecSyncRequest*, v1::ExecSyncResponse*) {
+  return NotYet("ExecSync");
+}
+
+grpc::Status CriRuntimeService::Exec(Ctx*, const v1::ExecRequest*, v1::ExecResponse*) {
+  return StreamingNotYet("Exec");
+}
+
+grpc::Status CriRuntimeService::Attach(Ctx*, const v1::AttachRequest*, v1::AttachResponse*) {
+  return StreamingNotYet("Attach");
+}
+
+grpc::Status CriRuntimeService::PortForward(Ctx*, const v1::PortForwardRequest*,
+                                            v1::PortForwardResponse*) {
+  return StreamingNotYet("PortForward");
+}
+
+grpc::Status CriRuntimeService::ContainerStats(Ctx*, const v1::ContainerStatsRequest*,
+                                               v1::ContainerStatsResponse*) {
+  return NotYet("ContainerStats");
+}
+
+grpc::Status CriRuntimeService::ListContainerStats(Ctx*, const v1::ListContainerStatsRequest*,
+                                                   v1::ListContainerStatsResponse*) {
+  return NotYet("ListContainerStats");
+}
+
+grpc::Status CriRuntimeService::PodSandboxStats(Ctx*, const v1::PodSandboxStatsRequest*,
+                                                v1::PodSandboxStatsResponse*) {
+  return NotYet("PodSandboxStats");
+}
+
+grpc::Status CriRuntimeService::ListPodSandboxStats(Ctx*, const v1::ListPodSandboxStatsRequest*,
+                                                    v1::ListPodSandboxStatsResponse*) {
+  return NotYet("ListPodSandboxStats");
+}
+
+grpc::Status CriRuntimeService::CheckpointContainer(Ctx*, const v1::CheckpointContainerRequest*,
+                                                    v1::CheckpointContainerResponse*) {
+  return StreamingNotYet("CheckpointContainer");
+}
+
+grpc::Status CriRuntimeService::GetContainerEvents(
+    Ctx*, const v1::GetEventsRequest*, grpc::ServerWriter<v1::ContainerEventResponse>*) {
+  return NotYet("GetContainerEvents");
+}
+
+grpc::Status CriRuntimeService::ListMetricDescriptors(Ctx*, const v1::ListMetricDescriptorsRequest*,
+                                                      v1::ListMetricDescriptorsResponse*) {
+  return NotYet("ListMetricDescriptors");
+}
+
+grpc::Status CriRuntimeService::ListPodSandboxMetrics(Ctx*, const v1::ListPodSandboxMetricsRequest*,
+                                                      v1::ListPodSandboxMetricsResponse*) {
+  return NotYet("ListPodSandboxMetrics");
+}
+
+}  // namespace peapod::cri

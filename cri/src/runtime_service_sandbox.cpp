@@ -1,0 +1,118 @@
+// RuntimeService sandbox verbs: RunPodSandbox, StopPodSandbox, RemovePodSandbox,
+// PodSandboxStatus, ListPodSandbox.
+#include <spdlog/spdlog.h>
+
+#include <chrono>
+
+#include "peapod/agent/agent.h"
+#include "peapod/cri/convert_sandbox.h"
+#include "peapod/cri/grpc_status.h"
+#include "peapod/cri/runtime_service.h"
+
+namespace peapod::cri {
+namespace {
+
+grpc::Status InvalidArgument(const std::string& message) {
+  return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, message);
+}
+
+int64_t NowNs() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+std::string SandboxNameKey(const v1::PodSandboxMetadata& m) {
+  return m.name() + "_" + m.namespace_() + "_" + m.uid() + "_" + std::to_string(m.attempt());
+}
+
+}  // namespace
+
+peapod::Status CriRuntimeService::ReserveSandboxName(const std::string& key) {
+  std::lock_guard lock(mu_);
+  if (sandbox_names_in_flight_.contains(key)) {
+    return Fail(ErrorCode::kAlreadyExists,
+                "sandbox name \"" + key + "\" is reserved by a RunPodSandbox in progress");
+  }
+  for (const auto& pod : agent_.sandboxes().ListPodSandbox()) {
+    const auto& m = pod.metadata;
+    if (m.name + "_" + m.namespace_ + "_" + m.uid + "_" + std::to_string(m.attempt) == key) {
+      return Fail(ErrorCode::kAlreadyExists,
+                  "sandbox name \"" + key + "\" is reserved by sandbox " + pod.id);
+    }
+  }
+  sandbox_names_in_flight_.insert(key);
+  return Ok();
+}
+
+void CriRuntimeService::ReleaseSandboxName(const std::string& key) {
+  std::lock_guard lock(mu_);
+  sandbox_names_in_flight_.erase(key);
+}
+
+grpc::Status CriRuntimeService::RunPodSandbox(Ctx*, const v1::RunPodSandboxRequest* req,
+                                              v1::RunPodSandboxResponse* resp) {
+  // Checked here as well as in the manager: an absent message must not reach it as "empty".
+  if (!req->has_config()) return InvalidArgument("RunPodSandbox: config is missing");
+  if (!req->config().has_metadata()) {
+    return InvalidArgument("RunPodSandbox: config.metadata is missing");
+  }
+  if (!KnownRuntimeHandler(req->runtime_handler())) {
+    return InvalidArgument("RunPodSandbox: runtime handler \"" + req->runtime_handler() +
+                           "\" is not configured");
+  }
+  // Once made, the sandbox itself holds the name (it is listed until removed).
+  std::string name_key = SandboxNameKey(req->config().metadata());
+  if (auto reserved = ReserveSandboxName(name_key); !reserved) {
+    return ToGrpcStatus(reserved.error());
+  }
+  auto id = agent_.sandboxes().RunPodSandbox(FromProto(req->config()), req->runtime_handler());
+  ReleaseSandboxName(name_key);
+  if (!id) {
+    spdlog::warn("RunPodSandbox {}/{}: {}", req->config().metadata().namespace_(),
+                 req->config().metadata().name(), id.error().ToString());
+    return ToGrpcStatus(id.error());
+  }
+  resp->set_pod_sandbox_id(*id);
+  return grpc::Status::OK;
+}
+
+grpc::Status CriRuntimeService::StopPodSandbox(Ctx*, const v1::StopPodSandboxRequest* req,
+                                               v1::StopPodSandboxResponse*) {
+  if (req->pod_sandbox_id().empty())
+    return InvalidArgument("StopPodSandbox: pod_sandbox_id is empty");
+  return ToGrpcStatus(agent_.sandboxes().StopPodSandbox(req->pod_sandbox_id()));
+}
+
+grpc::Status CriRuntimeService::RemovePodSandbox(Ctx*, const v1::RemovePodSandboxRequest* req,
+                                                 v1::RemovePodSandboxResponse*) {
+  if (req->pod_sandbox_id().empty()) {
+    return InvalidArgument("RemovePodSandbox: pod_sandbox_id is empty");
+  }
+  return ToGrpcStatus(agent_.sandboxes().RemovePodSandbox(req->pod_sandbox_id()));
+}
+
+grpc::Status CriRuntimeService::PodSandboxStatus(Ctx*, const v1::PodSandboxStatusRequest* req,
+                                                 v1::PodSandboxStatusResponse* resp) {
+  if (req->pod_sandbox_id().empty()) {
+    return InvalidArgument("PodSandboxStatus: pod_sandbox_id is empty");
+  }
+  auto status = agent_.sandboxes().PodSandboxStatus(req->pod_sandbox_id(), req->verbose());
+  if (!status) return ToGrpcStatus(status.error());
+  ToProto(status->status, resp->mutable_status());
+  if (req->verbose()) resp->mutable_info()->insert(status->info.begin(), status->info.end());
+  resp->set_timestamp(NowNs());
+  return grpc::Status::OK;
+}
+
+grpc::Status CriRuntimeService::ListPodSandbox(Ctx*, const v1::ListPodSandboxRequest* req,
+                                               v1::ListPodSandboxResponse* resp) {
+  agent::PodSandboxFilter filter;
+  if (req->has_filter()) filter = FromProto(req->filter());
+  for (const auto& sandbox : agent_.sandboxes().ListPodSandbox(filter)) {
+    ToProto(sandbox, resp->add_items());
+  }
+  return grpc::Status::OK;
+}
+
+}  // namespace peapod::cri

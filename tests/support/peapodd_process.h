@@ -1,0 +1,68 @@
+// A real peapodd for CRI tests: the daemon this build made (PEAPOD_BINARY_DIR/cri/peapodd),
+// started with private state/run roots and socket under a temporary directory and the test's
+// CNI network, plus gRPC stubs connected to it. Stop() (also run by the destructor) removes
+// every pod the daemon still lists, stops the daemon by pid and kills whatever it left behind.
+#pragma once
+
+#include <sys/types.h>
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "cri/proto/api.grpc.pb.h"
+#include "peapod/error.h"
+#include "support/temp_dir.h"
+
+namespace peapod::testing {
+
+struct PeapoddOptions {
+  std::string cni_conf_dir;
+  std::vector<std::string> cni_plugin_dirs = {"/usr/lib/cni"};
+  std::vector<std::string> extra_args;  // e.g. {"--runtime-handler", "fast"}
+};
+
+class PeapoddProcess {
+ public:
+  // Starts the daemon and waits (up to 20 s) until its socket accepts connections.
+  static Result<std::unique_ptr<PeapoddProcess>> Start(const PeapoddOptions& options);
+  PeapoddProcess(const PeapoddProcess&) = delete;
+  PeapoddProcess& operator=(const PeapoddProcess&) = delete;
+  ~PeapoddProcess();
+
+  // Removes the pods it lists, SIGTERMs the daemon (SIGKILL after 10 s), reaps it, and kills
+  // any child it left (pause processes). Idempotent.
+  void Stop();
+
+  // Sends `signo` to the daemon and reaps it (SIGKILL after 10 s); returns its wait status.
+  // Pods are left as the daemon leaves them.
+  int Terminate(int signo);
+  // Starts a new daemon on the same roots, socket and flags (after Terminate).
+  Status Restart();
+
+  static std::string BinaryPath();
+  pid_t pid() const { return pid_; }
+  const std::string& socket_path() const { return socket_path_; }
+  std::string socket_dir() const { return root_ / "sock"; }
+  std::string state_root() const { return root_ / "state"; }
+  std::string run_root() const { return root_ / "run"; }
+  std::string log_dir() const { return root_ / "logs"; }
+  // The daemon's stderr so far (for failure messages).
+  std::string Log() const;
+
+  ::runtime::v1::RuntimeService::Stub& runtime() { return *runtime_; }
+  ::runtime::v1::ImageService::Stub& images() { return *images_; }
+
+ private:
+  PeapoddProcess() = default;
+  Status Launch();
+
+  TempDir root_{"peapod-cri"};
+  std::string socket_path_;
+  std::vector<std::string> args_;
+  pid_t pid_ = -1;
+  std::unique_ptr<::runtime::v1::RuntimeService::Stub> runtime_;
+  std::unique_ptr<::runtime::v1::ImageService::Stub> images_;
+};
+
+}  // namespace peapod::testing
