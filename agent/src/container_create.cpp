@@ -8,6 +8,7 @@
 #include "entries.h"
 #include "peapod/agent/config_merge.h"
 #include "peapod/agent/container_manager.h"
+#include "peapod/agent/container_security.h"
 #include "peapod/agent/sandbox_manager.h"
 #include "peapod/agent/state_store.h"
 #include "peapod/image/image_service.h"
@@ -129,6 +130,16 @@ Result<std::string> ContainerManager::CreateContainer(const std::string& pod_san
     return std::unexpected(std::move(error).Context(what));
   };
 
+  // Refuse a security context we cannot honour before anything is made.
+  auto security = BuildContainerSecurity(config.linux.security_context, config.linux.resources,
+                                         entry->id);
+  if (!security) return rollback(std::move(security.error()));
+  if (config.linux.resources) {
+    if (auto limits = ToCgroupResources(*config.linux.resources); !limits) {
+      return rollback(std::move(limits.error()));
+    }
+  }
+
   // The record comes before the rootfs, so a crash in between is cleaned up at start-up.
   if (auto s = WriteRecord(*entry); !s) return rollback(std::move(s.error()));
   auto rootfs = images_->CreateContainerRootfs(entry->id, img->record.id);
@@ -178,6 +189,7 @@ Result<std::string> ContainerManager::CreateContainer(const std::string& pod_san
   spec.uid = user->uid;
   spec.gid = user->gid;
   spec.additional_gids = user->additional_gids;
+  ApplyContainerSecurity(std::move(*security), spec);
 
   for (const auto& m : config.mounts) {
     if (m.host_path.empty() || m.container_path.empty()) {

@@ -98,6 +98,13 @@ Result<ContainerSecurity> BuildContainerSecurity(const LinuxContainerSecurityCon
   return out;
 }
 
+void ApplyContainerSecurity(ContainerSecurity security, runtime::ContainerSpec& spec) {
+  spec.security = std::move(security.plan);
+  spec.privileged = security.privileged;
+  spec.masked_paths = std::move(security.masked_paths);
+  spec.readonly_paths = std::move(security.readonly_paths);
+}
+
 Result<runtime::Resources> ToCgroupResources(const LinuxContainerResources& r) {
   auto negative = [](const char* field) {
     return Fail(ErrorCode::kInvalidArgument,

@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 
 #include "entries.h"
+#include "peapod/agent/container_security.h"
 #include "peapod/agent/container_manager.h"
 #include "peapod/agent/exit_monitor.h"
 #include "peapod/agent/sandbox_manager.h"
@@ -92,6 +93,15 @@ Status ContainerManager::Recover() {
       (void)store_->Remove(RecordKind::kContainer, id);
       continue;
     }
+    // The security plan is not in the record: rebuild it from the CRI config, as at creation.
+    // A container whose context no longer compiles is not started unconfined: it is dropped.
+    auto security = BuildContainerSecurity(entry->config.linux.security_context,
+                                           entry->config.linux.resources, id);
+    if (!security) {
+      spdlog::error("container {}: security context: {}", id, security.error().ToString());
+      continue;
+    }
+    ApplyContainerSecurity(std::move(*security), entry->spec);
     auto container = entry->state == ContainerState::kCreated
                          ? runtime::Container::Create(entry->spec, logs_)
                          : runtime::Container::Adopt(entry->spec, entry->process, logs_);

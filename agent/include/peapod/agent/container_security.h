@@ -9,6 +9,7 @@
 #include "peapod/agent/cri_types.h"
 #include "peapod/error.h"
 #include "peapod/runtime/cgroup.h"
+#include "peapod/runtime/container.h"
 #include "peapod/runtime/security.h"
 
 namespace peapod::agent {
@@ -26,6 +27,10 @@ struct ContainerSecurity {
 Result<ContainerSecurity> BuildContainerSecurity(const LinuxContainerSecurityContext& context,
                                                  const std::optional<LinuxContainerResources>& res,
                                                  const std::string& container_id);
+
+// Puts the plan, privileged mode and path lists into the runtime's container spec. The spec is
+// not persisted with them: recovery rebuilds them from the recorded CRI config the same way.
+void ApplyContainerSecurity(ContainerSecurity security, runtime::ContainerSpec& spec);
 
 // Negative values are kInvalidArgument naming the field; zero means "not set", as in CRI.
 Result<runtime::Resources> ToCgroupResources(const LinuxContainerResources& resources);
