@@ -29,6 +29,7 @@ struct Flags {
   std::vector<std::string> registry_mirrors;
   std::vector<std::string> runtime_handlers;
   std::string log_level = "info";
+  std::string cgroup_parent = "peapod";
 };
 
 // peapod-pause next to this executable (an installed tree), else the one this build made.
@@ -78,6 +79,7 @@ peapod::Result<peapod::agent::AgentConfig> MakeAgentConfig(const Flags& flags) {
   config.pause_binary = flags.pause_binary.empty() ? DefaultPauseBinary() : flags.pause_binary;
   config.cni.conf_dir = flags.cni_conf_dir;
   config.cni.plugin_dirs = SplitColonList(flags.cni_plugin_dirs);
+  config.cgroup_parent = flags.cgroup_parent;
   for (const auto& mirror : flags.registry_mirrors) {
     if (auto s = AddRegistryMirror(mirror, config.image.registries); !s) {
       return std::unexpected(s.error());
@@ -121,6 +123,9 @@ int main(int argc, char** argv) {
       ->take_all();
   app.add_option("--runtime-handler", flags.runtime_handlers,
                  "RuntimeClass handler name accepted besides the default (repeatable)");
+  app.add_option("--cgroup-parent", flags.cgroup_parent,
+                 "cgroup of every pod without a CRI cgroup_parent (cgroupfs driver)")
+      ->capture_default_str();
   app.add_option("--log-level", flags.log_level, "trace, debug, info, warn, error, critical, off")
       ->capture_default_str();
   CLI11_PARSE(app, argc, argv);

@@ -1,5 +1,6 @@
 #include "peapod/agent/agent.h"
 
+#include <spdlog/spdlog.h>
 #include <sys/prctl.h>
 
 #include <filesystem>
@@ -8,6 +9,7 @@
 #include "peapod/agent/state_store.h"
 #include "peapod/cni/cni_client.h"
 #include "peapod/image/image_service.h"
+#include "peapod/runtime/cgroup.h"
 #include "peapod/runtime/cri_log.h"
 
 namespace peapod::agent {
@@ -54,6 +56,14 @@ Result<std::unique_ptr<Agent>> Agent::Open(AgentConfig config) {
       config, agent->images_.get(), agent->logs_.get(), monitor->get(), agent->store_.get(),
       agent->sandboxes_.get());
   agent->sandboxes_->SetContainerManager(agent->containers_.get());
+  // As containerd: a host whose cgroups cannot be read still runs pods, just without limits.
+  if (auto driver = runtime::CgroupDriver::Detect(); driver) {
+    spdlog::info("cgroups: {}", driver->Describe());
+    agent->sandboxes_->SetCgroupDriver(
+        std::make_shared<const runtime::CgroupDriver>(std::move(*driver)));
+  } else {
+    spdlog::warn("cgroups: running pods without cgroups: {}", driver.error().ToString());
+  }
   agent->monitor_ = std::move(*monitor);
 
   if (auto s = agent->sandboxes_->Recover(); !s) return std::unexpected(std::move(s.error()));

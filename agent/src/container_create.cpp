@@ -134,10 +134,11 @@ Result<std::string> ContainerManager::CreateContainer(const std::string& pod_san
   auto security = BuildContainerSecurity(config.linux.security_context, config.linux.resources,
                                          entry->id);
   if (!security) return rollback(std::move(security.error()));
+  runtime::Resources limits;
   if (config.linux.resources) {
-    if (auto limits = ToCgroupResources(*config.linux.resources); !limits) {
-      return rollback(std::move(limits.error()));
-    }
+    auto converted = ToCgroupResources(*config.linux.resources);
+    if (!converted) return rollback(std::move(converted.error()));
+    limits = std::move(*converted);
   }
 
   // The record comes before the rootfs, so a crash in between is cleaned up at start-up.
@@ -227,6 +228,16 @@ Result<std::string> ContainerManager::CreateContainer(const std::string& pod_san
   auto container = runtime::Container::Create(spec, logs_);
   if (!container) return rollback(std::move(container.error()));
   entry->container = std::move(*container);
+  // Made at create time, as containerd does: limits that cannot be applied fail the create, not
+  // the start. Destroy removes it with the container.
+  if (auto cgroups = PodCgroupManager(sandboxes_->cgroup_driver(), config_, sandbox->config)) {
+    auto cgroup = cgroups->CreateContainer(sandbox->id, entry->id, limits);
+    if (!cgroup) {
+      (void)entry->container->Destroy();
+      return rollback(std::move(cgroup.error()));
+    }
+    entry->container->AttachCgroup(std::move(*cgroup));
+  }
   if (auto s = WriteRecord(*entry); !s) {
     (void)entry->container->Destroy();
     return rollback(std::move(s.error()));

@@ -75,7 +75,9 @@ void ContainerManager::RecordExit(ContainerEntry& entry) {
       entry.message = "the container exited while its status could not be recorded";
     } else {
       entry.exit_code = status.ShellCode();
-      entry.reason = entry.exit_code == 0 ? "Completed" : "Error";
+      entry.reason = status.oom_killed         ? "OOMKilled"
+                     : entry.exit_code == 0 ? "Completed"
+                                            : "Error";
       entry.message = status.signal ? "killed by signal " + std::to_string(status.signal) : "";
     }
   }

@@ -11,8 +11,10 @@
 #include <string>
 #include <vector>
 
+#include "peapod/agent/config.h"
 #include "peapod/agent/cri_types.h"
 #include "peapod/cni/types.h"
+#include "peapod/runtime/cgroup.h"
 #include "peapod/runtime/container.h"
 #include "peapod/runtime/sandbox.h"
 
@@ -79,6 +81,13 @@ struct ContainerEntry {
 
 // The pod's CNI attachment (identity, netns, hostPorts), built the same way for ADD and DEL.
 cni::PodNetwork PodNetworkOf(const SandboxEntry& entry, const std::string& netns_path);
+
+// The cgroups of a pod: under its CRI cgroup_parent, else the agent's parent. nullopt when the
+// agent runs without cgroups (no driver). Pause gets a container cgroup named after the sandbox
+// id, since on v2 the pod cgroup itself cannot hold processes once it has children.
+std::optional<runtime::CgroupManager> PodCgroupManager(
+    const std::shared_ptr<const runtime::CgroupDriver>& driver, const AgentConfig& config,
+    const PodSandboxConfig& pod_config);
 
 // 64 hex characters from the kernel's random source, as containerd's ids.
 std::string GenerateId();

@@ -32,7 +32,8 @@ namespace peapod::runtime {
 
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(ProcessIdentity, pid, start_ticks)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(ContainerProcess, host, ledger_pid,
-                                                started_boottime_ns, started_at_ns)
+                                                started_boottime_ns, started_at_ns,
+                                                oom_kills_at_start)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(SandboxSpec, id, run_dir, pause_binary, hostname,
                                                 new_network, new_ipc, new_uts, new_pid, sysctls)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(MountSpec, destination, type, source, data,

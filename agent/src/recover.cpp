@@ -54,6 +54,9 @@ Status SandboxManager::Recover() {
         if (auto s = cni_->Del(net); !s) spdlog::warn("sandbox {}: CNI DEL: {}", id, s.error().ToString());
       }
       (void)entry->sandbox->Destroy();
+      if (auto cgroups = PodCgroupManager(cgroup_driver_, config_, entry->config)) {
+        (void)cgroups->Pod(id).Remove();
+      }
       std::error_code ec;
       std::filesystem::remove_all(entry->pod_dir, ec);
       (void)store_->Remove(RecordKind::kSandbox, id);
@@ -110,6 +113,10 @@ Status ContainerManager::Recover() {
       continue;
     }
     entry->container = std::move(*container);
+    // The cgroup made at creation is still there: Stop, Destroy and OOM detection need it.
+    if (auto cgroups = PodCgroupManager(sandboxes_->cgroup_driver(), config_, sandbox->config)) {
+      entry->container->AttachCgroup(cgroups->Container(sandbox->id, id));
+    }
     {
       std::lock_guard lock(mu_);
       containers_[id] = entry;

@@ -16,6 +16,17 @@ SandboxManager::SandboxManager(AgentConfig config, cni::CniClient* cni, ExitMoni
 
 SandboxManager::~SandboxManager() = default;
 
+std::optional<runtime::CgroupManager> PodCgroupManager(
+    const std::shared_ptr<const runtime::CgroupDriver>& driver, const AgentConfig& config,
+    const PodSandboxConfig& pod_config) {
+  if (!driver) return std::nullopt;
+  runtime::CgroupManagerOptions options;
+  options.parent = pod_config.linux.cgroup_parent.empty() ? config.cgroup_parent
+                                                          : pod_config.linux.cgroup_parent;
+  options.default_pod_pids_limit = config.pod_pids_limit;
+  return runtime::CgroupManager(driver, std::move(options));
+}
+
 std::shared_ptr<SandboxEntry> SandboxManager::Find(const std::string& id_or_prefix) {
   if (id_or_prefix.empty()) return nullptr;
   std::lock_guard lock(mu_);

@@ -29,6 +29,12 @@ Status SandboxManager::RemovePodSandbox(const std::string& id) {
   if (entry->sandbox) {
     if (auto s = entry->sandbox->Destroy(); !s) return std::unexpected(std::move(s.error()).Context(what));
   }
+  // Last of the processes: the containers' and pause's cgroups go with the pod's.
+  if (auto cgroups = PodCgroupManager(cgroup_driver_, config_, entry->config)) {
+    if (auto s = cgroups->Pod(entry->id).Remove(); !s) {
+      return std::unexpected(std::move(s.error()).Context(what));
+    }
+  }
   std::error_code ec;
   std::filesystem::remove_all(entry->pod_dir, ec);
   if (ec) return FailErrno(what + ": remove " + entry->pod_dir, ec.value());

@@ -92,6 +92,8 @@ Result<std::string> SandboxManager::RunPodSandbox(const PodSandboxConfig& config
 
   const std::string& id = entry->id;
   std::string what = "run pod sandbox " + config.metadata.namespace_ + "/" + config.metadata.name;
+  auto cgroups = PodCgroupManager(cgroup_driver_, config_, config);
+  bool cgroup_created = false;
   // Undoes everything done so far, newest first; the record goes last so a crash in between
   // still finds it at start-up.
   auto rollback = [&](Error error) -> std::unexpected<Error> {
@@ -106,6 +108,11 @@ Result<std::string> SandboxManager::RunPodSandbox(const PodSandboxConfig& config
     if (entry->sandbox) {
       if (auto s = entry->sandbox->Destroy(); !s) {
         spdlog::warn("sandbox {}: rollback: destroy: {}", id, s.error().ToString());
+      }
+    }
+    if (cgroup_created) {
+      if (auto s = cgroups->Pod(id).Remove(); !s) {
+        spdlog::warn("sandbox {}: rollback: remove cgroup: {}", id, s.error().ToString());
       }
     }
     std::error_code ec;
@@ -129,11 +136,27 @@ Result<std::string> SandboxManager::RunPodSandbox(const PodSandboxConfig& config
     if (auto s = WriteSmallFile(path, content); !s) return rollback(std::move(s.error()));
   }
 
+  std::optional<runtime::Cgroup> pause_cgroup;
+  if (cgroups) {
+    cgroup_created = true;  // CreatePod may leave directories behind when it fails half-way
+    auto pod_cgroup = cgroups->CreatePod(id);
+    if (!pod_cgroup) return rollback(std::move(pod_cgroup.error()));
+    auto created = cgroups->CreateContainer(id, id);
+    if (!created) return rollback(std::move(created.error()));
+    pause_cgroup = std::move(*created);
+  }
+
   // No lock on the entry: nobody else can see it until it is ready.
   auto sandbox = runtime::Sandbox::Start(spec);
   if (!sandbox) return rollback(std::move(sandbox.error()));
   entry->sandbox = std::move(*sandbox);
   entry->pause = entry->sandbox->pause();
+  // Pause cannot be held before its exec, so it joins right after; it runs nothing of the pod's.
+  if (pause_cgroup) {
+    if (auto s = pause_cgroup->AddProcess(entry->pause.pid); !s) {
+      return rollback(std::move(s.error()).Context("put pause in its cgroup"));
+    }
+  }
   if (auto s = WriteRecord(*entry); !s) return rollback(std::move(s.error()));
 
   std::vector<std::string> ips;

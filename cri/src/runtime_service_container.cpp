@@ -1,8 +1,9 @@
 // RuntimeService container verbs: CreateContainer, StartContainer, StopContainer,
-// RemoveContainer, ListContainers, ContainerStatus.
+// RemoveContainer, ListContainers, ContainerStatus, UpdateContainerResources.
 #include <spdlog/spdlog.h>
 
 #include "peapod/agent/agent.h"
+#include "peapod/cri/convert_common.h"
 #include "peapod/cri/convert_container.h"
 #include "peapod/cri/convert_sandbox.h"
 #include "peapod/cri/grpc_status.h"
@@ -76,6 +77,17 @@ grpc::Status CriRuntimeService::ContainerStatus(Ctx*, const v1::ContainerStatusR
   ToProto(status->status, resp->mutable_status());
   if (req->verbose()) resp->mutable_info()->insert(status->info.begin(), status->info.end());
   return grpc::Status::OK;
+}
+
+grpc::Status CriRuntimeService::UpdateContainerResources(
+    Ctx*, const v1::UpdateContainerResourcesRequest* req, v1::UpdateContainerResourcesResponse*) {
+  if (req->container_id().empty()) {
+    return InvalidArgument("UpdateContainerResources: container_id is empty");
+  }
+  // Only Linux limits apply here; a request without them changes nothing, as in containerd.
+  if (!req->has_linux()) return grpc::Status::OK;
+  return ToGrpcStatus(
+      agent_.containers().UpdateContainerResources(req->container_id(), FromProto(req->linux())));
 }
 
 }  // namespace peapod::cri

@@ -8,6 +8,7 @@
 
 #include "peapod/agent/agent.h"
 #include "peapod/cni/cni_client.h"
+#include "peapod/cri/grpc_status.h"
 #include "peapod/cri/runtime_service.h"
 
 #ifndef PEAPOD_VERSION
@@ -111,19 +112,26 @@ grpc::Status CriRuntimeService::UpdateRuntimeConfig(Ctx*, const v1::UpdateRuntim
   return grpc::Status::OK;
 }
 
-grpc::Status CriRuntimeService::UpdateContainerResources(Ctx*,
-                                                         const v1::UpdateContainerResourcesRequest*,
-                                                         v1::UpdateContainerResourcesResponse*) {
-  return NotYet("UpdateContainerResources");
-}
-
-grpc::Status CriRuntimeService::ReopenContainerLog(Ctx*, const v1::ReopenContainerLogRequest*,
+grpc::Status CriRuntimeService::ReopenContainerLog(Ctx*, const v1::ReopenContainerLogRequest* req,
                                                    v1::ReopenContainerLogResponse*) {
-  return NotYet("ReopenContainerLog");
+  return ToGrpcStatus(agent_.containers().ReopenContainerLog(req->container_id()));
 }
 
-grpc::Status CriRuntimeService::ExecSync(Ctx*, const v1::ExecSyncRequest*, v1::ExecSyncResponse*) {
-  return NotYet("ExecSync");
+grpc::Status CriRuntimeService::ExecSync(Ctx*, const v1::ExecSyncRequest* req,
+                                         v1::ExecSyncResponse* resp) {
+  std::vector<std::string> cmd(req->cmd().begin(), req->cmd().end());
+  auto result = agent_.containers().ExecSync(req->container_id(), cmd, req->timeout());
+  if (!result) return ToGrpcStatus(result.error());
+  // As containerd: a timed-out exec is killed and answered with DEADLINE_EXCEEDED, which
+  // kubelet reports as a probe timeout.
+  if (result->timed_out) {
+    return grpc::Status(grpc::StatusCode::DEADLINE_EXCEEDED,
+                        "timeout " + std::to_string(req->timeout()) + "s exceeded");
+  }
+  resp->set_stdout(std::move(result->stdout_data));
+  resp->set_stderr(std::move(result->stderr_data));
+  resp->set_exit_code(result->status.ShellCode());
+  return grpc::Status::OK;
 }
 
 grpc::Status CriRuntimeService::Exec(Ctx*, const v1::ExecRequest*, v1::ExecResponse*) {

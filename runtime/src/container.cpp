@@ -458,6 +458,11 @@ Result<std::optional<ExitStatus>> Container::Wait(std::chrono::milliseconds time
   return exit_;
 }
 
+Status Container::ReopenLog() {
+  if (!log_writer_) return Ok();
+  return log_writer_->Reopen();
+}
+
 Status Container::Destroy() {
   if (Running()) {
     return Fail(ErrorCode::kFailedPrecondition, "container " + spec_.id + " is still running");

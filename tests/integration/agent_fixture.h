@@ -17,6 +17,7 @@
 #include "peapod/image/image_service.h"
 #include "support/cni_test_network.h"
 #include "support/registry.h"
+#include "peapod/runtime/cgroup.h"
 #include "support/temp_dir.h"
 
 namespace peapod::testing {
@@ -37,6 +38,16 @@ class AgentFixture : public ::testing::Test {
       agent_.reset();
     }
     RemoveTreeWithMounts(dir_.path() + "/run");
+    if (cgroup_parent_.empty()) {  // the default below: this fixture's own, removed with it
+      if (auto driver = runtime::CgroupDriver::Detect(); driver) {
+        auto shared = std::make_shared<const runtime::CgroupDriver>(std::move(*driver));
+        (void)runtime::Cgroup(shared, "/" + DefaultCgroupParent()).Remove();
+      }
+    }
+  }
+
+  static std::string DefaultCgroupParent() {
+    return "peapod-agent-fixture-" + std::to_string(::getpid());
   }
 
   agent::AgentConfig Config() const {
@@ -45,6 +56,7 @@ class AgentFixture : public ::testing::Test {
     c.run_root = dir_ / "run";
     c.pause_binary = PEAPOD_PAUSE_BINARY;
     c.cni = net_.Options();
+    c.cgroup_parent = cgroup_parent_.empty() ? DefaultCgroupParent() : cgroup_parent_;
     return c;
   }
 
@@ -192,6 +204,7 @@ class AgentFixture : public ::testing::Test {
 
   CniTestNetwork net_;
   TempDir dir_{"peapod-agent"};
+  std::string cgroup_parent_;  // "" keeps AgentConfig's default; set before SetUp
   std::unique_ptr<agent::Agent> agent_;
 };
 

@@ -5,6 +5,7 @@
 
 #include "cri_test_fixture.h"
 #include "support/registry.h"
+#include "support/temp_dir.h"
 
 namespace peapod::testing {
 namespace {
@@ -154,6 +155,71 @@ TEST_F(CriContainer, ASleepingContainerRunsStopsAndIsRemoved) {
   EXPECT_EQ(ContainerStatus(id, &resp).error_code(), grpc::StatusCode::NOT_FOUND);
   EXPECT_TRUE(ListContainers().empty());
   EXPECT_TRUE(RemoveContainer(id).ok()) << "remove is idempotent";
+}
+
+TEST_F(CriContainer, ExecSyncRunsInTheContainerAndHonoursItsTimeout) {
+  std::string id;
+  ASSERT_TRUE(Create(Config("execd", {"sh", "-c", "echo inside > /tmp/mark; exec sleep 3600"}), &id)
+                  .ok());
+  ASSERT_TRUE(Start(id).ok());
+  v1::ExecSyncRequest req;
+  req.set_container_id(id);
+  for (const char* arg : {"sh", "-c", "cat /tmp/mark; echo err >&2; exit 3"}) req.add_cmd(arg);
+  req.set_timeout(10);
+  v1::ExecSyncResponse resp;
+  grpc::Status status;
+  for (int i = 0; i < 50; ++i) {  // the container writes /tmp/mark right after it starts
+    resp.Clear();
+    status = CriCall(runtime(), &Stub::ExecSync, req, &resp);
+    if (!status.ok() || resp.stdout() == "inside\n") break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  ASSERT_TRUE(status.ok()) << Describe(status);
+  EXPECT_EQ(resp.stdout(), "inside\n");
+  EXPECT_EQ(resp.stderr(), "err\n");
+  EXPECT_EQ(resp.exit_code(), 3);
+
+  v1::ExecSyncRequest slow;
+  slow.set_container_id(id);
+  for (const char* arg : {"sleep", "30"}) slow.add_cmd(arg);
+  slow.set_timeout(1);
+  status = CriCall(runtime(), &Stub::ExecSync, slow, &resp);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::DEADLINE_EXCEEDED) << Describe(status);
+
+  v1::ExecSyncRequest empty;
+  empty.set_container_id(id);
+  EXPECT_EQ(CriCall(runtime(), &Stub::ExecSync, empty, &resp).error_code(),
+            grpc::StatusCode::INVALID_ARGUMENT);
+  v1::ExecSyncRequest unknown = req;
+  unknown.set_container_id("no-such-container");
+  EXPECT_EQ(CriCall(runtime(), &Stub::ExecSync, unknown, &resp).error_code(),
+            grpc::StatusCode::NOT_FOUND);
+  ASSERT_TRUE(StopContainer(id, 0).ok());
+  EXPECT_EQ(CriCall(runtime(), &Stub::ExecSync, req, &resp).error_code(),
+            grpc::StatusCode::FAILED_PRECONDITION);
+}
+
+TEST_F(CriContainer, ReopenContainerLogStartsAFreshFileAfterRotation) {
+  std::string id;
+  ASSERT_TRUE(
+      Create(Config("ticker", {"sh", "-c", "while true; do echo tick; sleep 0.05; done"}), &id)
+          .ok());
+  ASSERT_TRUE(Start(id).ok());
+  std::string log = daemon_->log_dir() + "/box/ticker.log";
+  for (int i = 0; i < 100 && ReadFile(log).empty(); ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  ASSERT_EQ(::rename(log.c_str(), (log + ".1").c_str()), 0);
+  v1::ReopenContainerLogRequest req;
+  req.set_container_id(id);
+  v1::ReopenContainerLogResponse resp;
+  auto status = CriCall(runtime(), &Stub::ReopenContainerLog, req, &resp);
+  ASSERT_TRUE(status.ok()) << Describe(status);
+  for (int i = 0; i < 100 && ReadFile(log).empty(); ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  EXPECT_NE(ReadFile(log).find("stdout F tick"), std::string::npos);
+  EXPECT_NE(ReadFile(log + ".1").find("stdout F tick"), std::string::npos);
 }
 
 TEST_F(CriContainer, ExitedContainersReportTheirExitCodeAndReason) {

@@ -1,5 +1,7 @@
 #include "support/peapodd_process.h"
 
+#include "peapod/runtime/cgroup.h"
+
 #include <fcntl.h>
 #include <grpcpp/create_channel.h>
 #include <grpcpp/security/credentials.h>
@@ -92,6 +94,8 @@ Result<std::unique_ptr<PeapoddProcess>> PeapoddProcess::Start(const PeapoddOptio
                                    Join(options.cni_plugin_dirs, ':'),
                                    "--pause-binary",
                                    PEAPOD_PAUSE_BINARY,
+                                   "--cgroup-parent",
+                                   d->cgroup_parent(),
                                    "--log-level",
                                    "debug"};
   args.insert(args.end(), options.extra_args.begin(), options.extra_args.end());
@@ -170,7 +174,14 @@ int PeapoddProcess::Terminate(int signo) {
   return status;
 }
 
-PeapoddProcess::~PeapoddProcess() { Stop(); }
+PeapoddProcess::~PeapoddProcess() {
+  Stop();
+  // Every pod is gone with the daemon; its cgroup parent goes too, so no test leaves one.
+  if (auto driver = runtime::CgroupDriver::Detect(); driver) {
+    auto shared = std::make_shared<const runtime::CgroupDriver>(std::move(*driver));
+    (void)runtime::Cgroup(shared, "/" + cgroup_parent()).Remove();
+  }
+}
 
 std::string PeapoddProcess::Log() const {
   std::ifstream in(root_ / "peapodd.log", std::ios::binary);

@@ -4,6 +4,8 @@
 // every pod the daemon still lists, stops the daemon by pid and kills whatever it left behind.
 #pragma once
 
+#include <unistd.h>
+
 #include <sys/types.h>
 
 #include <memory>
@@ -43,6 +45,7 @@ class PeapoddProcess {
   static std::string BinaryPath();
   pid_t pid() const { return pid_; }
   const std::string& socket_path() const { return socket_path_; }
+  std::string cgroup_parent() const { return "peapod-cri-test-" + std::to_string(::getpid()); }
   std::string socket_dir() const { return root_ / "sock"; }
   std::string state_root() const { return root_ / "state"; }
   std::string run_root() const { return root_ / "run"; }

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <chrono>
+#include <cstdint>
 #include <string>
 
 #include "peapod/cni/types.h"
@@ -20,6 +21,11 @@ struct AgentConfig {
   image::ImageServiceOptions image;
   // How long pause gets after SIGTERM when a pod stops.
   std::chrono::milliseconds pause_stop_grace{std::chrono::seconds(2)};
+  // Parent of the pod cgroups when the pod's CRI cgroup_parent is empty (cgroupfs driver, from
+  // the hierarchy root), and the pids limit each pod cgroup gets (Kubernetes' podPidsLimit;
+  // <= 0 off).
+  std::string cgroup_parent = "peapod";
+  int64_t pod_pids_limit = 0;
 
   // Fills the defaults that derive from state_root.
   AgentConfig WithDefaults() const;

@@ -14,6 +14,7 @@
 #include "peapod/agent/config.h"
 #include "peapod/agent/cri_types.h"
 #include "peapod/error.h"
+#include "peapod/runtime/exec.h"
 
 namespace peapod::image {
 class ImageService;
@@ -50,6 +51,18 @@ class ContainerManager {
   Status RemoveContainer(const std::string& id);
   Result<ContainerStatusResponse> ContainerStatus(const std::string& id, bool verbose = false);
   std::vector<Container> ListContainers(const ContainerFilter& filter = {});
+  // Applies new limits to the container's cgroup (live while it runs) and records them for
+  // ContainerStatus, as containerd does for kubelet's in-place resize.
+  Status UpdateContainerResources(const std::string& id, const LinuxContainerResources& resources);
+
+  // Runs `cmd` in a running container (its namespaces, cgroup and security context) and
+  // captures its output. A timeout of 0 waits as long as it takes; on timeout the process is
+  // killed and the result says timed_out.
+  Result<runtime::ExecSyncResult> ExecSync(const std::string& id,
+                                           const std::vector<std::string>& cmd,
+                                           int64_t timeout_seconds);
+  // Reopens a running container's log file, after kubelet rotated it.
+  Status ReopenContainerLog(const std::string& id);
 
   // Re-adopts the containers recorded under the state root; runs after SandboxManager::Recover.
   Status Recover();

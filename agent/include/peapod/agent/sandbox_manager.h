@@ -17,6 +17,9 @@
 namespace peapod::cni {
 class CniClient;
 }
+namespace peapod::runtime {
+class CgroupDriver;
+}
 
 namespace peapod::agent {
 
@@ -32,6 +35,13 @@ class SandboxManager {
   SandboxManager(const SandboxManager&) = delete;
   SandboxManager& operator=(const SandboxManager&) = delete;
   void SetContainerManager(ContainerManager* containers) { containers_ = containers; }
+  // The host's cgroup hierarchies; null (the default) runs pods without cgroups.
+  void SetCgroupDriver(std::shared_ptr<const runtime::CgroupDriver> driver) {
+    cgroup_driver_ = std::move(driver);
+  }
+  const std::shared_ptr<const runtime::CgroupDriver>& cgroup_driver() const {
+    return cgroup_driver_;
+  }
 
   // Starts pause in the pod's namespaces, attaches the network (unless hostNetwork) and writes
   // the pod's /etc/hosts, /etc/resolv.conf and /etc/hostname. Returns the sandbox id. Any
@@ -68,6 +78,7 @@ class SandboxManager {
   ExitMonitor* monitor_;
   StateStore* store_;
   ContainerManager* containers_ = nullptr;
+  std::shared_ptr<const runtime::CgroupDriver> cgroup_driver_;
 
   std::mutex mu_;  // guards sandboxes_ and every entry's status fields; held only briefly
   std::map<std::string, std::shared_ptr<SandboxEntry>> sandboxes_;

@@ -53,13 +53,13 @@ class CriRuntimeService final : public v1::RuntimeService::Service {
                               v1::ListContainersResponse*) override;
   grpc::Status ContainerStatus(Ctx*, const v1::ContainerStatusRequest*,
                                v1::ContainerStatusResponse*) override;
-
-  // Not offered yet: each answers UNIMPLEMENTED with a sentence saying so.
   grpc::Status UpdateContainerResources(Ctx*, const v1::UpdateContainerResourcesRequest*,
                                         v1::UpdateContainerResourcesResponse*) override;
+
   grpc::Status ReopenContainerLog(Ctx*, const v1::ReopenContainerLogRequest*,
                                   v1::ReopenContainerLogResponse*) override;
   grpc::Status ExecSync(Ctx*, const v1::ExecSyncRequest*, v1::ExecSyncResponse*) override;
+  // Not offered yet: each answers UNIMPLEMENTED with a sentence saying so.
   grpc::Status Exec(Ctx*, const v1::ExecRequest*, v1::ExecResponse*) override;
   grpc::Status Attach(Ctx*, const v1::AttachRequest*, v1::AttachResponse*) override;
   grpc::Status PortForward(Ctx*, const v1::PortForwardRequest*, v1::PortForwardResponse*) override;

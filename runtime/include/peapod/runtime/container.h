@@ -111,6 +111,8 @@ class Container {
   Status Stop(int signal, std::chrono::milliseconds grace);
   // Waits for the process to exit and its output to be drained; nullopt on timeout.
   Result<std::optional<ExitStatus>> Wait(std::chrono::milliseconds timeout);
+  // Reopens the log file at its path (after kubelet's rotation moved it away).
+  Status ReopenLog();
   // Removes the FIFOs. The process must have exited.
   Status Destroy();
 
