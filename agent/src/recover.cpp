@@ -6,6 +6,7 @@
 #include <sys/mount.h>
 
 #include <filesystem>
+#include <set>
 #include <nlohmann/json.hpp>
 
 #include "entries.h"
@@ -73,7 +74,26 @@ Status SandboxManager::Recover() {
     spdlog::info("sandbox {}: recovered ({})", id,
                  entry->phase == SandboxPhase::kReady ? "ready" : "not ready");
   }
+  SweepLeftOverPodCgroups();
   return Ok();
+}
+
+// Pod cgroups under the default parent that no record names are what a crash left behind
+// (kubelet's cgroup_parent hierarchies are kubelet's to clean).
+void SandboxManager::SweepLeftOverPodCgroups() {
+  auto cgroups = PodCgroupManager(cgroup_driver_, config_, PodSandboxConfig{});
+  if (!cgroups) return;
+  std::set<std::string> known;
+  {
+    std::lock_guard lock(mu_);
+    for (const auto& [id, entry] : sandboxes_) known.insert(id);
+  }
+  auto swept = cgroups->SweepUnknownPods(known);
+  if (!swept) {
+    spdlog::warn("sweep left-over pod cgroups: {}", swept.error().ToString());
+  } else if (!swept->empty()) {
+    spdlog::info("removed {} left-over pod cgroup(s)", swept->size());
+  }
 }
 
 Status ContainerManager::Recover() {

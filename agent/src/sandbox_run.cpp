@@ -5,6 +5,7 @@
 #include <filesystem>
 
 #include "entries.h"
+#include "peapod/runtime/security.h"
 #include "peapod/agent/sandbox_manager.h"
 #include "peapod/agent/state_store.h"
 #include "peapod/cni/cni_client.h"
@@ -68,6 +69,12 @@ Result<std::string> SandboxManager::RunPodSandbox(const PodSandboxConfig& config
                                                   const std::string& runtime_handler) {
   if (auto s = ValidateSandboxConfig(config); !s) return std::unexpected(std::move(s.error()));
   const auto& ns = config.linux.security_context.namespace_options;
+  // Only sysctls that live in the pod's own namespaces may be set: anything else would be
+  // written on the host (kernel.panic from a pod changes the node).
+  auto sysctls = runtime::PrepareSysctls(
+      config.linux.sysctls, {.own_network = ns.network != NamespaceMode::kNode,
+                             .own_ipc = ns.ipc != NamespaceMode::kNode});
+  if (!sysctls) return std::unexpected(std::move(sysctls.error()).Context("linux.sysctls"));
 
   auto entry = std::make_shared<SandboxEntry>();
   entry->id = GenerateId();

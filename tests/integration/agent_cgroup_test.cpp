@@ -133,5 +133,25 @@ TEST_F(AgentCgroupTest, PauseHasItsOwnCgroupAndRemovedPodLeavesNoCgroup) {
   }
 }
 
+TEST_F(AgentCgroupTest, RecoverySweepsPodCgroupsNoRecordNames) {
+  auto stray = Manager().CreatePod("0123456789abcdef-left-over");
+  ASSERT_TRUE(stray.has_value()) << stray.error().ToString();
+  std::string stray_dir = stray->DirFor("memory");
+  std::string kept_dir = Manager().Pod(pod_).DirFor("memory");
+  ASSERT_TRUE(std::filesystem::exists(stray_dir));
+  agent_.reset();  // pods keep running
+  OpenAgent();
+  EXPECT_FALSE(std::filesystem::exists(stray_dir));
+  EXPECT_TRUE(std::filesystem::exists(kept_dir));
+}
+
+TEST_F(AgentCgroupTest, PodsGetTheDefaultPidsLimit) {
+  std::string pids = Manager().Pod(pod_).DirFor("pids");
+  ASSERT_FALSE(pids.empty());
+  std::string file = std::filesystem::exists(pids + "/pids.max") ? pids + "/pids.max" : "";
+  ASSERT_FALSE(file.empty());
+  EXPECT_EQ(ReadFile(file), "32768\n");
+}
+
 }  // namespace
 }  // namespace peapod::testing

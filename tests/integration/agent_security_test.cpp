@@ -88,6 +88,25 @@ TEST_F(AgentSecurityTest, AppArmorProfileIsRefusedAndChangesNothing) {
   EXPECT_TRUE(agent_->containers().CreateContainer(pod_, config, pod_config_).has_value());
 }
 
+TEST_F(AgentSecurityTest, OnlyNamespacedSysctlsAreAccepted) {
+  auto host_wide = PodConfig("host-wide");
+  host_wide.linux.sysctls = {{"kernel.panic", "1"}};
+  size_t pods = agent_->sandboxes().ListPodSandbox().size();
+  auto refused = agent_->sandboxes().RunPodSandbox(host_wide);
+  ASSERT_FALSE(refused.has_value());
+  EXPECT_EQ(refused.error().code, ErrorCode::kInvalidArgument);
+  EXPECT_NE(refused.error().message.find("kernel.panic"), std::string::npos);
+  EXPECT_EQ(agent_->sandboxes().ListPodSandbox().size(), pods);
+
+  auto pod_wide = PodConfig("pod-wide");
+  pod_wide.linux.sysctls = {{"net.ipv4.ip_unprivileged_port_start", "0"}};
+  auto id = RunPod(pod_wide);
+  ASSERT_FALSE(id.empty());
+  EXPECT_EQ(AgentFixture::Output(id, pod_wide, "sysctl",
+                                 "cat /proc/sys/net/ipv4/ip_unprivileged_port_start"),
+            "0\n");
+}
+
 TEST_F(AgentSecurityTest, NegativeResourcesAreInvalidArgument) {
   auto config = ContainerConfig("negative", "busybox", {"true"});
   config.linux.resources = agent::LinuxContainerResources{};

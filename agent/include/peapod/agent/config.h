@@ -25,7 +25,9 @@ struct AgentConfig {
   // the hierarchy root), and the pids limit each pod cgroup gets (Kubernetes' podPidsLimit;
   // <= 0 off).
   std::string cgroup_parent = "peapod";
-  int64_t pod_pids_limit = 0;
+  // Every pod's cgroup gets this pids.max unless it asks for less, so a fork bomb stays inside
+  // its pod; 0 means no limit.
+  int64_t pod_pids_limit = 32768;
 
   // Fills the defaults that derive from state_root.
   AgentConfig WithDefaults() const;

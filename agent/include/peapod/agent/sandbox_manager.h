@@ -72,6 +72,7 @@ class SandboxManager {
   Status StopLocked(SandboxEntry& entry);
   void WatchPause(SandboxEntry& entry);
   void MarkNotReady(SandboxEntry& entry);
+  void SweepLeftOverPodCgroups();
 
   AgentConfig config_;
   cni::CniClient* cni_;
