@@ -58,7 +58,6 @@ class AgentCgroupTest : public AgentFixture {
            first_line(ReadFile(dir + "/cpu.cfs_period_us"));
   }
 
-  RootSubtreeControlRestorer restore_root_;
   std::shared_ptr<const runtime::CgroupDriver> driver_;
   agent::PodSandboxConfig pod_config_;
   std::string pod_;

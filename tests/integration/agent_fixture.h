@@ -15,6 +15,7 @@
 
 #include "peapod/agent/agent.h"
 #include "peapod/image/image_service.h"
+#include "support/cgroup_support.h"
 #include "support/cni_test_network.h"
 #include "support/registry.h"
 #include "peapod/runtime/cgroup.h"
@@ -202,6 +203,7 @@ class AgentFixture : public ::testing::Test {
     return pids;
   }
 
+  RootSubtreeControlRestorer restore_root_;  // first: restored after everything else is gone
   CniTestNetwork net_;
   TempDir dir_{"peapod-agent"};
   std::string cgroup_parent_;  // "" keeps AgentConfig's default; set before SetUp

@@ -14,6 +14,7 @@
 
 #include "cri/proto/api.grpc.pb.h"
 #include "peapod/error.h"
+#include "support/cgroup_support.h"
 #include "support/temp_dir.h"
 
 namespace peapod::testing {
@@ -60,6 +61,7 @@ class PeapoddProcess {
   PeapoddProcess() = default;
   Status Launch();
 
+  RootSubtreeControlRestorer restore_root_;  // first: restored after the daemon's cgroups are gone
   TempDir root_{"peapod-cri"};
   std::string socket_path_;
   std::vector<std::string> args_;
