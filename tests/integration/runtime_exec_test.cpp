@@ -325,21 +325,16 @@ TEST_F(RuntimeExec, SharedPidNamespaceExecSeesEveryContainer) {
   EXPECT_NE(r.stdout_data.find("sleep 302"), std::string::npos) << r.stdout_data;
 }
 
-TEST_F(RuntimeExec, RoundTripLatencyOfTrue) {
+// Speed is measured in bench/, not asserted here: this only checks that exec after exec works
+// and that every helper is reaped (the fixture's teardown checks for zombies and children).
+TEST_F(RuntimeExec, ManyExecsInARowAllSucceedAndLeaveNothing) {
   auto& c = Sleeper();
   ExecSpec spec;
   spec.args = {"true"};
-  (void)MustExec(c, spec);  // warm caches
-  constexpr int kRuns = 50;
-  auto start = std::chrono::steady_clock::now();
-  for (int i = 0; i < kRuns; ++i) {
+  for (int i = 0; i < 50; ++i) {
     auto r = MustExec(c, spec);
-    ASSERT_EQ(r.status.exit_code, 0);
+    ASSERT_EQ(r.status.exit_code, 0) << "exec " << i;
   }
-  auto per_exec =
-      std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - start) / kRuns;
-  std::printf("exec round trip (`true`): %.0f us\n", per_exec.count());
-  EXPECT_LT(per_exec.count(), 100000.0);
 }
 
 class CgroupedExec : public RuntimeExec {

@@ -123,16 +123,27 @@ TEST_F(CgroupedPod, CpuQuotaThrottlesABusyLoop) {
 TEST_F(CgroupedPod, PidsLimitStopsAForkBombInsideThePod) {
   runtime::Resources limits;
   limits.pids_limit = 64;
+  // 200 forks against a limit of 64. sh gives up at its first failed fork, so the bomb runs in
+  // an inner shell; the init survives it and keeps the cgroup populated to be counted.
   auto& c = RunLimited(
-      pod_->Spec("bomb", "i=0; while [ $i -lt 200 ]; do sleep 30 & i=$((i+1)); done; echo done"),
+      pod_->Spec("bomb",
+                 "sh -c 'i=0; while [ $i -lt 200 ]; do sleep 30 & i=$((i+1)); done'; "
+                 "echo bomb-done; exec sleep 30"),
       limits);
-  auto status = pod_->WaitExit(c, 60s);
-  (void)status;
+  for (int i = 0; i < 500 && pod_->Log(c).find("bomb-done") == std::string::npos; ++i) {
+    std::this_thread::sleep_for(20ms);
+  }
   std::string log = pod_->Log(c);
+  ASSERT_NE(log.find("bomb-done"), std::string::npos) << log.substr(0, 400);
   EXPECT_NE(log.find("can't fork"), std::string::npos) << log.substr(0, 400);
-  // The init died and took its PID namespace with it; nothing of the bomb is left.
+  auto stats = c.cgroup()->Stats();
+  ASSERT_TRUE(stats.has_value() && stats->pids_current.has_value());
+  EXPECT_LE(*stats->pids_current, 64u);
+  EXPECT_GE(*stats->pids_current, 32u) << "the bomb should have filled most of its quota";
+  ASSERT_TRUE(c.Stop(SIGKILL, 0ms).has_value());
   auto procs = c.cgroup()->Processes();
   ASSERT_TRUE(procs.has_value());
+  EXPECT_TRUE(procs->empty());
   ASSERT_TRUE(c.Destroy().has_value());
 }
 
