@@ -3,6 +3,8 @@
 #pragma once
 
 #include <signal.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -34,6 +36,36 @@ inline void ResetSignals() {
   struct sigaction dfl {};
   dfl.sa_handler = SIG_DFL;
   for (int sig = 1; sig < NSIG; ++sig) ::sigaction(sig, &dfl, nullptr);
+}
+
+// Async-signal-safe, first thing in a child of the agent: no core dumps or ptrace into the
+// agent's memory, every inherited fd closed at execve (a child dup2s what it hands over onto
+// 0-2, which clears the flag), and the agent's signal mask and ignored signals undone.
+inline void DetachFromAgent() {
+  ::prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+  ::syscall(SYS_close_range, 3U, ~0U, CLOSE_RANGE_CLOEXEC);
+  ResetSignals();
+}
+
+// execvpe without malloc: tries the candidate paths the agent resolved from PATH beforehand.
+// Returns only on failure, with the errno to report and the candidate it belongs to (-1 when
+// none was found, as execvp reports ENOENT/EACCES).
+inline int ExecFirstCandidate(const char* const* candidates, size_t count, char* const* argv,
+                              char* const* envp, int* failed_index) {
+  int last_err = ENOENT;
+  for (size_t i = 0; i < count; ++i) {
+    ::execve(candidates[i], argv, envp);
+    if (errno == EACCES) {
+      last_err = EACCES;
+      continue;
+    }
+    if (errno != ENOENT && errno != ENOTDIR) {
+      *failed_index = static_cast<int>(i);
+      return errno;
+    }
+  }
+  *failed_index = -1;
+  return last_err;
 }
 
 }  // namespace peapod::runtime::detail

@@ -270,27 +270,16 @@ void SetIdentity(const SpawnPlan& plan) {
     SetIdentity(plan);
   }
 
-  // execvpe without malloc: the agent resolved the candidate paths from PATH already.
-  int last_err = ENOENT;
-  for (size_t i = 0; i < plan.exec_candidates.size(); ++i) {
-    ::execve(plan.exec_candidates[i], plan.argv, plan.envp);
-    if (errno == EACCES) {
-      last_err = EACCES;
-      continue;
-    }
-    if (errno != ENOENT && errno != ENOTDIR) Die(plan, kStepExec, errno, static_cast<int>(i));
-  }
-  Die(plan, kStepExec, last_err, -1);
+  int index = -1;
+  int err = ExecFirstCandidate(plan.exec_candidates.data(), plan.exec_candidates.size(), plan.argv,
+                               plan.envp, &index);
+  Die(plan, kStepExec, err, index);
 }
 
 }  // namespace
 
 void RunSpawnChild(SpawnPlan& plan) {
-  // Before touching the pod: no core dumps or ptrace into the agent's memory, and every fd the
-  // agent had is closed at execve (the plan's own fds are dup2'd onto 0-2 later).
-  ::prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
-  ::syscall(SYS_close_range, 3U, ~0U, CLOSE_RANGE_CLOEXEC);
-  ResetSignals();
+  DetachFromAgent();  // before touching the pod
   for (int i = 0; i < plan.namespace_count; ++i) {
     if (::setns(plan.namespaces[i].fd, plan.namespaces[i].type) != 0) {
       Die(plan, kStepSetns, errno, i);

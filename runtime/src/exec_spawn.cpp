@@ -155,27 +155,16 @@ void SetIdentity(const ExecPlan& plan) {
     SetIdentity(plan);
   }
 
-  // execvpe without malloc: the agent resolved the candidate paths from PATH already.
-  int last_err = ENOENT;
-  for (size_t i = 0; i < plan.exec_candidates.size(); ++i) {
-    ::execve(plan.exec_candidates[i], plan.argv, plan.envp);
-    if (errno == EACCES) {
-      last_err = EACCES;
-      continue;
-    }
-    if (errno != ENOENT && errno != ENOTDIR) Die(plan, kExecStepExec, errno, static_cast<int>(i));
-  }
-  Die(plan, kExecStepExec, last_err, -1);
+  int index = -1;
+  int err = ExecFirstCandidate(plan.exec_candidates.data(), plan.exec_candidates.size(), plan.argv,
+                               plan.envp, &index);
+  Die(plan, kExecStepExec, err, index);
 }
 
 }  // namespace
 
 void RunExecHelper(ExecPlan& plan) {
-  // Before touching the container: no core dumps or ptrace into the agent's memory, and every fd
-  // the agent had is closed at execve (the plan's own fds are dup2'd onto 0-2 later).
-  ::prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
-  ::syscall(SYS_close_range, 3U, ~0U, CLOSE_RANGE_CLOEXEC);
-  ResetSignals();
+  DetachFromAgent();  // before touching the container
   // One setns through the init's pidfd joins every namespace atomically (Linux >= 5.8); the mount
   // namespace also moves our root and cwd to the container's root. The PID namespace only applies
   // to children: the exec'd process is born in it, this helper stays outside, invisible to it.
