@@ -47,32 +47,4 @@ std::string NodeHostname() {
   return u.nodename;
 }
 
-Status WriteSmallFile(const std::string& path, const std::string& content) {
-  UniqueFd fd(::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644));
-  if (!fd) return FailErrno("create " + path);
-  size_t done = 0;
-  while (done < content.size()) {
-    ssize_t n = ::write(fd.Get(), content.data() + done, content.size() - done);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) return FailErrno("write " + path);
-    done += static_cast<size_t>(n);
-  }
-  return Ok();
-}
-
-Result<std::string> ReadSmallFile(const std::string& path) {
-  UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
-  if (!fd) return FailErrno("open " + path);
-  std::string content;
-  char buf[4096];
-  for (;;) {
-    ssize_t n = ::read(fd.Get(), buf, sizeof(buf));
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) return FailErrno("read " + path);
-    if (n == 0) break;
-    content.append(buf, static_cast<size_t>(n));
-  }
-  return content;
-}
-
 }  // namespace peapod::agent

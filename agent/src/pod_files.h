@@ -17,7 +17,5 @@ std::string BuildResolvConf(const DNSConfig& dns);
 bool HasDnsConfig(const std::optional<DNSConfig>& dns);
 // The node's hostname (uname nodename).
 std::string NodeHostname();
-Status WriteSmallFile(const std::string& path, const std::string& content);
-Result<std::string> ReadSmallFile(const std::string& path);
 
 }  // namespace peapod::agent

@@ -9,6 +9,7 @@
 #include "peapod/agent/sandbox_manager.h"
 #include "peapod/agent/state_store.h"
 #include "peapod/cni/cni_client.h"
+#include "peapod/atomic_file.h"
 #include "pod_files.h"
 
 namespace peapod::agent {
@@ -136,11 +137,11 @@ Result<std::string> SandboxManager::RunPodSandbox(const PodSandboxConfig& config
   std::filesystem::create_directories(entry->pod_dir, ec);
   if (ec) return rollback(FailErrno("create pod dir " + entry->pod_dir, ec.value()).error());
   auto resolv = HasDnsConfig(config.dns_config) ? Result<std::string>(BuildResolvConf(*config.dns_config))
-                                                : ReadSmallFile("/etc/resolv.conf");
+                                                : ReadWholeFile("/etc/resolv.conf");
   if (!resolv) resolv = std::string();  // a node without resolv.conf: the pod gets none either
   for (auto [path, content] : {std::pair{entry->HostnamePath(), hostname + "\n"},
                                std::pair{entry->ResolvConfPath(), *resolv}}) {
-    if (auto s = WriteSmallFile(path, content); !s) return rollback(std::move(s.error()));
+    if (auto s = WriteFileAtomically(path, content); !s) return rollback(std::move(s.error()));
   }
 
   std::optional<runtime::Cgroup> pause_cgroup;
@@ -183,12 +184,12 @@ Result<std::string> SandboxManager::RunPodSandbox(const PodSandboxConfig& config
 
   std::string hosts;
   if (entry->host_network) {
-    auto node_hosts = ReadSmallFile("/etc/hosts");
+    auto node_hosts = ReadWholeFile("/etc/hosts");
     hosts = node_hosts ? *node_hosts : BuildHostsFile(hostname, {});
   } else {
     hosts = BuildHostsFile(hostname, ips);
   }
-  if (auto s = WriteSmallFile(entry->HostsPath(), hosts); !s) return rollback(std::move(s.error()));
+  if (auto s = WriteFileAtomically(entry->HostsPath(), hosts); !s) return rollback(std::move(s.error()));
 
   {
     std::lock_guard lock(mu_);

@@ -11,6 +11,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "peapod/atomic_file.h"
 #include "peapod/unique_fd.h"
 
 namespace peapod::cni {
@@ -36,24 +37,6 @@ std::string Escape(const std::string& s) {
     }
   }
   return out;
-}
-
-Status WriteAll(int fd, const std::string& data, const std::string& path) {
-  size_t done = 0;
-  while (done < data.size()) {
-    ssize_t n = ::write(fd, data.data() + done, data.size() - done);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) return FailErrno("write CNI cache " + path);
-    done += static_cast<size_t>(n);
-  }
-  return Ok();
-}
-
-Status FsyncDir(const std::string& dir) {
-  UniqueFd fd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-  if (!fd) return FailErrno("open CNI cache directory " + dir);
-  if (::fsync(fd.Get()) != 0) return FailErrno("fsync CNI cache directory " + dir);
-  return Ok();
 }
 
 }  // namespace
@@ -102,26 +85,10 @@ Status ResultCache::Write(const CacheEntry& entry) const {
   std::filesystem::create_directories(dir_, ec);
   if (ec) return FailErrno("create CNI cache directory " + dir_, ec.value());
   std::string path = PathFor(entry);
-  std::string tmp = path + ".tmp-" + std::to_string(::getpid()) + "-" +
-                    std::to_string(reinterpret_cast<uintptr_t>(&entry));
-  UniqueFd fd(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600));
-  if (!fd) return FailErrno("create CNI cache " + tmp);
-  if (auto st = WriteAll(fd.Get(), CacheEntryToJson(entry).dump(), tmp); !st) {
-    ::unlink(tmp.c_str());
-    return st;
+  if (auto st = WriteFileAtomically(path, CacheEntryToJson(entry).dump(), 0600); !st) {
+    return std::unexpected(std::move(st.error()).Context("write CNI cache"));
   }
-  if (::fsync(fd.Get()) != 0) {
-    int err = errno;
-    ::unlink(tmp.c_str());
-    return FailErrno("fsync CNI cache " + tmp, err);
-  }
-  fd.Reset();
-  if (::rename(tmp.c_str(), path.c_str()) != 0) {
-    int err = errno;
-    ::unlink(tmp.c_str());
-    return FailErrno("rename CNI cache into " + path, err);
-  }
-  return FsyncDir(dir_);
+  return Ok();
 }
 
 Result<std::vector<CacheEntry>> ResultCache::Find(const std::string& container_id,

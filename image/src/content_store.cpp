@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include "files.h"
+#include "peapod/atomic_file.h"
 #include "peapod/image/reference.h"
 
 namespace peapod::image {
@@ -82,7 +83,7 @@ Status BlobWriter::Commit(std::string_view expected) {
     return FailErrno("store blob " + std::string(expected), err);
   }
   done_ = true;
-  return files::FsyncDir(store_->root_ + "/blobs/sha256");
+  return FsyncDirectory(store_->root_ + "/blobs/sha256");
 }
 
 Result<std::string> BlobWriter::CommitAsIs() {
@@ -133,7 +134,7 @@ bool ContentStore::Has(std::string_view digest) const {
 
 Result<std::string> ContentStore::Read(std::string_view digest) const {
   if (auto st = CheckDigest(digest); !st) return std::unexpected(st.error());
-  auto data = files::Read(PathOf(digest));
+  auto data = ReadWholeFile(PathOf(digest));
   if (!data) {
     return Fail(data.error().code, "read blob " + std::string(digest) + ": " +
                                        data.error().ToString());

@@ -12,6 +12,7 @@
 #include <thread>
 
 #include "files.h"
+#include "peapod/atomic_file.h"
 #include "peapod/image/archive_loader.h"
 #include "peapod/image/reference.h"
 
@@ -66,7 +67,7 @@ Result<std::unique_ptr<ImageService>> ImageService::Open(ImageServiceOptions opt
 Status ImageService::LoadLeases() {
   std::string dir = options_.root + "/containers";
   for (const auto& id : ListDir(dir)) {
-    auto image = files::Read(dir + "/" + id + "/" + kContainerImageFile);
+    auto image = ReadWholeFile(dir + "/" + id + "/" + kContainerImageFile);
     if (!image) {
       // Created dirs without a record: a creation that crashed half-way.
       spdlog::debug("image: removing half-made rootfs of container {}", id);
@@ -353,7 +354,7 @@ Result<ContainerRootfs> ImageService::CreateContainerRootfs(const std::string& c
     return Fail(ErrorCode::kAlreadyExists, "container " + container_id + " already has a rootfs");
   auto dirs = CreateContainerDirs(options_.root + "/containers", container_id);
   if (!dirs) return std::unexpected(dirs.error());
-  if (auto st = files::WriteAtomic(dirs->dir + "/" + kContainerImageFile, rec->id); !st) {
+  if (auto st = WriteFileAtomically(dirs->dir + "/" + kContainerImageFile, rec->id); !st) {
     (void)RemoveContainerDirs(options_.root + "/containers", container_id);
     return std::unexpected(st.error());
   }

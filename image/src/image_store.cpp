@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 
 #include "files.h"
+#include "peapod/atomic_file.h"
 #include "peapod/image/digest.h"
 #include "peapod/image/reference.h"
 
@@ -77,7 +78,7 @@ Result<std::unique_ptr<ImageStore>> ImageStore::Open(const std::string& root) {
       continue;
     }
     if (!name.ends_with(".json")) continue;
-    auto text = files::Read(dir + "/" + name);
+    auto text = ReadWholeFile(dir + "/" + name);
     if (!text) return std::unexpected(text.error());
     auto rec = ImageRecordFromJson(*text);
     if (!rec) return Fail(ErrorCode::kInternal, "image record " + name + ": " + rec.error().message);
@@ -91,7 +92,7 @@ std::string ImageStore::PathOf(std::string_view id) const {
 }
 
 Status ImageStore::WriteLocked(const ImageRecord& record) {
-  return files::WriteAtomic(PathOf(record.id), ImageRecordToJson(record));
+  return WriteFileAtomically(PathOf(record.id), ImageRecordToJson(record));
 }
 
 Result<ImageRecord> ImageStore::Put(const ImageRecord& record) {
@@ -197,7 +198,7 @@ Status ImageStore::Delete(std::string_view id) {
   if (it == images_.end()) return Fail(ErrorCode::kNotFound, "image " + std::string(id) + " not found");
   if (::unlink(PathOf(id).c_str()) != 0 && errno != ENOENT)
     return FailErrno("remove image record " + std::string(id));
-  if (auto st = files::FsyncDir(dir_); !st) return st;
+  if (auto st = FsyncDirectory(dir_); !st) return st;
   images_.erase(it);
   return Ok();
 }
