@@ -1,0 +1,353 @@
+// Kubernetes manifests as peapod understands them: the parts of v1 Pod, ConfigMap and Secret
+// that peapod acts on, as plain structs, and the parser/validator that turns YAML text into them.
+//
+// Field names follow the Kubernetes API (camelCase there, snake_case here). Optional fields are
+// std::optional where Kubernetes distinguishes "unset" from a zero value (defaults are applied by
+// ApplyDefaults, as the API server would). Every parsed node keeps the line it came from so that
+// later checks (in the controller) can still point at the manifest.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <variant>
+#include <vector>
+
+#include "peapod/error.h"
+
+namespace peapod::agent::controller {
+
+// Where a value came from: "<file>:<line>" for messages. line is 1-based; 0 means unknown.
+struct SourceRef {
+  std::string file;
+  int line = 0;
+};
+
+// A Kubernetes quantity ("100m", "1.5", "128Mi", "1G") kept as text and as its value.
+struct Quantity {
+  std::string text;
+  // cpu: millicores; memory/storage: bytes.
+  int64_t value = 0;
+};
+
+struct ObjectMeta {
+  std::string name;
+  std::string namespace_ = "default";
+  std::map<std::string, std::string> labels;
+  std::map<std::string, std::string> annotations;
+  std::string uid;  // assigned by peapod when empty
+  SourceRef source;
+};
+
+// ---- ConfigMap / Secret -------------------------------------------------------------------------
+
+struct ConfigMap {
+  ObjectMeta metadata;
+  std::map<std::string, std::string> data;
+  std::map<std::string, std::string> binary_data;  // decoded bytes
+};
+
+struct Secret {
+  ObjectMeta metadata;
+  std::string type = "Opaque";
+  std::map<std::string, std::string> data;  // decoded bytes (from base64 `data` and `stringData`)
+};
+
+// ---- Pod spec -----------------------------------------------------------------------------------
+
+struct KeySelector {  // configMapKeyRef / secretKeyRef
+  std::string name;
+  std::string key;
+  bool optional = false;
+};
+
+struct FieldRef {  // fieldRef: metadata.name, metadata.namespace, metadata.uid, status.podIP, ...
+  std::string field_path;
+};
+
+struct ResourceFieldRef {
+  std::string container_name;
+  std::string resource;  // limits.cpu, limits.memory, requests.cpu, requests.memory
+  std::string divisor;
+};
+
+struct EnvVar {
+  std::string name;
+  std::optional<std::string> value;
+  std::optional<KeySelector> config_map_key_ref;
+  std::optional<KeySelector> secret_key_ref;
+  std::optional<FieldRef> field_ref;
+  std::optional<ResourceFieldRef> resource_field_ref;
+  SourceRef source;
+};
+
+struct EnvFromSource {
+  std::string prefix;
+  std::optional<KeySelector> config_map_ref;  // key unused
+  std::optional<KeySelector> secret_ref;      // key unused
+};
+
+struct ContainerPort {
+  std::string name;
+  int32_t container_port = 0;
+  int32_t host_port = 0;
+  std::string host_ip;
+  std::string protocol = "TCP";  // TCP, UDP, SCTP
+  SourceRef source;
+};
+
+struct ResourceRequirements {
+  std::map<std::string, Quantity> requests;  // "cpu", "memory", "hugepages-2Mi", ...
+  std::map<std::string, Quantity> limits;
+};
+
+struct VolumeMount {
+  std::string name;
+  std::string mount_path;
+  std::string sub_path;
+  bool read_only = false;
+  std::string mount_propagation;  // None, HostToContainer, Bidirectional
+  SourceRef source;
+};
+
+struct ExecAction {
+  std::vector<std::string> command;
+};
+
+struct HttpHeader {
+  std::string name;
+  std::string value;
+};
+
+struct HttpGetAction {
+  std::string path = "/";
+  // A number, or the name of a container port.
+  std::variant<int32_t, std::string> port = int32_t{0};
+  std::string host;  // default: the pod IP
+  std::string scheme = "HTTP";
+  std::vector<HttpHeader> http_headers;
+};
+
+struct TcpSocketAction {
+  std::variant<int32_t, std::string> port = int32_t{0};
+  std::string host;
+};
+
+struct GrpcAction {
+  int32_t port = 0;
+  std::string service;  // empty: the server's overall health
+};
+
+struct SleepAction {
+  int64_t seconds = 0;
+};
+
+// One of exec / httpGet / tcpSocket / grpc (probes) or exec / httpGet / sleep (hooks).
+using Handler = std::variant<std::monostate, ExecAction, HttpGetAction, TcpSocketAction,
+                             GrpcAction, SleepAction>;
+
+struct Probe {
+  Handler handler;
+  // Kubernetes' defaults (ApplyDefaults): 0, 1, 10, 1, 3; successThreshold must be 1 for
+  // liveness and startup probes.
+  int32_t initial_delay_seconds = 0;
+  int32_t timeout_seconds = 1;
+  int32_t period_seconds = 10;
+  int32_t success_threshold = 1;
+  int32_t failure_threshold = 3;
+  std::optional<int64_t> termination_grace_period_seconds;
+  SourceRef source;
+};
+
+struct Lifecycle {
+  Handler post_start;
+  Handler pre_stop;
+};
+
+struct Capabilities {
+  std::vector<std::string> add;
+  std::vector<std::string> drop;
+};
+
+struct SeccompProfile {
+  std::string type;  // RuntimeDefault, Unconfined, Localhost
+  std::string localhost_profile;
+};
+
+struct Sysctl {
+  std::string name;
+  std::string value;
+};
+
+struct SecurityContext {  // container level
+  std::optional<int64_t> run_as_user;
+  std::optional<int64_t> run_as_group;
+  std::optional<bool> run_as_non_root;
+  std::optional<bool> read_only_root_filesystem;
+  std::optional<bool> privileged;
+  std::optional<bool> allow_privilege_escalation;
+  std::optional<Capabilities> capabilities;
+  std::optional<SeccompProfile> seccomp_profile;
+};
+
+struct PodSecurityContext {
+  std::optional<int64_t> run_as_user;
+  std::optional<int64_t> run_as_group;
+  std::optional<bool> run_as_non_root;
+  std::optional<int64_t> fs_group;
+  std::vector<int64_t> supplemental_groups;
+  std::optional<SeccompProfile> seccomp_profile;
+  std::vector<Sysctl> sysctls;
+};
+
+struct Container {
+  std::string name;
+  std::string image;
+  std::string image_pull_policy;  // Always, IfNotPresent, Never (defaulted by ApplyDefaults)
+  std::vector<std::string> command;
+  std::vector<std::string> args;
+  std::string working_dir;
+  std::vector<EnvVar> env;
+  std::vector<EnvFromSource> env_from;
+  std::vector<ContainerPort> ports;
+  ResourceRequirements resources;
+  std::vector<VolumeMount> volume_mounts;
+  std::optional<Probe> liveness_probe;
+  std::optional<Probe> readiness_probe;
+  std::optional<Probe> startup_probe;
+  std::optional<Lifecycle> lifecycle;
+  std::optional<SecurityContext> security_context;
+  // Only on initContainers: "Always" makes it a sidecar (Kubernetes 1.29+).
+  std::optional<std::string> restart_policy;
+  std::string termination_message_path = "/dev/termination-log";
+  std::string termination_message_policy = "File";  // File, FallbackToLogsOnError
+  bool stdin = false;
+  bool stdin_once = false;
+  bool tty = false;
+  SourceRef source;
+
+  bool IsSidecar() const { return restart_policy && *restart_policy == "Always"; }
+};
+
+struct KeyToPath {
+  std::string key;
+  std::string path;
+  std::optional<int32_t> mode;
+};
+
+struct EmptyDirVolume {
+  std::string medium;  // "" (node disk) or "Memory" (tmpfs)
+  std::optional<Quantity> size_limit;
+};
+
+struct HostPathVolume {
+  std::string path;
+  std::string type;  // "", DirectoryOrCreate, Directory, FileOrCreate, File, Socket, ...
+};
+
+struct ConfigMapVolume {
+  std::string name;
+  std::vector<KeyToPath> items;
+  std::optional<int32_t> default_mode;  // 0644 by default
+  bool optional = false;
+};
+
+struct SecretVolume {
+  std::string secret_name;
+  std::vector<KeyToPath> items;
+  std::optional<int32_t> default_mode;  // 0644 by default
+  bool optional = false;
+};
+
+struct Volume {
+  std::string name;
+  std::variant<std::monostate, EmptyDirVolume, HostPathVolume, ConfigMapVolume, SecretVolume>
+      source_;
+  SourceRef source;
+};
+
+struct HostAlias {
+  std::string ip;
+  std::vector<std::string> hostnames;
+};
+
+struct PodDnsConfigOption {
+  std::string name;
+  std::optional<std::string> value;
+};
+
+struct PodDnsConfig {
+  std::vector<std::string> nameservers;
+  std::vector<std::string> searches;
+  std::vector<PodDnsConfigOption> options;
+};
+
+struct PodSpec {
+  std::vector<Container> init_containers;  // includes sidecars (restartPolicy: Always)
+  std::vector<Container> containers;
+  std::vector<Volume> volumes;
+  std::string restart_policy = "Always";  // Always, OnFailure, Never
+  std::optional<int64_t> termination_grace_period_seconds;  // default 30
+  bool share_process_namespace = false;
+  bool host_network = false;
+  bool host_pid = false;
+  bool host_ipc = false;
+  std::string hostname;
+  std::string subdomain;
+  std::string dns_policy = "ClusterFirst";  // ClusterFirst, Default, None, ClusterFirstWithHostNet
+  std::optional<PodDnsConfig> dns_config;
+  std::vector<HostAlias> host_aliases;
+  std::optional<PodSecurityContext> security_context;
+  std::string runtime_class_name;
+};
+
+struct Pod {
+  ObjectMeta metadata;
+  PodSpec spec;
+};
+
+// ---- Parsing ------------------------------------------------------------------------------------
+
+// One problem found in a manifest. `ToString()` gives the form users see:
+//   "pod.yaml:14: spec.containers[1].ports[0].containerPort: must be 1-65535"
+struct ManifestIssue {
+  SourceRef where;
+  std::string field_path;  // "spec.containers[1].ports[0].containerPort"
+  std::string message;
+  std::string ToString() const;
+};
+
+struct ManifestSet {
+  std::vector<Pod> pods;
+  std::vector<ConfigMap> config_maps;
+  std::vector<Secret> secrets;
+  // Fields peapod does not support (and documents of other kinds): reported, never silently
+  // dropped. With strict parsing they are errors instead.
+  std::vector<ManifestIssue> warnings;
+};
+
+struct ParseOptions {
+  bool strict = false;  // unsupported fields are errors, not warnings
+};
+
+// Parses one file's text (multi-document YAML: Pod, ConfigMap, Secret; `kind: List` too) and
+// validates it as the API server would (DNS-1123 names, required fields, port ranges, unique
+// container names and ports, volumes that exist, probe thresholds). On any error the result is
+// kInvalidArgument whose message lists every issue, one per line, in ManifestIssue form.
+// `file_name` is only used in messages.
+Result<ManifestSet> ParseManifests(const std::string& text, const std::string& file_name,
+                                   const ParseOptions& options = {});
+
+// Fills the defaults the API server fills (imagePullPolicy from the tag, probe defaults,
+// termination grace 30 s, namespace "default", protocol TCP, ...). ParseManifests calls it.
+void ApplyDefaults(Pod& pod);
+
+// A stable hash of a pod's spec and metadata (not its source lines): equal for an unchanged
+// re-apply, different when anything the controller acts on changed.
+std::string SpecHash(const Pod& pod);
+
+// Parses a quantity; nullopt when malformed. cpu=true gives millicores, else bytes (rounded up).
+std::optional<Quantity> ParseQuantity(const std::string& text, bool cpu);
+
+}  // namespace peapod::agent::controller
