@@ -1,4 +1,6 @@
 // ExecSync: a command inside a running container, with its output captured.
+#include <memory>
+
 #include "entries.h"
 #include "peapod/agent/container_manager.h"
 
@@ -16,19 +18,26 @@ Result<runtime::ExecSyncResult> ContainerManager::ExecSync(const std::string& id
   auto found = Lookup(id);
   if (!found) return std::unexpected(std::move(found.error()));
   ContainerEntry& e = **found;
-  // Held for the whole exec so the container cannot be removed underneath it; a stop waits
-  // for the exec, which the timeout bounds (kubelet's probes always set one).
-  std::lock_guard op(e.op_mu);
+  std::unique_ptr<runtime::ExecProcess> process;
   {
-    std::lock_guard lock(mu_);
-    if (e.removed || e.state != ContainerState::kRunning || !e.container) {
-      return Fail(ErrorCode::kFailedPrecondition,
-                  "exec in container " + e.id + ": container is not running");
+    // Held only to check and spawn: a StopContainer must not wait behind a long exec. Once
+    // spawned, the exec needs nothing of the container object; a stop kills it with the
+    // container's namespaces, and the wait below sees that exit.
+    std::lock_guard op(e.op_mu);
+    {
+      std::lock_guard lock(mu_);
+      if (e.removed || e.state != ContainerState::kRunning || !e.container) {
+        return Fail(ErrorCode::kFailedPrecondition,
+                    "exec in container " + e.id + ": container is not running");
+      }
     }
+    runtime::ExecSpec spec;
+    spec.args = cmd;
+    auto started = runtime::StartExec(*e.container, spec);
+    if (!started) return std::unexpected(std::move(started.error()));
+    process = std::move(*started);
   }
-  runtime::ExecSpec spec;
-  spec.args = cmd;
-  return runtime::ExecSync(*e.container, spec, std::chrono::seconds(timeout_seconds));
+  return runtime::FinishExecSync(*process, std::chrono::seconds(timeout_seconds));
 }
 
 }  // namespace peapod::agent

@@ -423,7 +423,11 @@ Result<ExecSyncResult> ExecSync(const Container& container, const ExecSpec& spec
                                 std::chrono::milliseconds timeout, size_t max_output) {
   auto started = StartExec(container, spec);
   if (!started) return std::unexpected(std::move(started.error()));
-  ExecProcess& proc = **started;
+  return FinishExecSync(**started, timeout, max_output);
+}
+
+Result<ExecSyncResult> FinishExecSync(ExecProcess& proc, std::chrono::milliseconds timeout,
+                                      size_t max_output) {
   proc.CloseStdin();
 
   ExecSyncResult result;
@@ -469,7 +473,7 @@ Result<ExecSyncResult> ExecSync(const Container& container, const ExecSpec& spec
     }
     int n = ::poll(fds, count, wait_ms);
     if (n < 0 && errno == EINTR) continue;
-    if (n < 0) return FailErrno("exec in container " + container.spec().id + ": poll");
+    if (n < 0) return FailErrno("exec in container " + proc.container_id() + ": poll");
     for (nfds_t i = 0; i < count; ++i) {
       if (!fds[i].revents || static_cast<int>(i) == pid_index) continue;
       for (auto& s : streams) {

@@ -37,6 +37,7 @@ class ExecProcess {
   ExecProcess& operator=(const ExecProcess&) = delete;
 
   pid_t pid() const { return pid_; }          // in the agent's PID namespace
+  const std::string& container_id() const { return container_id_; }
   int pidfd() const { return pidfd_.Get(); }  // readable once the process has exited
   // Without tty: the write end of stdin (-1 unless ExecSpec::stdin) and the read ends of
   // stdout/stderr. With tty: only the terminal's master, for both directions.
@@ -91,5 +92,8 @@ struct ExecSyncResult {
 Result<ExecSyncResult> ExecSync(const Container& container, const ExecSpec& spec,
                                 std::chrono::milliseconds timeout,
                                 size_t max_output = size_t{16} << 20);
+// ExecSync after StartExec: for a caller that spawns under its own lock and waits without it.
+Result<ExecSyncResult> FinishExecSync(ExecProcess& proc, std::chrono::milliseconds timeout,
+                                      size_t max_output = size_t{16} << 20);
 
 }  // namespace peapod::runtime
