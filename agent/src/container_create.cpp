@@ -5,6 +5,7 @@
 
 #include <filesystem>
 
+#include "crash_point.h"
 #include "entries.h"
 #include "peapod/agent/config_merge.h"
 #include "peapod/agent/container_manager.h"
@@ -142,11 +143,14 @@ Result<std::string> ContainerManager::CreateContainer(const std::string& pod_san
   }
 
   // The record comes before the rootfs, so a crash in between is cleaned up at start-up.
+  // Until the spec is recorded (spec.id set), recovery removes the container.
   if (auto s = WriteRecord(*entry); !s) return rollback(std::move(s.error()));
+  CrashPoint("container-after-record");
   auto rootfs = images_->CreateContainerRootfs(entry->id, img->record.id);
   if (!rootfs) return rollback(std::move(rootfs.error()));
   rootfs_created = true;
   entry->rootfs_dir = rootfs->dirs.dir + "/rootfs";
+  CrashPoint("container-after-rootfs");
   std::error_code ec;
   std::filesystem::create_directories(entry->rootfs_dir, ec);
   if (ec) return rollback(FailErrno("create " + entry->rootfs_dir, ec.value()).error());
@@ -238,6 +242,7 @@ Result<std::string> ContainerManager::CreateContainer(const std::string& pod_san
     }
     entry->container->AttachCgroup(std::move(*cgroup));
   }
+  CrashPoint("container-after-create");
   if (auto s = WriteRecord(*entry); !s) {
     (void)entry->container->Destroy();
     return rollback(std::move(s.error()));

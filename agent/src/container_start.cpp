@@ -3,6 +3,7 @@
 
 #include <filesystem>
 
+#include "crash_point.h"
 #include "entries.h"
 #include "peapod/agent/container_manager.h"
 #include "peapod/agent/exit_monitor.h"
@@ -49,6 +50,7 @@ Status ContainerManager::StartContainer(const std::string& id) {
     (void)WriteRecord(e);
     return std::unexpected(std::move(started.error()).Context(what));
   }
+  CrashPoint("container-start-after-spawn");  // recovery kills it; the container stays created
   e.process = e.container->process();
   {
     std::lock_guard lock(mu_);

@@ -4,6 +4,7 @@
 #include <chrono>
 #include <filesystem>
 
+#include "crash_point.h"
 #include "entries.h"
 #include "peapod/runtime/security.h"
 #include "peapod/agent/sandbox_manager.h"
@@ -44,7 +45,34 @@ const char* ProtocolName(Protocol p) {
 
 std::string StripPrefixLength(const std::string& cidr) { return cidr.substr(0, cidr.find('/')); }
 
+// containerd's sandbox name: one per pod and attempt.
+std::string NameKey(const PodSandboxMetadata& m) {
+  return m.name + "_" + m.namespace_ + "_" + m.uid + "_" + std::to_string(m.attempt);
+}
+
 }  // namespace
+
+Status SandboxManager::ReserveName(const std::string& key) {
+  std::lock_guard lock(mu_);
+  if (names_in_flight_.contains(key)) {
+    return Fail(ErrorCode::kAlreadyExists,
+                "sandbox name \"" + key + "\" is reserved by a RunPodSandbox in progress");
+  }
+  // A linear scan: RunPodSandbox is rare next to the List calls kubelet makes every second.
+  for (const auto& [id, e] : sandboxes_) {
+    if (!e->removed && NameKey(e->config.metadata) == key) {
+      return Fail(ErrorCode::kAlreadyExists,
+                  "sandbox name \"" + key + "\" is reserved by sandbox " + id);
+    }
+  }
+  names_in_flight_.insert(key);
+  return Ok();
+}
+
+void SandboxManager::ReleaseName(const std::string& key) {
+  std::lock_guard lock(mu_);
+  names_in_flight_.erase(key);
+}
 
 // The pod's CNI attachment, built the same way for ADD and DEL.
 cni::PodNetwork PodNetworkOf(const SandboxEntry& entry, const std::string& netns_path) {
@@ -76,6 +104,10 @@ Result<std::string> SandboxManager::RunPodSandbox(const PodSandboxConfig& config
       config.linux.sysctls, {.own_network = ns.network != NamespaceMode::kNode,
                              .own_ipc = ns.ipc != NamespaceMode::kNode});
   if (!sysctls) return std::unexpected(std::move(sysctls.error()).Context("linux.sysctls"));
+  // Before any side effect: two calls with the same name and attempt (a retry after a client
+  // timeout) cannot both make a pod.
+  const std::string name_key = NameKey(config.metadata);
+  if (auto s = ReserveName(name_key); !s) return std::unexpected(std::move(s.error()));
 
   auto entry = std::make_shared<SandboxEntry>();
   entry->id = GenerateId();
@@ -126,12 +158,19 @@ Result<std::string> SandboxManager::RunPodSandbox(const PodSandboxConfig& config
     std::error_code ec;
     std::filesystem::remove_all(entry->pod_dir, ec);
     (void)store_->Remove(RecordKind::kSandbox, id);
+    ReleaseName(name_key);
     spdlog::info("sandbox {}: {} failed: {}", id, what, error.ToString());
     return std::unexpected(std::move(error).Context(what));
   };
 
-  // The record comes first: everything below is found and undone from it after a crash.
-  if (auto s = WriteRecord(*entry); !s) return std::unexpected(std::move(s.error()).Context(what));
+  // The record comes first: it names the run dir and (through the config) the pod cgroup, so
+  // everything below is found and undone from it after a crash; a pause that crashed before
+  // its pid was recorded is found by its ledger in the run dir.
+  if (auto s = WriteRecord(*entry); !s) {
+    ReleaseName(name_key);
+    return std::unexpected(std::move(s.error()).Context(what));
+  }
+  CrashPoint("sandbox-after-record");
 
   std::error_code ec;
   std::filesystem::create_directories(entry->pod_dir, ec);
@@ -153,12 +192,14 @@ Result<std::string> SandboxManager::RunPodSandbox(const PodSandboxConfig& config
     if (!created) return rollback(std::move(created.error()));
     pause_cgroup = std::move(*created);
   }
+  CrashPoint("sandbox-after-cgroup");
 
   // No lock on the entry: nobody else can see it until it is ready.
   auto sandbox = runtime::Sandbox::Start(spec);
   if (!sandbox) return rollback(std::move(sandbox.error()));
   entry->sandbox = std::move(*sandbox);
   entry->pause = entry->sandbox->pause();
+  CrashPoint("sandbox-after-pause");
   // Pause cannot be held before its exec, so it joins right after; it runs nothing of the pod's.
   if (pause_cgroup) {
     if (auto s = pause_cgroup->AddProcess(entry->pause.pid); !s) {
@@ -166,6 +207,7 @@ Result<std::string> SandboxManager::RunPodSandbox(const PodSandboxConfig& config
     }
   }
   if (auto s = WriteRecord(*entry); !s) return rollback(std::move(s.error()));
+  CrashPoint("sandbox-after-pause-record");
 
   std::vector<std::string> ips;
   if (!entry->host_network) {
@@ -174,6 +216,7 @@ Result<std::string> SandboxManager::RunPodSandbox(const PodSandboxConfig& config
     auto net = PodNetworkOf(*entry, entry->sandbox->NamespacePath(runtime::Namespace::kNetwork));
     auto added = cni_->Add(net);
     if (!added) return rollback(std::move(added.error()));
+    CrashPoint("sandbox-after-cni-add");
     // IPv4 first, as containerd picks the primary pod IP.
     for (int family : {4, 6}) {
       for (const auto& ip : added->ips) {
@@ -198,9 +241,11 @@ Result<std::string> SandboxManager::RunPodSandbox(const PodSandboxConfig& config
   }
   entry->phase = SandboxPhase::kReady;
   if (auto s = WriteRecord(*entry); !s) return rollback(std::move(s.error()));
+  CrashPoint("sandbox-after-ready-record");
   {
     std::lock_guard lock(mu_);
     sandboxes_[id] = entry;
+    names_in_flight_.erase(name_key);  // the listed sandbox holds the name from now on
   }
   WatchPause(*entry);
   spdlog::info("sandbox {}: pod {}/{} ready (ip {})", id, config.metadata.namespace_,

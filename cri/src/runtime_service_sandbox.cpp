@@ -22,33 +22,7 @@ int64_t NowNs() {
       .count();
 }
 
-std::string SandboxNameKey(const v1::PodSandboxMetadata& m) {
-  return m.name() + "_" + m.namespace_() + "_" + m.uid() + "_" + std::to_string(m.attempt());
-}
-
 }  // namespace
-
-peapod::Status CriRuntimeService::ReserveSandboxName(const std::string& key) {
-  std::lock_guard lock(mu_);
-  if (sandbox_names_in_flight_.contains(key)) {
-    return Fail(ErrorCode::kAlreadyExists,
-                "sandbox name \"" + key + "\" is reserved by a RunPodSandbox in progress");
-  }
-  for (const auto& pod : agent_.sandboxes().ListPodSandbox()) {
-    const auto& m = pod.metadata;
-    if (m.name + "_" + m.namespace_ + "_" + m.uid + "_" + std::to_string(m.attempt) == key) {
-      return Fail(ErrorCode::kAlreadyExists,
-                  "sandbox name \"" + key + "\" is reserved by sandbox " + pod.id);
-    }
-  }
-  sandbox_names_in_flight_.insert(key);
-  return Ok();
-}
-
-void CriRuntimeService::ReleaseSandboxName(const std::string& key) {
-  std::lock_guard lock(mu_);
-  sandbox_names_in_flight_.erase(key);
-}
 
 grpc::Status CriRuntimeService::RunPodSandbox(Ctx*, const v1::RunPodSandboxRequest* req,
                                               v1::RunPodSandboxResponse* resp) {
@@ -61,13 +35,8 @@ grpc::Status CriRuntimeService::RunPodSandbox(Ctx*, const v1::RunPodSandboxReque
     return InvalidArgument("RunPodSandbox: runtime handler \"" + req->runtime_handler() +
                            "\" is not configured");
   }
-  // Once made, the sandbox itself holds the name (it is listed until removed).
-  std::string name_key = SandboxNameKey(req->config().metadata());
-  if (auto reserved = ReserveSandboxName(name_key); !reserved) {
-    return ToGrpcStatus(reserved.error());
-  }
+  // The manager reserves the name+attempt before any side effect (ALREADY_EXISTS for a twin).
   auto id = agent_.sandboxes().RunPodSandbox(FromProto(req->config()), req->runtime_handler());
-  ReleaseSandboxName(name_key);
   if (!id) {
     spdlog::warn("RunPodSandbox {}/{}: {}", req->config().metadata().namespace_(),
                  req->config().metadata().name(), id.error().ToString());

@@ -8,6 +8,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -79,6 +80,10 @@ class ContainerManager {
   void RecordExit(ContainerEntry& entry);
   Status StopLocked(ContainerEntry& entry, int64_t timeout_seconds);
   Status RemoveLocked(ContainerEntry& entry);
+  // Recovery (recover.cpp): remove a container whose creation never finished or whose pod is
+  // gone; remove container dirs no record names.
+  void RemoveUnfinishedContainer(const ContainerEntry& entry, const SandboxEntry* sandbox);
+  void SweepLeftOverContainerDirs(const std::set<std::string>& recorded);
 
   AgentConfig config_;
   image::ImageService* images_;

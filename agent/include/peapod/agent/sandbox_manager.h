@@ -4,9 +4,12 @@
 // is held across a CNI call or a process stop; List and Status answer from memory.
 #pragma once
 
+#include <sys/types.h>
+
 #include <map>
 #include <memory>
 #include <mutex>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -73,6 +76,15 @@ class SandboxManager {
   void WatchPause(SandboxEntry& entry);
   void MarkNotReady(SandboxEntry& entry);
   void SweepLeftOverPodCgroups();
+  // Recovery (recover.cpp): undo a RunPodSandbox that never finished; release what a crash
+  // left without a record (pause processes found by ledger, run dirs, CNI cache, cgroups).
+  void RemoveUnfinishedSandbox(SandboxEntry& entry, const std::vector<pid_t>& pauses);
+  void SweepLeaks(const std::set<std::string>& recorded,
+                  const std::map<std::string, std::vector<pid_t>>& pauses);
+  // Takes the pod's name+attempt for a RunPodSandbox in progress (under mu_, before any side
+  // effect); kAlreadyExists while a listed sandbox or another call in progress holds it.
+  Status ReserveName(const std::string& key);
+  void ReleaseName(const std::string& key);
 
   AgentConfig config_;
   cni::CniClient* cni_;
@@ -83,6 +95,9 @@ class SandboxManager {
 
   std::mutex mu_;  // guards sandboxes_ and every entry's status fields; held only briefly
   std::map<std::string, std::shared_ptr<SandboxEntry>> sandboxes_;
+  // Names ("<name>_<namespace>_<uid>_<attempt>") of sandboxes being made; a made sandbox holds
+  // its name by being in sandboxes_ until it is removed.
+  std::set<std::string> names_in_flight_;
 };
 
 }  // namespace peapod::agent

@@ -82,17 +82,11 @@ class CriRuntimeService final : public v1::RuntimeService::Service {
 
  private:
   bool KnownRuntimeHandler(const std::string& name) const;
-  // Reserves the pod's name+attempt as containerd does ("<name>_<namespace>_<uid>_<attempt>"):
-  // kAlreadyExists while another sandbox has it (until RemovePodSandbox) or is being made.
-  peapod::Status ReserveSandboxName(const std::string& key);
-  void ReleaseSandboxName(const std::string& key);
 
   agent::Agent& agent_;
   std::vector<std::string> runtime_handlers_;
   mutable std::mutex mu_;
-  std::string pod_cidr_;
-  std::set<std::string> sandbox_names_in_flight_;  // from UpdateRuntimeConfig; kept for Status, CNI
-                                                   // reads its own config
+  std::string pod_cidr_;  // from UpdateRuntimeConfig; kept for Status, CNI reads its own config
 };
 
 }  // namespace peapod::cri
