@@ -20,6 +20,8 @@
 #include <sstream>
 #include <thread>
 
+extern char** environ;
+
 namespace peapod::testing {
 namespace {
 
@@ -104,10 +106,16 @@ Result<std::unique_ptr<PeapoddProcess>> PeapoddProcess::Start(const PeapoddOptio
   return d;
 }
 
-Status PeapoddProcess::Launch() {
+Status PeapoddProcess::Launch(const std::vector<std::string>& extra_env) {
   std::vector<char*> argv;
   for (auto& a : args_) argv.push_back(a.data());
   argv.push_back(nullptr);
+  // Built before the fork: the child may only exec.
+  std::vector<std::string> env_strings(extra_env);
+  for (char** e = environ; *e != nullptr; ++e) env_strings.emplace_back(*e);
+  std::vector<char*> envp;
+  for (auto& e : env_strings) envp.push_back(e.data());
+  envp.push_back(nullptr);
 
   std::string log_path = root_ / "peapodd.log";
   int log_fd = ::open(log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
@@ -124,7 +132,7 @@ Status PeapoddProcess::Launch() {
     if (::getppid() != parent) ::_exit(127);
     ::dup2(log_fd, STDOUT_FILENO);
     ::dup2(log_fd, STDERR_FILENO);
-    ::execv(argv[0], argv.data());
+    ::execve(argv[0], argv.data(), envp.data());
     ::_exit(127);
   }
   ::close(log_fd);
@@ -150,9 +158,49 @@ Status PeapoddProcess::Launch() {
   return Ok();
 }
 
-Status PeapoddProcess::Restart() {
+Status PeapoddProcess::Restart(const std::vector<std::string>& extra_env) {
   if (pid_ > 0) return Fail(ErrorCode::kFailedPrecondition, "peapodd is still running");
-  return Launch();
+  return Launch(extra_env);
+}
+
+std::vector<std::string> PeapoddProcess::Leftovers() const {
+  std::vector<std::string> found;
+  std::string root = std::filesystem::weakly_canonical(root_.path()).string();
+  {
+    std::ifstream in("/proc/self/mountinfo");
+    std::string line;
+    while (std::getline(in, line)) {
+      std::istringstream fields(line);
+      std::string id, parent, dev, mount_root, point;
+      if (!(fields >> id >> parent >> dev >> mount_root >> point)) continue;
+      if (point.starts_with(root + "/")) found.push_back("mount " + point);
+    }
+  }
+  std::string pods = std::filesystem::weakly_canonical(run_root() + "/pods").string() + "/";
+  std::error_code ec;
+  for (const auto& entry : std::filesystem::directory_iterator("/proc", ec)) {
+    std::string name = entry.path().filename();
+    if (name.empty() || name.find_first_not_of("0123456789") != std::string::npos) continue;
+    std::error_code link_ec;
+    auto ledger = std::filesystem::read_symlink(entry.path() / "fd" / "3", link_ec).string();
+    if (!link_ec && ledger.starts_with(pods)) found.push_back("pause pid " + name + " " + ledger);
+  }
+  if (auto driver = runtime::CgroupDriver::Detect(); driver) {
+    for (const auto& h : driver->hierarchies()) {
+      std::string dir = h.mount_point + "/" + cgroup_parent();
+      for (const auto& entry : std::filesystem::directory_iterator(dir, ec)) {
+        if (entry.is_directory()) found.push_back("cgroup " + entry.path().string());
+      }
+    }
+  }
+  for (const std::string& dir : {state_root() + "/cni/cache", state_root() + "/image/containers",
+                                state_root() + "/sandboxes", state_root() + "/containers",
+                                run_root() + "/pods"}) {
+    for (const auto& entry : std::filesystem::directory_iterator(dir, ec)) {
+      found.push_back("file " + entry.path().string());
+    }
+  }
+  return found;
 }
 
 int PeapoddProcess::Terminate(int signo) {

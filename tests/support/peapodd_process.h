@@ -40,8 +40,15 @@ class PeapoddProcess {
   // Sends `signo` to the daemon and reaps it (SIGKILL after 10 s); returns its wait status.
   // Pods are left as the daemon leaves them.
   int Terminate(int signo);
-  // Starts a new daemon on the same roots, socket and flags (after Terminate).
-  Status Restart();
+  // Starts a new daemon on the same roots, socket and flags (after Terminate), with
+  // `extra_env` ("NAME=value", e.g. "PEAPOD_CRASH_AT=sandbox-after-pause") added to its
+  // environment.
+  Status Restart(const std::vector<std::string>& extra_env = {});
+
+  // What the daemon's pods left on the node, one line each: mounts under the roots (namespace
+  // pins, rootfs), pause processes whose ledger is under the run root, pod cgroups under the
+  // cgroup parent, CNI result cache entries, container dirs and records. Empty when clean.
+  std::vector<std::string> Leftovers() const;
 
   static std::string BinaryPath();
   pid_t pid() const { return pid_; }
@@ -59,7 +66,7 @@ class PeapoddProcess {
 
  private:
   PeapoddProcess() = default;
-  Status Launch();
+  Status Launch(const std::vector<std::string>& extra_env = {});
 
   RootSubtreeControlRestorer restore_root_;  // first: restored after the daemon's cgroups are gone
   TempDir root_{"peapod-cri"};
