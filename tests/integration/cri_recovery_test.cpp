@@ -6,6 +6,7 @@
 // entries or container dirs.
 #include <sys/wait.h>
 
+#include <atomic>
 #include <chrono>
 #include <filesystem>
 #include <fstream>
@@ -356,6 +357,57 @@ TEST_F(CriRecovery, StartUpReleasesLeftoversThatNoRecordNames) {
   ASSERT_NO_FATAL_FAILURE(RestartDaemon());
   EXPECT_TRUE(ListPods().empty());
   ExpectNoLeftovers();
+}
+
+// Not recovery, but the same container fixture: an exec holds its container only while it is
+// spawned, so a second exec and a stop proceed while a long exec is still running.
+using CriExecConcurrency = CriRecovery;
+
+TEST_F(CriExecConcurrency, ALongExecBlocksNeitherAnotherExecNorAStop) {
+  auto config = PodConfig("exec");
+  std::string pod;
+  ASSERT_TRUE(RunPod(config, &pod).ok());
+  std::string id = RunContainer(pod, config, Config("box", {"sleep", "3600"}));
+  ASSERT_FALSE(HasFailure());
+
+  std::atomic<bool> long_done{false};
+  grpc::Status long_status;
+  v1::ExecSyncResponse long_resp;
+  std::thread long_exec([&] {
+    v1::ExecSyncRequest req;
+    req.set_container_id(id);
+    for (const char* arg : {"sh", "-c", "touch /tmp/started; sleep 60"}) req.add_cmd(arg);
+    req.set_timeout(120);
+    long_status = CriCall(runtime(), &Stub::ExecSync, req, &long_resp, std::chrono::seconds(150));
+    long_done = true;
+  });
+  // A second exec sees the first one's mark while the first still sleeps.
+  bool seen = false;
+  for (int i = 0; i < 200 && !seen && !long_done; ++i) {
+    v1::ExecSyncRequest req;
+    req.set_container_id(id);
+    for (const char* arg : {"test", "-e", "/tmp/started"}) req.add_cmd(arg);
+    req.set_timeout(30);
+    v1::ExecSyncResponse resp;
+    auto status = CriCall(runtime(), &Stub::ExecSync, req, &resp);
+    ASSERT_TRUE(status.ok()) << Describe(status);
+    seen = resp.exit_code() == 0;
+    if (!seen) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  EXPECT_TRUE(seen);
+  EXPECT_FALSE(long_done) << "the second exec waited for the first one to end";
+  // The stop does not wait for the exec either: the exec dies with the container.
+  v1::StopContainerRequest stop;
+  stop.set_container_id(id);
+  stop.set_timeout(0);
+  v1::StopContainerResponse stop_resp;
+  auto status = CriCall(runtime(), &Stub::StopContainer, stop, &stop_resp);
+  ASSERT_TRUE(status.ok()) << Describe(status);
+  EXPECT_FALSE(long_done && long_status.ok() && long_resp.exit_code() == 0)
+      << "the stop waited for the whole exec";
+  long_exec.join();
+  EXPECT_EQ(ContainerStatusOf(id).state(), v1::CONTAINER_EXITED);
+  RemoveAllAndExpectNoLeftovers();
 }
 
 }  // namespace
