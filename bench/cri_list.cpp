@@ -177,17 +177,18 @@ int main(int argc, char** argv) {
   auto made_start = Clock::now();
   Parallel(o.pods, o.workers, [&](int i) {
     if (failed > 0) return;
-    if (!MakePod(*runtime, o, "list-" + tag + "-" + std::to_string(i), &pods[static_cast<size_t>(i)])) {
+    if (!MakePod(*runtime, o, "list-" + tag + "-" + std::to_string(i),
+                 &pods[static_cast<size_t>(i)])) {
       ++failed;
     }
   });
   double make_s = std::chrono::duration<double>(Clock::now() - made_start).count();
   size_t made = 0;
   for (const auto& p : pods) made += p.container_id.empty() ? 0 : 1;
-  std::printf("CRI list calls over %s: %zu pods (%s), one running %s container each, made in "
-              "%.1f s\n",
-              o.socket.c_str(), made, o.host_network ? "hostNetwork" : "CNI", o.image.c_str(),
-              make_s);
+  std::printf(
+      "CRI list calls over %s: %zu pods (%s), one running %s container each, made in "
+      "%.1f s\n",
+      o.socket.c_str(), made, o.host_network ? "hostNetwork" : "CNI", o.image.c_str(), make_s);
 
   if (failed == 0) {
     std::printf("%-18s %6s %6s %9s %9s %9s %9s\n", "call (ms)", "n", "items", "min", "median",

@@ -7,8 +7,8 @@
 namespace peapod::agent {
 
 Result<runtime::ExecSyncResult> ContainerManager::ExecSync(const std::string& id,
-                                                            const std::vector<std::string>& cmd,
-                                                            int64_t timeout_seconds) {
+                                                           const std::vector<std::string>& cmd,
+                                                           int64_t timeout_seconds) {
   if (cmd.empty() || cmd[0].empty()) {
     return Fail(ErrorCode::kInvalidArgument, "exec in container " + id + ": cmd is empty");
   }

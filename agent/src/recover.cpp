@@ -19,9 +19,10 @@
 #include <set>
 #include <sstream>
 
+#include "crash_point.h"
 #include "entries.h"
-#include "peapod/agent/container_security.h"
 #include "peapod/agent/container_manager.h"
+#include "peapod/agent/container_security.h"
 #include "peapod/agent/exit_monitor.h"
 #include "peapod/agent/sandbox_manager.h"
 #include "peapod/agent/state_store.h"
@@ -144,6 +145,7 @@ std::vector<std::string> SubdirNames(const std::string& dir) {
 }  // namespace
 
 Status SandboxManager::Recover() {
+  if (const char* point = CrashPointName()) spdlog::warn("crash point armed: {}", point);
   auto records = store_->List(RecordKind::kSandbox);
   if (!records) return std::unexpected(std::move(records.error()).Context("recover sandboxes"));
   auto pauses = FindPauseProcesses(Canonical(config_.run_root + "/pods"));
@@ -192,7 +194,8 @@ void SandboxManager::RemoveUnfinishedSandbox(SandboxEntry& entry,
   spdlog::info("sandbox {}: removing a creation that did not finish", id);
   if (entry.network_attached) {
     auto net = PodNetworkOf(entry, entry.sandbox->NamespacePath(runtime::Namespace::kNetwork));
-    if (auto s = cni_->Del(net); !s) spdlog::warn("sandbox {}: CNI DEL: {}", id, s.error().ToString());
+    if (auto s = cni_->Del(net); !s)
+      spdlog::warn("sandbox {}: CNI DEL: {}", id, s.error().ToString());
   }
   for (pid_t pid : pauses) KillPause(pid, id);
   if (auto s = entry.sandbox->Destroy(); !s) {

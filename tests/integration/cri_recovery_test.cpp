@@ -166,7 +166,8 @@ TEST_F(CriRecovery, KillNineKeepsPodsRunningAndReportsExitsThatHappenedWhileDown
   ASSERT_TRUE(RunPod(config_b, &pod_b).ok());
   std::string writer = RunContainer(
       pod_b, config_b,
-      Config("writer", {"sh", "-c", "i=0; while true; do echo line $i; i=$((i+1)); sleep 0.1; done"}));
+      Config("writer",
+             {"sh", "-c", "i=0; while true; do echo line $i; i=$((i+1)); sleep 0.1; done"}));
   std::string sleeper = RunContainer(pod_a, config_a, Config("sleeper", {"sleep", "3600"}));
   // Started last, so it is still running when the agent dies right after.
   std::string exiter =
@@ -274,9 +275,15 @@ TEST_P(CriCrashPoint, RestartFinishesOrRemovesTheHalfMadeObjectAndLeaksNothing) 
 
   grpc::Status status;
   switch (c.kind) {
-    case CrashCase::kSandbox: status = RunPod(config, &pod); break;
-    case CrashCase::kContainerCreate: status = Create(pod, config, container_config, nullptr); break;
-    case CrashCase::kContainerStart: status = Start(container); break;
+    case CrashCase::kSandbox:
+      status = RunPod(config, &pod);
+      break;
+    case CrashCase::kContainerCreate:
+      status = Create(pod, config, container_config, nullptr);
+      break;
+    case CrashCase::kContainerStart:
+      status = Start(container);
+      break;
   }
   EXPECT_FALSE(status.ok()) << "the call returned although the agent should have died";
   int wait_status = daemon_->Terminate(SIGKILL);
@@ -335,8 +342,7 @@ INSTANTIATE_TEST_SUITE_P(
                       CrashCase{"container-after-record", CrashCase::kContainerCreate, false},
                       CrashCase{"container-after-rootfs", CrashCase::kContainerCreate, false},
                       CrashCase{"container-after-create", CrashCase::kContainerCreate, false},
-                      CrashCase{"container-start-after-spawn", CrashCase::kContainerStart,
-                                false}),
+                      CrashCase{"container-start-after-spawn", CrashCase::kContainerStart, false}),
     [](const ::testing::TestParamInfo<CrashCase>& param) {
       std::string name = param.param.point;
       for (auto& ch : name) {
