@@ -1,0 +1,180 @@
+#!/bin/bash
+# peapod side by side with containerd 1.6 + runc (Debian's), in one run, through the same CRI
+# client (peapod_cri_bench), the same CNI conflist, the same busybox image and registry.
+#   bench/compare.sh [--rounds 3] [--cycles 10] [--parallel 10] [--parallel-cycles 2]
+#                    [--density 100] [--cni-iterations 20] [--build DIR] [--out DIR]
+# Prepare once with bench/setup-peers.sh. Starts a private peapodd and the private containerd
+# (their own roots and sockets, see bench/peers.env), measures the CNI floor, runs the two
+# interleaved (peapod, containerd, peapod, containerd, ... `--rounds` times) so machine drift
+# cancels, then the density run of each, and prints the table with the ratio peapod/containerd.
+# Writes OUT/compare.json (figures + statistics), OUT/*.json (raw samples per run) and
+# OUT/medians.png. At the end, even on failure or Ctrl-C, it removes every pod it made and stops
+# the daemons (and the registry) it started, by the pids it started them with.
+set -euo pipefail
+shopt -s inherit_errexit
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+repo=$(cd "$here/.." && pwd)
+# shellcheck source=bench/peers.env
+source "$here/peers.env"
+
+rounds=3 cycles=10 parallel=10 parallel_cycles=2 density=100 cni_iterations=20
+build=$repo/build
+out=$BENCH_ROOT/results/$(date -u +%Y%m%dT%H%M%SZ)
+die() { echo "compare.sh: $*" >&2; exit 1; }
+while [ $# -gt 0 ]; do
+  case $1 in
+    --rounds) rounds=$2 ;;
+    --cycles) cycles=$2 ;;
+    --parallel) parallel=$2 ;;
+    --parallel-cycles) parallel_cycles=$2 ;;
+    --density) density=$2 ;;
+    --cni-iterations) cni_iterations=$2 ;;
+    --build) build=$(cd "$2" && pwd) ;;
+    --out) out=$2 ;;
+    *) die "unknown option $1 (see the header of $0)" ;;
+  esac
+  shift 2
+done
+[ "$(id -u)" = 0 ] || die "run as root"
+client=$build/bench/peapod_cri_bench
+cni_bench=$build/cni/cni_add_del_bench
+peapodd=$build/cri/peapodd
+for f in "$client" "$cni_bench" "$peapodd"; do
+  [ -x "$f" ] || die "$f missing: cmake -DPEAPOD_BUILD_BENCH=ON and ninja peapodd peapod_cri_bench cni_add_del_bench"
+done
+[ -f "$BENCH_CONTAINERD_CONFIG" ] || die "$BENCH_CONTAINERD_CONFIG missing: run bench/setup-peers.sh first"
+command -v containerd >/dev/null || die "containerd missing: run bench/setup-peers.sh first"
+for sock in "$BENCH_PEAPOD_SOCKET" "$BENCH_CONTAINERD_SOCKET"; do
+  ! ss -xlH | grep -qF " $sock " || die "something already serves $sock; stop it first"
+done
+mkdir -p "$out" "$BENCH_LOG_ROOT"
+out=$(cd "$out" && pwd)
+
+peapod_pid="" containerd_pid="" registry_started=0 bridge_existed=0
+ip link show peapod0 >/dev/null 2>&1 && bridge_existed=1
+
+# Is PID still the process we started (same executable), so a recycled pid is never signalled?
+is_ours() {  # PID EXE
+  [ -n "$1" ] && [ "$(readlink "/proc/$1/exe" 2>/dev/null)" = "$2" ]
+}
+stop_pid() {  # PID EXE
+  local _
+  is_ours "$1" "$2" || return 0
+  kill -TERM "$1" 2>/dev/null || true
+  for _ in $(seq 100); do is_ours "$1" "$2" || return 0; sleep 0.1; done
+  kill -KILL "$1" 2>/dev/null || true
+}
+cleanup() {
+  local rc=$? pid
+  set +e
+  trap - EXIT INT TERM
+  echo "compare.sh: cleaning up"
+  if is_ours "$peapod_pid" "$(readlink -f "$peapodd")"; then
+    "$client" cleanup --socket "$BENCH_PEAPOD_SOCKET"
+  fi
+  if is_ours "$containerd_pid" "$(readlink -f "$(command -v containerd)")"; then
+    "$client" cleanup --socket "$BENCH_CONTAINERD_SOCKET"
+  fi
+  stop_pid "$peapod_pid" "$(readlink -f "$peapodd")"
+  stop_pid "$containerd_pid" "$(readlink -f "$(command -v containerd)")"
+  # Shims our containerd started and that outlived a failed cleanup: each wrote its pid into our
+  # private state dir; signalled only while that pid is still a shim serving our socket.
+  for f in "$BENCH_CONTAINERD_STATE"/io.containerd.runtime.v2.task/*/*/shim.pid; do
+    [ -f "$f" ] || continue
+    pid=$(cat "$f")
+    if [ "$(readlink "/proc/$pid/exe" 2>/dev/null)" = /usr/bin/containerd-shim-runc-v2 ] &&
+       tr '\0' ' ' <"/proc/$pid/cmdline" | grep -qF -- "-address $BENCH_CONTAINERD_SOCKET"; then
+      kill -KILL "$pid" 2>/dev/null
+    fi
+  done
+  [ "$registry_started" = 1 ] && "$repo/scripts/images/registry.sh" stop "$BENCH_REGISTRY_DIR"
+  [ "$bridge_existed" = 1 ] || ip link del peapod0 2>/dev/null
+  rm -rf "${BENCH_LOG_ROOT:?}"/*
+  exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+wait_socket() {  # SOCKET PID NAME LOG
+  local _
+  for _ in $(seq 300); do
+    [ -S "$1" ] && return 0
+    [ -d "/proc/$2" ] || die "$3 exited: $(tail -n 5 "$4")"
+    sleep 0.1
+  done
+  die "$3 did not create $1 within 30 s: $(tail -n 5 "$4")"
+}
+
+if ! curl -fs -o /dev/null "http://127.0.0.1:$BENCH_REGISTRY_PORT/v2/"; then
+  "$repo/scripts/images/registry.sh" start "$BENCH_REGISTRY_DIR" "$BENCH_REGISTRY_PORT"
+  registry_started=1
+fi
+
+mkdir -p "$BENCH_PEAPOD_ROOT" "$BENCH_PEAPOD_RUN"
+"$peapodd" --listen "$BENCH_PEAPOD_SOCKET" --state-root "$BENCH_PEAPOD_ROOT" \
+  --run-root "$BENCH_PEAPOD_RUN" --cni-conf-dir "$BENCH_CNI_CONF_DIR" \
+  --cni-plugin-dirs "$BENCH_CNI_BIN_DIR" \
+  --registry-mirror "docker.io=http://127.0.0.1:$BENCH_REGISTRY_PORT" --log-level warn \
+  >"$out/peapodd.log" 2>&1 </dev/null &
+peapod_pid=$!
+containerd --config "$BENCH_CONTAINERD_CONFIG" >"$out/containerd.log" 2>&1 </dev/null &
+containerd_pid=$!
+wait_socket "$BENCH_PEAPOD_SOCKET" "$peapod_pid" peapodd "$out/peapodd.log"
+wait_socket "$BENCH_CONTAINERD_SOCKET" "$containerd_pid" containerd "$out/containerd.log"
+echo "compare.sh: peapodd pid $peapod_pid, containerd pid $containerd_pid ($(containerd --version | cut -d' ' -f3)), results in $out"
+
+echo "== CNI floor: the same conflist through the plugins directly, $cni_iterations ADD+DEL"
+"$cni_bench" "$cni_iterations" --conf-dir "$BENCH_CNI_CONF_DIR" --json "$out/cni.json"
+
+run_one() {  # NAME SOCKET PID HELPER ROUND DENSITY
+  echo "== $1, round $5"
+  "$client" run --name "$1" --socket "$2" --daemon-pid "$3" --helper-exe "$4" \
+    --log-root "$BENCH_LOG_ROOT" --cycles "$cycles" --parallel "$parallel" \
+    --parallel-cycles "$parallel_cycles" --density "$6" --json "$out/$1-$5.json"
+}
+a_files="" b_files=""
+for r in $(seq "$rounds"); do
+  run_one peapod "$BENCH_PEAPOD_SOCKET" "$peapod_pid" peapod-pause "$r" 0
+  run_one containerd "$BENCH_CONTAINERD_SOCKET" "$containerd_pid" containerd-shim-runc-v2 "$r" 0
+  a_files+=${a_files:+,}$out/peapod-$r.json
+  b_files+=${b_files:+,}$out/containerd-$r.json
+done
+if [ "$density" -gt 0 ]; then
+  # Density once each (no timed cycles): N pods held, memory and List calls measured.
+  for spec in "peapod $BENCH_PEAPOD_SOCKET $peapod_pid peapod-pause" \
+              "containerd $BENCH_CONTAINERD_SOCKET $containerd_pid containerd-shim-runc-v2"; do
+    read -r name sock pid helper <<<"$spec"
+    echo "== $name, density $density"
+    "$client" run --name "$name" --socket "$sock" --daemon-pid "$pid" --helper-exe "$helper" \
+      --log-root "$BENCH_LOG_ROOT" --cycles 0 --parallel "$parallel" --parallel-cycles 0 \
+      --density "$density" --json "$out/$name-density.json"
+  done
+  a_files+=,$out/peapod-density.json
+  b_files+=,$out/containerd-density.json
+fi
+
+echo
+echo "== peapod / containerd: $rounds interleaved rounds of $cycles cycles one pod at a time and" \
+  "$parallel x $parallel_cycles in parallel; density $density pods"
+"$client" report --a "peapod=$a_files" --b "containerd=$b_files" --cni "$out/cni.json" \
+  --json "$out/compare.json" --plot-data "$out/medians.dat" | tee "$out/table.txt"
+
+if command -v gnuplot >/dev/null; then
+  gnuplot <<EOF
+set terminal pngcairo size 1000,520 font "sans,10"
+set output "$out/medians.png"
+set title "CRI phases, median ms, one pod at a time (lower is better)"
+set style data histograms
+set style histogram clustered gap 1
+set style fill solid 0.85 border -1
+set boxwidth 0.9
+set ylabel "ms"
+set xtics rotate by -30
+set grid ytics
+set key top right
+plot "$out/medians.dat" using 2:xtic(1) title "peapod" lc rgb "#2a9d8f", \
+     "" using 3 title "containerd 1.6 + runc" lc rgb "#e76f51"
+EOF
+  echo "chart: $out/medians.png"
+fi
+echo "json: $out/compare.json"
