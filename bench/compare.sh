@@ -3,6 +3,7 @@
 # client (peapod_cri_bench), the same CNI conflist, the same busybox image and registry.
 #   bench/compare.sh [--rounds 3] [--cycles 10] [--parallel 10] [--parallel-cycles 2]
 #                    [--density 100] [--cni-iterations 20] [--build DIR] [--out DIR]
+#                    [--peapodd BINARY]   (default: BUILD/cri/peapodd)
 # Prepare once with bench/setup-peers.sh. Starts a private peapodd and the private containerd
 # (their own roots and sockets, see bench/peers.env), measures the CNI floor, runs the two
 # interleaved (peapod, containerd, peapod, containerd, ... `--rounds` times) so machine drift
@@ -19,6 +20,7 @@ source "$here/peers.env"
 
 rounds=3 cycles=10 parallel=10 parallel_cycles=2 density=100 cni_iterations=20
 build=$repo/build
+peapodd_override=""
 out=$BENCH_ROOT/results/$(date -u +%Y%m%dT%H%M%SZ)
 die() { echo "compare.sh: $*" >&2; exit 1; }
 while [ $# -gt 0 ]; do
@@ -30,6 +32,7 @@ while [ $# -gt 0 ]; do
     --density) density=$2 ;;
     --cni-iterations) cni_iterations=$2 ;;
     --build) build=$(cd "$2" && pwd) ;;
+    --peapodd) peapodd_override=$2 ;;
     --out) out=$2 ;;
     *) die "unknown option $1 (see the header of $0)" ;;
   esac
@@ -38,7 +41,7 @@ done
 [ "$(id -u)" = 0 ] || die "run as root"
 client=$build/bench/peapod_cri_bench
 cni_bench=$build/cni/cni_add_del_bench
-peapodd=$build/cri/peapodd
+peapodd=${peapodd_override:-$build/cri/peapodd}
 for f in "$client" "$cni_bench" "$peapodd"; do
   [ -x "$f" ] || die "$f missing: cmake -DPEAPOD_BUILD_BENCH=ON and ninja peapodd peapod_cri_bench cni_add_del_bench"
 done
@@ -50,14 +53,18 @@ done
 mkdir -p "$out" "$BENCH_LOG_ROOT"
 out=$(cd "$out" && pwd)
 
-peapod_pid="" containerd_pid="" registry_started=0 bridge_existed=0
+peapod_pid="" peapod_start="" containerd_pid="" containerd_start="" registry_started=0 bridge_existed=0 run_mounted=0
 ip link show peapod0 >/dev/null 2>&1 && bridge_existed=1
+shim_dir_existed=0
+[ -e /run/containerd ] && shim_dir_existed=1
 
-# Is PID still the process we started (same executable), so a recycled pid is never signalled?
-is_ours() {  # PID EXE
-  [ -n "$1" ] && [ "$(readlink "/proc/$1/exe" 2>/dev/null)" = "$2" ]
+# A process's start time (clock ticks since boot): with the pid, it names the process for good.
+start_time() { awk '{print $22}' "/proc/$1/stat" 2>/dev/null; }
+# Is PID still the process we started (same start time), so a recycled pid is never signalled?
+is_ours() {  # PID START_TIME
+  [ -n "$1" ] && [ -n "$2" ] && [ "$(start_time "$1")" = "$2" ]
 }
-stop_pid() {  # PID EXE
+stop_pid() {  # PID START_TIME
   local _
   is_ours "$1" "$2" || return 0
   kill -TERM "$1" 2>/dev/null || true
@@ -69,14 +76,14 @@ cleanup() {
   set +e
   trap - EXIT INT TERM
   echo "compare.sh: cleaning up"
-  if is_ours "$peapod_pid" "$(readlink -f "$peapodd")"; then
+  if is_ours "$peapod_pid" "$peapod_start"; then
     "$client" cleanup --socket "$BENCH_PEAPOD_SOCKET"
   fi
-  if is_ours "$containerd_pid" "$(readlink -f "$(command -v containerd)")"; then
+  if is_ours "$containerd_pid" "$containerd_start"; then
     "$client" cleanup --socket "$BENCH_CONTAINERD_SOCKET"
   fi
-  stop_pid "$peapod_pid" "$(readlink -f "$peapodd")"
-  stop_pid "$containerd_pid" "$(readlink -f "$(command -v containerd)")"
+  stop_pid "$peapod_pid" "$peapod_start"
+  stop_pid "$containerd_pid" "$containerd_start"
   # Shims our containerd started and that outlived a failed cleanup: each wrote its pid into our
   # private state dir; signalled only while that pid is still a shim serving our socket.
   for f in "$BENCH_CONTAINERD_STATE"/io.containerd.runtime.v2.task/*/*/shim.pid; do
@@ -89,6 +96,9 @@ cleanup() {
   done
   [ "$registry_started" = 1 ] && "$repo/scripts/images/registry.sh" stop "$BENCH_REGISTRY_DIR"
   [ "$bridge_existed" = 1 ] || ip link del peapod0 2>/dev/null
+  # containerd 1.6 puts shim sockets in /run/containerd/s whatever its config says.
+  [ "$shim_dir_existed" = 1 ] || rmdir /run/containerd/s /run/containerd 2>/dev/null
+  if [ "$run_mounted" = 1 ]; then umount "$BENCH_RUN" 2>/dev/null || umount -l "$BENCH_RUN"; fi
   rm -rf "${BENCH_LOG_ROOT:?}"/*
   exit "$rc"
 }
@@ -110,6 +120,13 @@ if ! curl -fs -o /dev/null "http://127.0.0.1:$BENCH_REGISTRY_PORT/v2/"; then
   registry_started=1
 fi
 
+# Runtime state on tmpfs, as /run is on a real node (on some hosts, containers among them, /run
+# is a plain disk directory, and every fsync of a pod file there would count against both).
+mkdir -p "$BENCH_RUN"
+if [ "$(stat -f -c %T "$BENCH_RUN")" != tmpfs ]; then
+  mount -t tmpfs -o mode=0755,size=1g peapod-bench "$BENCH_RUN"
+  run_mounted=1
+fi
 mkdir -p "$BENCH_PEAPOD_ROOT" "$BENCH_PEAPOD_RUN"
 "$peapodd" --listen "$BENCH_PEAPOD_SOCKET" --state-root "$BENCH_PEAPOD_ROOT" \
   --run-root "$BENCH_PEAPOD_RUN" --cni-conf-dir "$BENCH_CNI_CONF_DIR" \
@@ -117,8 +134,10 @@ mkdir -p "$BENCH_PEAPOD_ROOT" "$BENCH_PEAPOD_RUN"
   --registry-mirror "docker.io=http://127.0.0.1:$BENCH_REGISTRY_PORT" --log-level warn \
   >"$out/peapodd.log" 2>&1 </dev/null &
 peapod_pid=$!
+peapod_start=$(start_time "$peapod_pid")
 containerd --config "$BENCH_CONTAINERD_CONFIG" >"$out/containerd.log" 2>&1 </dev/null &
 containerd_pid=$!
+containerd_start=$(start_time "$containerd_pid")
 wait_socket "$BENCH_PEAPOD_SOCKET" "$peapod_pid" peapodd "$out/peapodd.log"
 wait_socket "$BENCH_CONTAINERD_SOCKET" "$containerd_pid" containerd "$out/containerd.log"
 echo "compare.sh: peapodd pid $peapod_pid, containerd pid $containerd_pid ($(containerd --version | cut -d' ' -f3)), results in $out"

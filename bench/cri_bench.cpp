@@ -591,6 +591,7 @@ int Cleanup(const std::string& socket) {
 
 struct RuntimeRounds {
   std::string name;
+  int parallel_workers = 0;
   std::map<std::string, Samples> sets;  // "serial"/"parallel"/"density" -> figure -> samples
   std::vector<json> density;
 };
@@ -606,6 +607,7 @@ RuntimeRounds Load(const std::string& spec) {
     std::ifstream in(file);
     if (!in) throw std::runtime_error("cannot read " + file);
     json j = json::parse(in);
+    if (j.contains("parallel_workers")) r.parallel_workers = j["parallel_workers"].get<int>();
     for (const char* set : {"serial", "parallel"}) {
       if (!j.contains(set)) continue;
       for (auto& [k, v] : j[set].items()) {
@@ -669,7 +671,10 @@ int Report(const std::string& a_spec, const std::string& b_spec, const std::stri
         {{"figure", label}, {"unit", unit}, {a.name, va}, {b.name, vb}, {"ratio", ratio}});
   };
   for (const char* set : {"serial", "parallel"}) {
-    std::string prefix = std::string(set) == "serial" ? "1 pod: " : "10 parallel: ";
+    std::string prefix = std::string(set) == "serial"
+                             ? std::string("1 pod: ")
+                             : std::to_string(std::max(a.parallel_workers, b.parallel_workers)) +
+                                   " parallel: ";
     for (const auto& fig : AllFigures()) {
       row(prefix + fig, MedianOf(a, set, fig), MedianOf(b, set, fig), "ms");
     }

@@ -14,8 +14,10 @@
 #     a process with CAP_SYS_RESOURCE may set; restricted, it is clamped to containerd's own value.
 #   - SystemdCgroup = false (cgroupfs): there is no systemd here; runc then uses the v1 hierarchies
 #     (containerd and runc both treat a hybrid host as v1).
-#   - the debug/metrics listeners off and the "opt" plugin disabled, so nothing lands in the
-#     system paths (/run/containerd, /opt/containerd).
+#   - the debug/metrics listeners off, the "opt" plugin disabled and runc's state root moved into
+#     our state dir, so nothing lands in /opt/containerd or /var/lib/containerd. One thing 1.6
+#     cannot move: its shims' sockets, /run/containerd/s/<sha256 of our socket and the id>; they
+#     never collide with a system containerd's, and compare.sh removes the directories it made.
 set -euo pipefail
 shopt -s inherit_errexit
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -89,6 +91,7 @@ disabled_plugins = ["io.containerd.internal.v1.opt", "io.containerd.snapshotter.
       runtime_type = "io.containerd.runc.v2"
       [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc.options]
         BinaryName = "/usr/sbin/runc"
+        Root = "$BENCH_CONTAINERD_STATE/runc"
         SystemdCgroup = false
   [plugins."io.containerd.grpc.v1.cri".cni]
     bin_dir = "$BENCH_CNI_BIN_DIR"
