@@ -4,6 +4,8 @@
 #   bench/compare.sh [--rounds 3] [--cycles 10] [--parallel 10] [--parallel-cycles 2]
 #                    [--density 100] [--cni-iterations 20] [--build DIR] [--out DIR]
 #                    [--peapodd BINARY]   (default: BUILD/cri/peapodd)
+#                    [--state-tmpfs]      both daemons' persistent roots on tmpfs too: every fsync
+#                                         free, so what is left is each runtime's own work
 # Prepare once with bench/setup-peers.sh. Starts a private peapodd and the private containerd
 # (their own roots and sockets, see bench/peers.env), measures the CNI floor, runs the two
 # interleaved (peapod, containerd, peapod, containerd, ... `--rounds` times) so machine drift
@@ -20,7 +22,7 @@ source "$here/peers.env"
 
 rounds=3 cycles=10 parallel=10 parallel_cycles=2 density=100 cni_iterations=20
 build=$repo/build
-peapodd_override=""
+peapodd_override="" state_tmpfs=0 state_mounts=()
 out=$BENCH_ROOT/results/$(date -u +%Y%m%dT%H%M%SZ)
 die() { echo "compare.sh: $*" >&2; exit 1; }
 while [ $# -gt 0 ]; do
@@ -33,6 +35,7 @@ while [ $# -gt 0 ]; do
     --cni-iterations) cni_iterations=$2 ;;
     --build) build=$(cd "$2" && pwd) ;;
     --peapodd) peapodd_override=$2 ;;
+    --state-tmpfs) state_tmpfs=1; shift; continue ;;
     --out) out=$2 ;;
     *) die "unknown option $1 (see the header of $0)" ;;
   esac
@@ -98,6 +101,7 @@ cleanup() {
   [ "$bridge_existed" = 1 ] || ip link del peapod0 2>/dev/null
   # containerd 1.6 puts shim sockets in /run/containerd/s whatever its config says.
   [ "$shim_dir_existed" = 1 ] || rmdir /run/containerd/s /run/containerd 2>/dev/null
+  for m in "${state_mounts[@]}"; do umount "$m" 2>/dev/null || umount -l "$m"; done
   if [ "$run_mounted" = 1 ]; then umount "$BENCH_RUN" 2>/dev/null || umount -l "$BENCH_RUN"; fi
   rm -rf "${BENCH_LOG_ROOT:?}"/*
   exit "$rc"
@@ -127,7 +131,13 @@ if [ "$(stat -f -c %T "$BENCH_RUN")" != tmpfs ]; then
   mount -t tmpfs -o mode=0755,size=1g peapod-bench "$BENCH_RUN"
   run_mounted=1
 fi
-mkdir -p "$BENCH_PEAPOD_ROOT" "$BENCH_PEAPOD_RUN"
+mkdir -p "$BENCH_PEAPOD_ROOT" "$BENCH_PEAPOD_RUN" "$BENCH_CONTAINERD_ROOT"
+if [ "$state_tmpfs" = 1 ]; then
+  for m in "$BENCH_PEAPOD_ROOT" "$BENCH_CONTAINERD_ROOT"; do
+    mount -t tmpfs -o mode=0711,size=4g peapod-bench "$m"
+    state_mounts+=("$m")
+  done
+fi
 "$peapodd" --listen "$BENCH_PEAPOD_SOCKET" --state-root "$BENCH_PEAPOD_ROOT" \
   --run-root "$BENCH_PEAPOD_RUN" --cni-conf-dir "$BENCH_CNI_CONF_DIR" \
   --cni-plugin-dirs "$BENCH_CNI_BIN_DIR" \
