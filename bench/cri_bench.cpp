@@ -715,10 +715,10 @@ int Report(const std::string& a_spec, const std::string& b_spec, const std::stri
       mib(DensityMean(b, {"helpers", "rss_kib"})), "MiB");
   row("helpers PSS total (MiB)", mib(DensityMean(a, {"helpers", "pss_kib"})),
       mib(DensityMean(b, {"helpers", "pss_kib"})), "MiB");
-  row("per pod RSS (MiB)", mib(DensityMean(a, {"per_pod_rss_kib"})),
-      mib(DensityMean(b, {"per_pod_rss_kib"})), "MiB");
-  row("per pod PSS (MiB)", mib(DensityMean(a, {"per_pod_pss_kib"})),
-      mib(DensityMean(b, {"per_pod_pss_kib"})), "MiB");
+  row("per pod RSS (KiB)", DensityMean(a, {"per_pod_rss_kib"}),
+      DensityMean(b, {"per_pod_rss_kib"}), "KiB");
+  row("per pod PSS (KiB)", DensityMean(a, {"per_pod_pss_kib"}),
+      DensityMean(b, {"per_pod_pss_kib"}), "KiB");
 
   // Full statistics per runtime, as the individual runs print them.
   for (const auto* r : {&a, &b}) {
