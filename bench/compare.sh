@@ -138,16 +138,27 @@ if [ "$state_tmpfs" = 1 ]; then
     state_mounts+=("$m")
   done
 fi
-"$peapodd" --listen "$BENCH_PEAPOD_SOCKET" --state-root "$BENCH_PEAPOD_ROOT" \
-  --run-root "$BENCH_PEAPOD_RUN" --cni-conf-dir "$BENCH_CNI_CONF_DIR" \
-  --cni-plugin-dirs "$BENCH_CNI_BIN_DIR" \
-  --registry-mirror "docker.io=http://127.0.0.1:$BENCH_REGISTRY_PORT" --log-level warn \
-  >"$out/peapodd.log" 2>&1 </dev/null &
-peapod_pid=$!
+# Each daemon in its own session, so a Ctrl-C of this script reaches the client (whose pods the
+# cleanup then removes) but not the daemons the cleanup needs. Prints the daemon's pid.
+spawn_daemon() {  # LOG CMD...
+  local log=$1 pidfile _
+  shift
+  pidfile=$(mktemp)
+  # shellcheck disable=SC2016
+  setsid sh -c 'echo $$ >"$1"; shift; exec "$@"' sh "$pidfile" "$@" >"$log" 2>&1 </dev/null &
+  for _ in $(seq 100); do [ -s "$pidfile" ] && break; sleep 0.05; done
+  cat "$pidfile"
+  rm -f "$pidfile"
+}
+peapod_pid=$(spawn_daemon "$out/peapodd.log" "$peapodd" --listen "$BENCH_PEAPOD_SOCKET" \
+  --state-root "$BENCH_PEAPOD_ROOT" --run-root "$BENCH_PEAPOD_RUN" \
+  --cni-conf-dir "$BENCH_CNI_CONF_DIR" --cni-plugin-dirs "$BENCH_CNI_BIN_DIR" \
+  --registry-mirror "docker.io=http://127.0.0.1:$BENCH_REGISTRY_PORT" --log-level warn)
 peapod_start=$(start_time "$peapod_pid")
-containerd --config "$BENCH_CONTAINERD_CONFIG" >"$out/containerd.log" 2>&1 </dev/null &
-containerd_pid=$!
+containerd_pid=$(spawn_daemon "$out/containerd.log" containerd --config "$BENCH_CONTAINERD_CONFIG")
 containerd_start=$(start_time "$containerd_pid")
+[ -n "$peapod_start" ] || die "peapodd did not start: $(tail -n 5 "$out/peapodd.log")"
+[ -n "$containerd_start" ] || die "containerd did not start: $(tail -n 5 "$out/containerd.log")"
 wait_socket "$BENCH_PEAPOD_SOCKET" "$peapod_pid" peapodd "$out/peapodd.log"
 wait_socket "$BENCH_CONTAINERD_SOCKET" "$containerd_pid" containerd "$out/containerd.log"
 echo "compare.sh: peapodd pid $peapod_pid, containerd pid $containerd_pid ($(containerd --version | cut -d' ' -f3)), results in $out"
