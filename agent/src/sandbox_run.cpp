@@ -206,13 +206,14 @@ Result<std::string> SandboxManager::RunPodSandbox(const PodSandboxConfig& config
       return rollback(std::move(s.error()).Context("put pause in its cgroup"));
     }
   }
+  // One record for the pause and, before ADD, the network (a crash during ADD is DELeted): nothing
+  // happens between the two, so one durable write does what two did.
+  if (!entry->host_network) entry->network_attached = true;
   if (auto s = WriteRecord(*entry); !s) return rollback(std::move(s.error()));
   CrashPoint("sandbox-after-pause-record");
 
   std::vector<std::string> ips;
   if (!entry->host_network) {
-    entry->network_attached = true;  // recorded before ADD, so a crash during ADD is DELeted
-    if (auto s = WriteRecord(*entry); !s) return rollback(std::move(s.error()));
     auto net = PodNetworkOf(*entry, entry->sandbox->NamespacePath(runtime::Namespace::kNetwork));
     auto added = cni_->Add(net);
     if (!added) return rollback(std::move(added.error()));

@@ -115,6 +115,48 @@ TEST_F(AgentContainerTest, WhiteoutsHideDeletedFilesAndOpaqueDirs) {
   EXPECT_EQ(out, "no-a\nhas-b\nd\n");
 }
 
+// A docker-save archive "layered-user:<tag>" of two layers: the busybox rootfs, then a layer
+// whose /etc/passwd adds user svc (4321), with or without its own /etc/group (group svc, 4322).
+// USER svc: resolvable only from the upper layer's passwd.
+std::string MakeLayeredUserImage(const TempDir& dir, const std::string& tag, bool upper_group) {
+  std::string work = dir / ("layered-" + tag);
+  std::string script =
+      "set -e; mkdir -p " + work + "/up/etc && cd " + work + " && "
+      "tar -C " + BusyboxRootfs() + " -cf base.tar . && "
+      "{ cat " + BusyboxRootfs() + "/etc/passwd; echo 'svc:x:4321:4322:svc:/srv:/bin/sh'; } "
+      "> up/etc/passwd && " +
+      (upper_group ? "{ cat " + BusyboxRootfs() + "/etc/group; echo 'svc:x:4322:'; } > up/etc/group && "
+                   : std::string()) +
+      "tar -C up -cf upper.tar . && "
+      "b=$(sha256sum base.tar | cut -d' ' -f1) && u=$(sha256sum upper.tar | cut -d' ' -f1) && "
+      "arch=$(dpkg --print-architecture) && "
+      "printf '{\"architecture\":\"%s\",\"os\":\"linux\",\"config\":{\"User\":\"svc\","
+      "\"Env\":[\"PATH=/bin:/sbin:/usr/bin\"]},\"rootfs\":{\"type\":\"layers\","
+      "\"diff_ids\":[\"sha256:%s\",\"sha256:%s\"]}}' $arch $b $u > config.json && "
+      "printf '[{\"Config\":\"config.json\",\"RepoTags\":[\"layered-user:" + tag + "\"],"
+      "\"Layers\":[\"base.tar\",\"upper.tar\"]}]' > manifest.json && "
+      "tar -cf ../layered-" + tag + ".tar manifest.json config.json base.tar upper.tar";
+  EXPECT_EQ(peapod::testing::RunShell(script), 0);
+  return dir / ("layered-" + tag + ".tar");
+}
+
+// Read from the one layer holding both files when it can be (no mount), through the mounted
+// overlay when they come from different layers: the same user either way.
+TEST_F(AgentContainerTest, TheImageUserIsResolvedFromTheTopmostPasswdOfALayeredImage) {
+  for (bool upper_group : {true, false}) {
+    std::string tag = upper_group ? "both" : "passwd";
+    auto ids = agent_->images().Load(MakeLayeredUserImage(dir_, tag, upper_group));
+    ASSERT_TRUE(ids.has_value()) << ids.error().ToString();
+  }
+  auto config = PodConfig("layered-users");
+  auto pod = RunPod(config);
+  ASSERT_FALSE(pod.empty());
+  auto both = Output(pod, config, "both", "id -u; id -g; echo $HOME", "layered-user:both");
+  EXPECT_EQ(both, "4321\n4322\n/srv\n");
+  auto passwd = Output(pod, config, "passwd", "id -u; id -g", "layered-user:passwd");
+  EXPECT_EQ(passwd, "4321\n4322\n");
+}
+
 TEST_F(AgentContainerTest, StopUsesTheTimeoutAndRemoveCleansUp) {
   ASSERT_FALSE(LoadImage("busybox.oci.tar").empty());
   auto config = PodConfig("stop");
