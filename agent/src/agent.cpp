@@ -32,7 +32,7 @@ Result<std::unique_ptr<Agent>> Agent::Open(AgentConfig config) {
   // Containers with the host's PID namespace are re-parented to us, not to the host's init.
   ::prctl(PR_SET_CHILD_SUBREAPER, 1);
 
-  auto store = StateStore::Open(config.state_root);
+  auto store = StateStore::Open(config.run_root);
   if (!store) return std::unexpected(std::move(store.error()));
   agent->store_ = std::move(*store);
   auto images = image::ImageService::Open(config.image);

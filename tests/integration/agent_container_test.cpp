@@ -175,7 +175,7 @@ TEST_F(AgentContainerTest, StopUsesTheTimeoutAndRemoveCleansUp) {
   ASSERT_TRUE(agent_->containers().RemoveContainer(id).has_value());
   EXPECT_EQ(agent_->containers().ContainerStatus(id).error().code, ErrorCode::kNotFound);
   EXPECT_TRUE(agent_->containers().RemoveContainer(id).has_value());
-  EXPECT_TRUE(DirEntries(dir_ / "state/containers").empty());
+  EXPECT_TRUE(DirEntries(dir_ / "run/containers").empty());
   EXPECT_TRUE(DirEntries(dir_ / "state/image/containers").empty());
 }
 
@@ -186,7 +186,7 @@ TEST_F(AgentContainerTest, BadInputFailsWithTheRightCodeAndChangesNothing) {
   ASSERT_FALSE(no_name.has_value());
   EXPECT_EQ(no_name.error().code, ErrorCode::kInvalidArgument);
   EXPECT_NE(no_name.error().message.find("metadata.name"), std::string::npos);
-  EXPECT_TRUE(DirEntries(dir_ / "state/sandboxes").empty());
+  EXPECT_TRUE(DirEntries(dir_ / "run/sandboxes").empty());
   EXPECT_TRUE(DirEntries(dir_ / "run/pods").empty());
 
   auto config = PodConfig("bad");
@@ -206,7 +206,7 @@ TEST_F(AgentContainerTest, BadInputFailsWithTheRightCodeAndChangesNothing) {
   EXPECT_NE(stopped.error().message.find("is not ready"), std::string::npos);
 
   EXPECT_TRUE(agent_->containers().ListContainers().empty());
-  EXPECT_TRUE(DirEntries(dir_ / "state/containers").empty());
+  EXPECT_TRUE(DirEntries(dir_ / "run/containers").empty());
   EXPECT_TRUE(DirEntries(dir_ / "state/image/containers").empty());
 }
 
@@ -243,8 +243,8 @@ TEST_F(AgentContainerTest, ANewAgentAdoptsRunningPodsAndLearnsExitsFromTheLedger
             agent::ContainerState::kExited);
   ASSERT_TRUE(agent_->sandboxes().RemovePodSandbox(pod).has_value());
   EXPECT_TRUE(net_.Leases().empty());
-  EXPECT_TRUE(DirEntries(dir_ / "state/sandboxes").empty());
-  EXPECT_TRUE(DirEntries(dir_ / "state/containers").empty());
+  EXPECT_TRUE(DirEntries(dir_ / "run/sandboxes").empty());
+  EXPECT_TRUE(DirEntries(dir_ / "run/containers").empty());
   EXPECT_TRUE(DirEntries(dir_ / "run/pods").empty());
 }
 

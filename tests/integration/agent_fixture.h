@@ -7,7 +7,9 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <chrono>
+#include <cstring>
 #include <memory>
 #include <string>
 #include <thread>
@@ -176,6 +178,8 @@ class AgentFixture : public ::testing::Test {
   std::vector<std::string> DirEntries(const std::string& path) {
     std::vector<std::string> names;
     DIR* d = ::opendir(path.c_str());
+    // An emptiness check on a directory that is not there would prove nothing.
+    if (d == nullptr) ADD_FAILURE() << "cannot open " << path << ": " << std::strerror(errno);
     while (dirent* e = d ? ::readdir(d) : nullptr) {
       std::string n = e->d_name;
       if (n != "." && n != "..") names.push_back(n);

@@ -103,8 +103,8 @@ TEST_F(AgentNetworkTest, HostPortReachesThePodAndIsGoneAfterRemoval) {
   // Remove is idempotent and an unknown id is fine; Stop of an unknown id is NotFound.
   EXPECT_TRUE(agent_->sandboxes().RemovePodSandbox(pod).has_value());
   EXPECT_EQ(agent_->sandboxes().StopPodSandbox(pod).error().code, ErrorCode::kNotFound);
-  EXPECT_TRUE(DirEntries(dir_ / "state/sandboxes").empty());
-  EXPECT_TRUE(DirEntries(dir_ / "state/containers").empty());
+  EXPECT_TRUE(DirEntries(dir_ / "run/sandboxes").empty());
+  EXPECT_TRUE(DirEntries(dir_ / "run/containers").empty());
   EXPECT_TRUE(DirEntries(dir_ / "run/pods").empty());
 }
 
@@ -129,7 +129,7 @@ TEST_F(AgentNetworkTest, ABrokenNetworkConfigFailsThePodAndLeavesNothingBehind) 
   EXPECT_NE(id.error().message.find("peapod-missing-plugin"), std::string::npos)
       << id.error().ToString();
   EXPECT_TRUE(agent_->sandboxes().ListPodSandbox().empty());
-  EXPECT_TRUE(DirEntries(dir_ / "state/sandboxes").empty());
+  EXPECT_TRUE(DirEntries(dir_ / "run/sandboxes").empty());
   EXPECT_TRUE(DirEntries(dir_ / "run/pods").empty());
   EXPECT_TRUE(MountsUnder(dir_ / "run").empty());
   EXPECT_TRUE(PauseChildren().empty());

@@ -359,7 +359,7 @@ TEST_F(CriRecovery, StartUpReleasesLeftoversThatNoRecordNames) {
   ASSERT_TRUE(RunPod(config, &pod).ok());
   ASSERT_EQ(network_->BridgePorts().size(), 1u);
   ASSERT_NO_FATAL_FAILURE(KillDaemon());
-  std::filesystem::remove(daemon_->state_root() + "/sandboxes/" + pod + ".json");
+  std::filesystem::remove(daemon_->run_root() + "/sandboxes/" + pod + ".json");
   ASSERT_NO_FATAL_FAILURE(RestartDaemon());
   EXPECT_TRUE(ListPods().empty());
   ExpectNoLeftovers();

@@ -195,7 +195,7 @@ std::vector<std::string> PeapoddProcess::Leftovers() const {
     }
   }
   for (const std::string& dir : {state_root() + "/cni/cache", state_root() + "/image/containers",
-                                state_root() + "/sandboxes", state_root() + "/containers",
+                                run_root() + "/sandboxes", run_root() + "/containers",
                                 run_root() + "/pods"}) {
     for (const auto& entry : std::filesystem::directory_iterator(dir, ec)) {
       found.push_back("file " + entry.path().string());

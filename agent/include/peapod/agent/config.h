@@ -12,8 +12,9 @@
 namespace peapod::agent {
 
 struct AgentConfig {
-  std::string state_root = "/var/lib/peapod";  // records, images, CNI result cache
-  std::string run_root = "/run/peapod";        // per-pod run dirs (namespace pins, ledgers, FIFOs)
+  std::string state_root = "/var/lib/peapod";  // images, container dirs, CNI result cache
+  // sandbox and container records, per-pod run dirs (namespace pins, ledgers, FIFOs)
+  std::string run_root = "/run/peapod";
   std::string pause_binary = "/usr/libexec/peapod/peapod-pause";
   // conf_dir and plugin_dirs as given; an empty cache_dir becomes <state_root>/cni/cache.
   cni::CniOptions cni;
@@ -31,8 +32,9 @@ struct AgentConfig {
 
   // Fills the defaults that derive from state_root.
   AgentConfig WithDefaults() const;
-  std::string SandboxRecordDir() const { return state_root + "/sandboxes"; }
-  std::string ContainerRecordDir() const { return state_root + "/containers"; }
+  // Records live as long as the objects they describe: until the next boot (see state_store.h).
+  std::string SandboxRecordDir() const { return run_root + "/sandboxes"; }
+  std::string ContainerRecordDir() const { return run_root + "/containers"; }
   std::string PodRunDir(const std::string& sandbox_id) const {
     return run_root + "/pods/" + sandbox_id;
   }

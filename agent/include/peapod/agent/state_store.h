@@ -1,6 +1,13 @@
-// StateStore: one JSON record per sandbox and per container under the state root, each written
+// StateStore: one JSON record per sandbox and per container under the run root, each written
 // atomically (temp file, fsync, rename, fsync dir) so a crash leaves the old or the new record,
 // never a torn one. Records are written before the side effect they describe becomes visible.
+//
+// The records live on the run root (tmpfs, /run/peapod) because what they describe (pause and
+// container processes, namespace pins, mounts) lives only until the next boot too: they survive
+// an agent crash or restart, and a reboot clears them together with the objects. What survives a
+// reboot on the state root (container dirs, CNI result cache) without a record is swept at
+// start-up. On tmpfs the fsyncs cost nothing; on disk they cost 3-20 ms each, which made records
+// the largest part of every CRI call.
 #pragma once
 
 #include <memory>
@@ -20,8 +27,8 @@ enum class RecordKind { kSandbox, kContainer };
 
 class StateStore {
  public:
-  // Creates <state_root>/sandboxes and <state_root>/containers.
-  static Result<std::unique_ptr<StateStore>> Open(const std::string& state_root);
+  // Creates <root>/sandboxes and <root>/containers.
+  static Result<std::unique_ptr<StateStore>> Open(const std::string& root);
 
   Status Put(RecordKind kind, const std::string& id, std::string_view json);
   // Fine when the record is already gone.
