@@ -5,6 +5,7 @@
 
 #include "entries.h"
 #include "peapod/agent/container_manager.h"
+#include "peapod/agent/events.h"
 #include "peapod/agent/exit_monitor.h"
 #include "peapod/agent/sandbox_manager.h"
 
@@ -61,6 +62,7 @@ Status ContainerManager::StartContainer(const std::string& id) {
       spdlog::warn("container {}: {}", e.id, s.error().ToString());
     }
   }
+  EmitEvent(ContainerEventType::kStarted, e);
   spdlog::info("container {}: started (pid {})", e.id, e.process.host.pid);
   return Ok();
 }

@@ -5,6 +5,7 @@
 #include <filesystem>
 
 #include "entries.h"
+#include "peapod/agent/events.h"
 #include "peapod/runtime/security.h"
 #include "peapod/agent/sandbox_manager.h"
 #include "peapod/agent/state_store.h"
@@ -203,6 +204,8 @@ Result<std::string> SandboxManager::RunPodSandbox(const PodSandboxConfig& config
     sandboxes_[id] = entry;
   }
   WatchPause(*entry);
+  EmitEvent(ContainerEventType::kCreated, id);
+  EmitEvent(ContainerEventType::kStarted, id);
   spdlog::info("sandbox {}: pod {}/{} ready (ip {})", id, config.metadata.namespace_,
                config.metadata.name, entry->ip.empty() ? "host" : entry->ip);
   return id;
