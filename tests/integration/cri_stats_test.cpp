@@ -2,6 +2,8 @@
 // ContainerStats / ListContainerStats, PodSandboxStats / ListPodSandboxStats (with real traffic
 // between two pods on the test CNI network), ListMetricDescriptors / ListPodSandboxMetrics and
 // the GetContainerEvents stream.
+#include <signal.h>
+
 #include <algorithm>
 #include <functional>
 #include <thread>
@@ -534,6 +536,23 @@ TEST_F(CriStats, SandboxLifecycleIsStreamedUnderTheSandboxId) {
                                v1::CONTAINER_STOPPED_EVENT, v1::CONTAINER_DELETED_EVENT}));
   EXPECT_EQ(events[0].pod_sandbox_status().metadata().name(), "evented");
   EXPECT_EQ(events[2].pod_sandbox_status().state(), v1::SANDBOX_NOTREADY);
+}
+
+TEST_F(CriStats, APodWhosePauseDiesIsAStoppedEvent) {
+  EventStream stream(runtime());
+  ASSERT_TRUE(stream.ready());
+  v1::PodSandboxStatusRequest req;
+  req.set_pod_sandbox_id(pod_id_);
+  req.set_verbose(true);
+  v1::PodSandboxStatusResponse resp;
+  ASSERT_TRUE(CriCall(runtime(), &Stub::PodSandboxStatus, req, &resp).ok());
+  pid_t pause = std::stoi(resp.info().at("pid"));
+  ASSERT_GT(pause, 1);
+  // The pod's own pause, started by this test's daemon: the exit monitor must notice it.
+  ASSERT_EQ(::kill(pause, SIGKILL), 0);
+  std::vector<v1::ContainerEventResponse> events;
+  ASSERT_TRUE(stream.ReadUntil(pod_id_, v1::CONTAINER_STOPPED_EVENT, &events));
+  EXPECT_EQ(events.back().pod_sandbox_status().state(), v1::SANDBOX_NOTREADY);
 }
 
 }  // namespace
