@@ -56,6 +56,8 @@ Result<std::unique_ptr<Agent>> Agent::Open(AgentConfig config) {
       config, agent->images_.get(), agent->logs_.get(), monitor->get(), agent->store_.get(),
       agent->sandboxes_.get());
   agent->sandboxes_->SetContainerManager(agent->containers_.get());
+  agent->sandboxes_->SetEventBus(agent->events_.get());
+  agent->containers_->SetEventBus(agent->events_.get());
   // As containerd: a host whose cgroups cannot be read still runs pods, just without limits.
   if (auto driver = runtime::CgroupDriver::Detect(); driver) {
     spdlog::info("cgroups: {}", driver->Describe());

@@ -12,6 +12,7 @@
 #include "peapod/agent/config_merge.h"
 #include "peapod/agent/container_manager.h"
 #include "peapod/agent/container_security.h"
+#include "peapod/agent/events.h"
 #include "peapod/agent/sandbox_manager.h"
 #include "peapod/agent/state_store.h"
 #include "peapod/image/image_service.h"
@@ -297,6 +298,7 @@ Result<std::string> ContainerManager::CreateContainer(const std::string& pod_san
     std::lock_guard lock(mu_);
     containers_[entry->id] = entry;
   }
+  EmitEvent(ContainerEventType::kCreated, *entry);
   spdlog::info("container {}: created {} in sandbox {} from {}", entry->id, config.metadata.name,
                sandbox->id, config.image.image);
   return entry->id;

@@ -4,6 +4,7 @@
 #include <spdlog/spdlog.h>
 
 #include "entries.h"
+#include "peapod/agent/events.h"
 #include "peapod/agent/exit_monitor.h"
 #include "peapod/agent/state_store.h"
 
@@ -85,6 +86,7 @@ void ContainerManager::RecordExit(ContainerEntry& entry) {
     spdlog::warn("container {}: {}", entry.id, s.error().ToString());
   }
   spdlog::info("container {}: exited ({})", entry.id, status.ToString());
+  EmitEvent(ContainerEventType::kStopped, entry);
 }
 
 bool ContainerManager::OnExit(const std::string& id) {

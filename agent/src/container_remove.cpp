@@ -5,6 +5,7 @@
 
 #include "entries.h"
 #include "peapod/agent/container_manager.h"
+#include "peapod/agent/events.h"
 #include "peapod/agent/exit_monitor.h"
 #include "peapod/agent/state_store.h"
 #include "peapod/image/image_service.h"
@@ -50,6 +51,7 @@ Status ContainerManager::RemoveLocked(ContainerEntry& e) {
       }
     }
   }
+  EmitEvent(ContainerEventType::kDeleted, e);
   spdlog::info("container {}: removed", e.id);
   return Ok();
 }

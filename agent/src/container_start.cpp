@@ -6,6 +6,7 @@
 #include "crash_point.h"
 #include "entries.h"
 #include "peapod/agent/container_manager.h"
+#include "peapod/agent/events.h"
 #include "peapod/agent/exit_monitor.h"
 #include "peapod/agent/sandbox_manager.h"
 
@@ -63,6 +64,7 @@ Status ContainerManager::StartContainer(const std::string& id) {
       spdlog::warn("container {}: {}", e.id, s.error().ToString());
     }
   }
+  EmitEvent(ContainerEventType::kStarted, e);
   spdlog::info("container {}: started (pid {})", e.id, e.process.host.pid);
   return Ok();
 }

@@ -4,6 +4,7 @@
 #include <spdlog/spdlog.h>
 
 #include "entries.h"
+#include "peapod/agent/events.h"
 #include "peapod/agent/exit_monitor.h"
 #include "peapod/agent/state_store.h"
 #include "peapod/runtime/process.h"
@@ -82,7 +83,9 @@ bool SandboxManager::OnPauseExit(const std::string& id) {
   auto entry = Find(id);
   if (!entry) return true;
   spdlog::info("sandbox {}: pause exited; the pod is not ready", id);
+  bool was_ready = entry->phase == SandboxPhase::kReady;
   MarkNotReady(*entry);
+  if (was_ready) EmitEvent(ContainerEventType::kStopped, id);
   // Persisted lazily: recovery re-checks pause anyway, and Stop writes the record.
   return true;
 }

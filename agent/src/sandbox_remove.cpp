@@ -6,6 +6,7 @@
 
 #include "entries.h"
 #include "peapod/agent/container_manager.h"
+#include "peapod/agent/events.h"
 #include "peapod/agent/exit_monitor.h"
 #include "peapod/agent/sandbox_manager.h"
 #include "peapod/agent/state_store.h"
@@ -46,6 +47,7 @@ Status SandboxManager::RemovePodSandbox(const std::string& id) {
     entry->removed = true;
     sandboxes_.erase(entry->id);
   }
+  EmitEvent(ContainerEventType::kDeleted, entry->id);
   spdlog::info("sandbox {}: removed", entry->id);
   return Ok();
 }

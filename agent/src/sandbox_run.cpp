@@ -6,6 +6,7 @@
 
 #include "crash_point.h"
 #include "entries.h"
+#include "peapod/agent/events.h"
 #include "peapod/runtime/security.h"
 #include "peapod/agent/sandbox_manager.h"
 #include "peapod/agent/state_store.h"
@@ -249,6 +250,8 @@ Result<std::string> SandboxManager::RunPodSandbox(const PodSandboxConfig& config
     names_in_flight_.erase(name_key);  // the listed sandbox holds the name from now on
   }
   WatchPause(*entry);
+  EmitEvent(ContainerEventType::kCreated, id);
+  EmitEvent(ContainerEventType::kStarted, id);
   spdlog::info("sandbox {}: pod {}/{} ready (ip {})", id, config.metadata.namespace_,
                config.metadata.name, entry->ip.empty() ? "host" : entry->ip);
   return id;

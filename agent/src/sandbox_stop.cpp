@@ -3,6 +3,7 @@
 
 #include "entries.h"
 #include "peapod/agent/container_manager.h"
+#include "peapod/agent/events.h"
 #include "peapod/agent/exit_monitor.h"
 #include "peapod/agent/sandbox_manager.h"
 #include "peapod/cni/cni_client.h"
@@ -47,6 +48,7 @@ Status SandboxManager::StopLocked(SandboxEntry& entry) {
       return std::unexpected(std::move(s.error()).Context(what));
     }
   }
+  if (was_ready) EmitEvent(ContainerEventType::kStopped, entry.id);
   if (was_ready) spdlog::info("sandbox {}: stopped", entry.id);
   return Ok();
 }

@@ -1,6 +1,7 @@
 // RuntimeService verbs about the runtime itself (Version, Status, RuntimeConfig,
 // UpdateRuntimeConfig) and the verbs peapod does not offer yet, which answer UNIMPLEMENTED
-// with a sentence instead of gRPC's bare default.
+// with a sentence instead of gRPC's bare default. Stats and metrics are in
+// runtime_service_stats.cpp, GetContainerEvents in runtime_service_events.cpp.
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
@@ -21,10 +22,6 @@ namespace {
 constexpr char kRuntimeName[] = "peapod";
 constexpr char kCriVersion[] = "0.1.0";
 constexpr char kRuntimeApiVersion[] = "v1";
-
-grpc::Status NotYet(const std::string& rpc) {
-  return grpc::Status(grpc::StatusCode::UNIMPLEMENTED, rpc + " is not implemented by peapod yet");
-}
 
 grpc::Status StreamingNotYet(const std::string& rpc) {
   return grpc::Status(grpc::StatusCode::UNIMPLEMENTED,
@@ -147,44 +144,10 @@ grpc::Status CriRuntimeService::PortForward(Ctx*, const v1::PortForwardRequest*,
   return StreamingNotYet("PortForward");
 }
 
-grpc::Status CriRuntimeService::ContainerStats(Ctx*, const v1::ContainerStatsRequest*,
-                                               v1::ContainerStatsResponse*) {
-  return NotYet("ContainerStats");
-}
-
-grpc::Status CriRuntimeService::ListContainerStats(Ctx*, const v1::ListContainerStatsRequest*,
-                                                   v1::ListContainerStatsResponse*) {
-  return NotYet("ListContainerStats");
-}
-
-grpc::Status CriRuntimeService::PodSandboxStats(Ctx*, const v1::PodSandboxStatsRequest*,
-                                                v1::PodSandboxStatsResponse*) {
-  return NotYet("PodSandboxStats");
-}
-
-grpc::Status CriRuntimeService::ListPodSandboxStats(Ctx*, const v1::ListPodSandboxStatsRequest*,
-                                                    v1::ListPodSandboxStatsResponse*) {
-  return NotYet("ListPodSandboxStats");
-}
-
 grpc::Status CriRuntimeService::CheckpointContainer(Ctx*, const v1::CheckpointContainerRequest*,
                                                     v1::CheckpointContainerResponse*) {
-  return StreamingNotYet("CheckpointContainer");
-}
-
-grpc::Status CriRuntimeService::GetContainerEvents(
-    Ctx*, const v1::GetEventsRequest*, grpc::ServerWriter<v1::ContainerEventResponse>*) {
-  return NotYet("GetContainerEvents");
-}
-
-grpc::Status CriRuntimeService::ListMetricDescriptors(Ctx*, const v1::ListMetricDescriptorsRequest*,
-                                                      v1::ListMetricDescriptorsResponse*) {
-  return NotYet("ListMetricDescriptors");
-}
-
-grpc::Status CriRuntimeService::ListPodSandboxMetrics(Ctx*, const v1::ListPodSandboxMetricsRequest*,
-                                                      v1::ListPodSandboxMetricsResponse*) {
-  return NotYet("ListPodSandboxMetrics");
+  return grpc::Status(grpc::StatusCode::UNIMPLEMENTED,
+                      "CheckpointContainer is not supported by peapod");
 }
 
 }  // namespace peapod::cri

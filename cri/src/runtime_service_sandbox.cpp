@@ -5,6 +5,7 @@
 #include <chrono>
 
 #include "peapod/agent/agent.h"
+#include "peapod/cri/convert_container.h"
 #include "peapod/cri/convert_sandbox.h"
 #include "peapod/cri/grpc_status.h"
 #include "peapod/cri/runtime_service.h"
@@ -70,6 +71,12 @@ grpc::Status CriRuntimeService::PodSandboxStatus(Ctx*, const v1::PodSandboxStatu
   if (!status) return ToGrpcStatus(status.error());
   ToProto(status->status, resp->mutable_status());
   if (req->verbose()) resp->mutable_info()->insert(status->info.begin(), status->info.end());
+  // As containerd: the pod's container statuses ride along, which kubelet's evented PLEG reads.
+  for (const auto& id : agent_.containers().ContainersOf(status->status.id)) {
+    if (auto c = agent_.containers().ContainerStatus(id)) {
+      ToProto(c->status, resp->add_containers_statuses());
+    }
+  }
   resp->set_timestamp(NowNs());
   return grpc::Status::OK;
 }

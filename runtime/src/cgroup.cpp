@@ -337,6 +337,28 @@ Result<bool> Cgroup::OomKilled(uint64_t baseline) const {
   return *count > baseline;
 }
 
+void FillMemoryStats(CgroupVersion version, std::string_view usage, std::string_view stat,
+                     std::string_view limit, CgroupStats& out) {
+  bool v2 = version == CgroupVersion::kV2;
+  if (!usage.empty()) out.memory_usage_bytes = ParseU64(usage);
+  if (!stat.empty()) {
+    out.memory_rss_bytes = FlatKeyedValue(stat, v2 ? "anon" : "total_rss");
+    out.memory_page_faults = FlatKeyedValue(stat, v2 ? "pgfault" : "total_pgfault");
+    out.memory_major_page_faults = FlatKeyedValue(stat, v2 ? "pgmajfault" : "total_pgmajfault");
+    if (out.memory_usage_bytes) {
+      // kubelet's working set: what cannot be reclaimed without I/O (cadvisor subtracts
+      // inactive_file, total_inactive_file on v1 so that children count).
+      uint64_t inactive =
+          FlatKeyedValue(stat, v2 ? "inactive_file" : "total_inactive_file").value_or(0);
+      uint64_t used = *out.memory_usage_bytes;
+      out.memory_working_set_bytes = used > inactive ? used - inactive : 0;
+    }
+  }
+  // v1 reports "no limit" as the largest page-aligned int64 (0x7FFFFFFFFFFFF000); v2 as "max".
+  constexpr uint64_t kV1Unlimited = 1ULL << 62;
+  if (auto bytes = ParseU64(limit); bytes && *bytes < kV1Unlimited) out.memory_limit_bytes = bytes;
+}
+
 Result<CgroupStats> Cgroup::Stats() const {
   CgroupStats s;
   auto read = [&](const CgroupHierarchy* h, const char* file) -> std::optional<std::string> {
@@ -366,17 +388,10 @@ Result<CgroupStats> Cgroup::Stats() const {
 
   if (const CgroupHierarchy* mem = driver_->HierarchyFor("memory")) {
     bool v2 = mem->version == CgroupVersion::kV2;
-    auto usage = read(mem, v2 ? "memory.current" : "memory.usage_in_bytes");
-    auto stat = read(mem, "memory.stat");
-    if (usage) s.memory_usage_bytes = ParseU64(*usage);
-    if (stat) {
-      auto inactive = FlatKeyedValue(*stat, v2 ? "inactive_file" : "total_inactive_file");
-      s.memory_rss_bytes = FlatKeyedValue(*stat, v2 ? "anon" : "total_rss");
-      if (s.memory_usage_bytes) {
-        uint64_t in = inactive.value_or(0);
-        s.memory_working_set_bytes = *s.memory_usage_bytes > in ? *s.memory_usage_bytes - in : 0;
-      }
-    }
+    FillMemoryStats(mem->version,
+                    read(mem, v2 ? "memory.current" : "memory.usage_in_bytes").value_or(""),
+                    read(mem, "memory.stat").value_or(""),
+                    read(mem, v2 ? "memory.max" : "memory.limit_in_bytes").value_or(""), s);
     if (auto ooms = OomKillCount()) s.oom_kills = *ooms;
   }
   if (auto current = read(driver_->HierarchyFor("pids"), "pids.current"))

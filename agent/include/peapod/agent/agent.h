@@ -7,6 +7,7 @@
 
 #include "peapod/agent/config.h"
 #include "peapod/agent/container_manager.h"
+#include "peapod/agent/events.h"
 #include "peapod/agent/sandbox_manager.h"
 #include "peapod/error.h"
 
@@ -37,6 +38,7 @@ class Agent {
   ContainerManager& containers() { return *containers_; }
   image::ImageService& images() { return *images_; }
   cni::CniClient& cni() { return *cni_; }
+  EventBus& events() { return *events_; }
   const AgentConfig& config() const { return config_; }
 
  private:
@@ -44,6 +46,7 @@ class Agent {
 
   AgentConfig config_;
   std::unique_ptr<StateStore> store_;
+  std::unique_ptr<EventBus> events_ = std::make_unique<EventBus>();
   std::unique_ptr<image::ImageService> images_;
   std::unique_ptr<cni::CniClient> cni_;
   std::unique_ptr<runtime::LogCollector> logs_;

@@ -14,6 +14,7 @@
 
 #include "peapod/agent/config.h"
 #include "peapod/agent/cri_types.h"
+#include "peapod/agent/stats.h"
 #include "peapod/error.h"
 #include "peapod/runtime/exec.h"
 
@@ -26,8 +27,10 @@ class LogCollector;
 
 namespace peapod::agent {
 
+class EventBus;
 class ExitMonitor;
 class SandboxManager;
+enum class ContainerEventType;
 class StateStore;
 struct ContainerEntry;
 struct SandboxEntry;
@@ -65,6 +68,13 @@ class ContainerManager {
   // Reopens a running container's log file, after kubelet rotated it.
   Status ReopenContainerLog(const std::string& id);
 
+  // CPU, memory and writable-layer usage of one container (cpu/memory only while it runs), and
+  // of every container matching `filter` (container_stats.cpp).
+  Result<agent::ContainerStats> ContainerStats(const std::string& id);
+  std::vector<agent::ContainerStats> ListContainerStats(const ContainerStatsFilter& filter = {});
+  // Where lifecycle events are published (GetContainerEvents); null publishes nothing.
+  void SetEventBus(EventBus* events) { events_ = events; }
+
   // Re-adopts the containers recorded under the state root; runs after SandboxManager::Recover.
   Status Recover();
 
@@ -84,6 +94,9 @@ class ContainerManager {
   // gone; remove container dirs no record names.
   void RemoveUnfinishedContainer(const ContainerEntry& entry, const SandboxEntry* sandbox);
   void SweepLeftOverContainerDirs(const std::set<std::string>& recorded);
+  agent::ContainerStats StatsOf(const ContainerEntry& entry);
+  // Publishes a lifecycle event of `entry` with its pod's statuses (events.cpp).
+  void EmitEvent(ContainerEventType type, const ContainerEntry& entry);
 
   AgentConfig config_;
   image::ImageService* images_;
@@ -91,6 +104,10 @@ class ContainerManager {
   ExitMonitor* monitor_;
   StateStore* store_;
   SandboxManager* sandboxes_;
+  EventBus* events_ = nullptr;
+  CpuRateTracker cpu_rates_;
+  // Upper dirs are walked at most every 2 s: kubelet relists every container each period.
+  DirUsageCache layer_usage_{std::chrono::seconds(2)};
 
   std::mutex mu_;  // guards containers_, names_ and every entry's status fields; held briefly
   std::map<std::string, std::shared_ptr<ContainerEntry>> containers_;

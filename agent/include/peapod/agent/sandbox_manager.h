@@ -15,6 +15,7 @@
 
 #include "peapod/agent/config.h"
 #include "peapod/agent/cri_types.h"
+#include "peapod/agent/stats.h"
 #include "peapod/error.h"
 
 namespace peapod::cni {
@@ -27,7 +28,9 @@ class CgroupDriver;
 namespace peapod::agent {
 
 class ContainerManager;
+class EventBus;
 class ExitMonitor;
+enum class ContainerEventType;
 class StateStore;
 struct SandboxEntry;
 
@@ -60,6 +63,16 @@ class SandboxManager {
   Result<PodSandboxStatusResponse> PodSandboxStatus(const std::string& id, bool verbose = false);
   std::vector<PodSandbox> ListPodSandbox(const PodSandboxFilter& filter = {});
 
+  // CPU, memory, processes and network of a ready pod plus its containers' stats
+  // (sandbox_stats.cpp); a pod that is not ready is kUnavailable, as in containerd.
+  Result<agent::PodSandboxStats> PodSandboxStats(const std::string& id);
+  // Stats of every ready pod matching `filter`.
+  std::vector<agent::PodSandboxStats> ListPodSandboxStats(const PodSandboxStatsFilter& filter = {});
+  // ListPodSandboxMetrics: the cadvisor-like metrics of every ready pod and its containers.
+  std::vector<PodSandboxMetrics> ListPodSandboxMetrics();
+  // Where lifecycle events are published (GetContainerEvents); null publishes nothing.
+  void SetEventBus(EventBus* events) { events_ = events; }
+
   // Re-adopts the sandboxes recorded under the state root (at start-up, before serving).
   Status Recover();
 
@@ -85,6 +98,9 @@ class SandboxManager {
   // effect); kAlreadyExists while a listed sandbox or another call in progress holds it.
   Status ReserveName(const std::string& key);
   void ReleaseName(const std::string& key);
+  Result<agent::PodSandboxStats> StatsOf(SandboxEntry& entry);
+  // Publishes a lifecycle event of the sandbox (its id as container_id; events.cpp).
+  void EmitEvent(ContainerEventType type, const std::string& id);
 
   AgentConfig config_;
   cni::CniClient* cni_;
@@ -92,6 +108,8 @@ class SandboxManager {
   StateStore* store_;
   ContainerManager* containers_ = nullptr;
   std::shared_ptr<const runtime::CgroupDriver> cgroup_driver_;
+  EventBus* events_ = nullptr;
+  CpuRateTracker cpu_rates_;
 
   std::mutex mu_;  // guards sandboxes_ and every entry's status fields; held only briefly
   std::map<std::string, std::shared_ptr<SandboxEntry>> sandboxes_;

@@ -1,6 +1,6 @@
 // CriRuntimeService: runtime.v1.RuntimeService over the Agent's sandbox and container managers.
 // Each method translates the request, calls the manager verb of the same name and translates
-// the answer; the verbs live in runtime_service_{sandbox,container,misc}.cpp.
+// the answer; the verbs live in runtime_service_{sandbox,container,stats,events,misc}.cpp.
 #pragma once
 
 #include <mutex>

@@ -85,9 +85,18 @@ struct CgroupStats {
   // usage minus inactive_file (never negative), what kubelet evicts and reports on.
   std::optional<uint64_t> memory_working_set_bytes;
   std::optional<uint64_t> memory_rss_bytes;
+  std::optional<uint64_t> memory_page_faults;        // pgfault (v2) / total_pgfault (v1)
+  std::optional<uint64_t> memory_major_page_faults;  // pgmajfault / total_pgmajfault
+  std::optional<uint64_t> memory_limit_bytes;        // absent when unlimited
   std::optional<uint64_t> oom_kills;
   std::optional<uint64_t> pids_current;
 };
+
+// Fills the memory figures of `out` from the memory controller's files: `usage` is memory.current
+// (v2) or memory.usage_in_bytes (v1), `stat` memory.stat, `limit` memory.max or
+// memory.limit_in_bytes; an empty text is a file that could not be read.
+void FillMemoryStats(CgroupVersion version, std::string_view usage, std::string_view stat,
+                     std::string_view limit, CgroupStats& out);
 
 // Cgroup: one cgroup path (e.g. /peapod/pod-1/c1) in every hierarchy peapod uses. A plain handle:
 // destroying it removes nothing, since pods outlive the agent; call Remove().
