@@ -134,19 +134,6 @@ grpc::Status CriRuntimeService::ExecSync(Ctx*, const v1::ExecSyncRequest* req,
   return grpc::Status::OK;
 }
 
-grpc::Status CriRuntimeService::Exec(Ctx*, const v1::ExecRequest*, v1::ExecResponse*) {
-  return StreamingNotYet("Exec");
-}
-
-grpc::Status CriRuntimeService::Attach(Ctx*, const v1::AttachRequest*, v1::AttachResponse*) {
-  return StreamingNotYet("Attach");
-}
-
-grpc::Status CriRuntimeService::PortForward(Ctx*, const v1::PortForwardRequest*,
-                                            v1::PortForwardResponse*) {
-  return StreamingNotYet("PortForward");
-}
-
 grpc::Status CriRuntimeService::ContainerStats(Ctx*, const v1::ContainerStatsRequest*,
                                                v1::ContainerStatsResponse*) {
   return NotYet("ContainerStats");

@@ -61,6 +61,11 @@ class ContainerManager {
   Result<runtime::ExecSyncResult> ExecSync(const std::string& id,
                                            const std::vector<std::string>& cmd,
                                            int64_t timeout_seconds);
+  // Starts `cmd` in a running container (as ExecSync does) for a streaming Exec: with `tty` on a
+  // terminal, with `stdin` a pipe to write to. The caller owns the process.
+  Result<std::unique_ptr<runtime::ExecProcess>> StartExec(const std::string& id,
+                                                          const std::vector<std::string>& cmd,
+                                                          bool tty, bool stdin);
   // Reopens a running container's log file, after kubelet rotated it.
   Status ReopenContainerLog(const std::string& id);
 
