@@ -80,13 +80,26 @@ int main(int argc, char** argv) {
   int mib = 256;
   CLI::App app{"CRI streaming benchmark: exec round trips and port-forward throughput"};
   app.add_option("--socket", socket, "CRI unix socket")->capture_default_str();
-  app.add_option("--image", image, "a busybox image already on the node")->required();
+  app.add_option("--image", image, "a busybox image (pulled first)")->required();
   app.add_option("--execs", execs, "exec round trips to time")->capture_default_str();
   app.add_option("--mib", mib, "MiB to download through port-forward")->capture_default_str();
   CLI11_PARSE(app, argc, argv);
 
   auto channel = grpc::CreateChannel("unix:" + socket, grpc::InsecureChannelCredentials());
   auto stub = v1::RuntimeService::NewStub(channel);
+  {
+    auto images = v1::ImageService::NewStub(channel);
+    grpc::ClientContext ctx;
+    ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(300));
+    v1::PullImageRequest pull;
+    pull.mutable_image()->set_image(image);
+    v1::PullImageResponse pulled;
+    auto status = images->PullImage(&ctx, pull, &pulled);
+    if (!status.ok()) {
+      std::fprintf(stderr, "PullImage %s: %s\n", image.c_str(), status.error_message().c_str());
+      return 1;
+    }
+  }
 
   v1::RunPodSandboxRequest run;
   auto* meta = run.mutable_config()->mutable_metadata();
