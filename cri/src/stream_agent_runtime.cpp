@@ -54,6 +54,42 @@ class ExecTarget final : public StreamTarget {
   bool tty_;
 };
 
+// Attach without a terminal: the container's stdout/stderr as its log collector drains them.
+class AttachTarget final : public StreamTarget {
+ public:
+  explicit AttachTarget(agent::ContainerManager::AttachedOutput output)
+      : output_(std::move(output)) {}
+  ~AttachTarget() override { output_.logs->RemoveTap(output_.tap.id); }
+
+  int input_fd() const override { return -1; }
+  int output_fd() const override { return output_.tap.stdout_read.Get(); }
+  int error_fd() const override { return output_.tap.stderr_read.Get(); }
+  void CloseInput() override {}
+  Status Resize(uint16_t, uint16_t) override {
+    return Fail(ErrorCode::kFailedPrecondition, "attach: the container has no terminal");
+  }
+  Result<int> Wait(int cancel_fd) override {
+    for (;;) {
+      pollfd fds[2] = {{output_.pidfd.Get(), POLLIN, 0}, {cancel_fd, POLLIN, 0}};
+      if (::poll(fds, 2, -1) < 0) {
+        if (errno == EINTR) continue;
+        return FailErrno("wait for the attached container");
+      }
+      if (fds[0].revents != 0) {
+        // It exited: the collector hands over its last output and ends the streams.
+        output_.logs->WaitClosed(std::chrono::seconds(2));
+        break;
+      }
+      if (fds[1].revents != 0) break;  // the client detached; the container runs on
+    }
+    output_.logs->RemoveTap(output_.tap.id);
+    return 0;
+  }
+
+ private:
+  agent::ContainerManager::AttachedOutput output_;
+};
+
 class AgentStreamingRuntime final : public StreamingRuntime {
  public:
   explicit AgentStreamingRuntime(agent::Agent& agent) : agent_(agent) {}
@@ -66,8 +102,13 @@ class AgentStreamingRuntime final : public StreamingRuntime {
   }
 
   Result<std::unique_ptr<StreamTarget>> Attach(const AttachRequest& request) override {
-    return Fail(ErrorCode::kUnimplemented,
-                "attach to container " + request.container_id + " is not offered yet");
+    if (request.tty || request.stdin) {
+      return Fail(ErrorCode::kUnimplemented, "attach to container " + request.container_id +
+                                                 ": stdin and terminals are not offered yet");
+    }
+    auto output = agent_.containers().AttachOutput(request.container_id);
+    if (!output) return std::unexpected(std::move(output.error()));
+    return std::make_unique<AttachTarget>(std::move(*output));
   }
 
   Result<UniqueFd> DialPod(const std::string& sandbox_id, uint16_t port) override {

@@ -276,13 +276,9 @@ Result<int> RunWebSocket(const std::string& url, const RemoteCommandIo& io) {
   return ExitCodeFrom(error);
 }
 
-Status ForwardSpdy(const std::string& url, uint16_t port, int local_fd) {
-  std::string protocol;
-  auto transport = Upgrade(
-      url, "Upgrade: SPDY/3.1\r\nX-Stream-Protocol-Version: portforward.k8s.io\r\nContent-Length: 0\r\n",
-      false, &protocol);
-  if (!transport) return std::unexpected(std::move(transport.error()));
-  SpdyConnection conn(**transport);
+// One forwarded connection over a SPDY session on `transport`.
+Status ForwardOverSpdy(ByteTransport& transport, uint16_t port, int local_fd) {
+  SpdyConnection conn(transport);
   constexpr uint32_t kError = 1, kData = 3;
   std::string port_text = std::to_string(port);
   for (auto [id, type] : {std::pair{kError, "error"}, std::pair{kData, "data"}}) {
@@ -326,10 +322,32 @@ Status ForwardSpdy(const std::string& url, uint16_t port, int local_fd) {
   }
   Signal(stop.Get());
   pump.join();
-  (*transport)->Abort();
+  transport.Abort();
   if (!error.empty()) return Fail(ErrorCode::kUnavailable, error);
   if (!data_done && !failure) return std::unexpected(std::move(failure.error()));
   return Ok();
+}
+
+Status ForwardSpdy(const std::string& url, uint16_t port, int local_fd) {
+  std::string protocol;
+  auto transport = Upgrade(
+      url, "Upgrade: SPDY/3.1\r\nX-Stream-Protocol-Version: portforward.k8s.io\r\nContent-Length: 0\r\n",
+      false, &protocol);
+  if (!transport) return std::unexpected(std::move(transport.error()));
+  return ForwardOverSpdy(**transport, port, local_fd);
+}
+
+Status ForwardSpdyOverWebSocket(const std::string& url, uint16_t port, int local_fd) {
+  std::string protocol;
+  std::string key = WebSocketKey();
+  auto transport = Upgrade(url,
+                           "Upgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: " +
+                               key + "\r\nSec-WebSocket-Protocol: SPDY/3.1+portforward.k8s.io\r\n",
+                           true, &protocol, key);
+  if (!transport) return std::unexpected(std::move(transport.error()));
+  WebSocketConnection ws(**transport, true);
+  WebSocketByteTransport tunnel(ws);
+  return ForwardOverSpdy(tunnel, port, local_fd);
 }
 
 Status ForwardWebSocket(const std::string& url, uint16_t port, int local_fd) {
@@ -406,12 +424,21 @@ std::optional<TerminalSize> TerminalSizeQueue::Next(std::stop_token stop) {
 }
 
 Result<int> RunRemoteCommand(const std::string& url, const RemoteCommandIo& io) {
+  if (io.protocol == StreamProtocol::kSpdyOverWebSocket) {
+    return Fail(ErrorCode::kInvalidArgument, "SPDY over WebSocket is for port-forward only");
+  }
   return io.protocol == StreamProtocol::kWebSocket ? RunWebSocket(url, io) : RunSpdy(url, io);
 }
 
 Status ForwardPort(const std::string& url, uint16_t port, int local_fd, StreamProtocol protocol) {
-  return protocol == StreamProtocol::kWebSocket ? ForwardWebSocket(url, port, local_fd)
-                                                : ForwardSpdy(url, port, local_fd);
+  switch (protocol) {
+    case StreamProtocol::kWebSocket:
+      return ForwardWebSocket(url, port, local_fd);
+    case StreamProtocol::kSpdyOverWebSocket:
+      return ForwardSpdyOverWebSocket(url, port, local_fd);
+    default:
+      return ForwardSpdy(url, port, local_fd);
+  }
 }
 
 }  // namespace peapod::cri::streaming

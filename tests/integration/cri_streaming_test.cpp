@@ -1,6 +1,6 @@
 // CRI streaming against a real peapodd and busybox: Exec (SPDY and WebSocket, pipes and a
-// terminal), PortForward to an httpd inside a pod, the tokens' single use and expiry, and no
-// process left behind by a client that disconnects mid-exec.
+// terminal), Attach to a container's output, PortForward to an httpd inside a pod, the tokens'
+// single use and expiry, and no process left behind by a client that disconnects mid-exec.
 #include <fcntl.h>
 #include <poll.h>
 #include <sys/socket.h>
@@ -278,6 +278,8 @@ TEST_F(CriStreaming, PortForwardFetchesAPageFromHttpdInThePod) {
   EXPECT_NE(page.find("hello-from-the-pod"), std::string::npos) << page;
   page = FetchWhenServing(streaming::StreamProtocol::kWebSocket);
   EXPECT_NE(page.find("hello-from-the-pod"), std::string::npos) << page;
+  page = FetchWhenServing(streaming::StreamProtocol::kSpdyOverWebSocket);
+  EXPECT_NE(page.find("hello-from-the-pod"), std::string::npos) << page;
 }
 
 TEST_F(CriStreaming, PortForwardToAClosedPortReportsTheError) {
@@ -359,6 +361,59 @@ TEST_F(CriStreaming, AClientThatDisconnectsMidExecLeavesNoProcess) {
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
   }
   EXPECT_EQ(after, before);
+}
+
+TEST_F(CriStreaming, AttachStreamsANonTtyContainersOutputUntilItStops) {
+  std::string id = StartContainer(
+      "ticker", {"sh", "-c", "i=0; while true; do echo tick $i; echo tock $i >&2; "
+                             "i=$((i+1)); sleep 0.1; done"});
+  v1::AttachRequest req;
+  req.set_container_id(id);
+  req.set_stdout(true);
+  req.set_stderr(true);
+  v1::AttachResponse resp;
+  auto status = CriCall(runtime(), &Stub::Attach, req, &resp);
+  ASSERT_TRUE(status.ok()) << Describe(status);
+  Pipe out, err;
+  streaming::RemoteCommandIo io;
+  io.stdout_fd = out.write.Get();
+  io.stderr_fd = err.write.Get();
+  Result<int> code = -1;
+  std::thread session([&] {
+    code = streaming::RunRemoteCommand(resp.url(), io);
+    out.write.Reset();
+    err.write.Reset();
+  });
+  // Read until a few ticks came through (bounded), then stop the container: attach ends.
+  std::string seen;
+  char buf[1024];
+  for (int i = 0; i < 200 && seen.find("tick", seen.find("tick") + 1) == std::string::npos; ++i) {
+    pollfd pfd{out.read.Get(), POLLIN, 0};
+    if (::poll(&pfd, 1, 100) <= 0) continue;
+    ssize_t n = ::read(out.read.Get(), buf, sizeof(buf));
+    if (n <= 0) break;
+    seen.append(buf, static_cast<size_t>(n));
+  }
+  v1::StopContainerRequest stop;
+  stop.set_container_id(id);
+  stop.set_timeout(1);
+  v1::StopContainerResponse stopped;
+  ASSERT_TRUE(CriCall(runtime(), &Stub::StopContainer, stop, &stopped).ok());
+  std::string errors;
+  std::thread err_reader([&] { errors = ReadAll(err.read.Get()); });
+  seen += ReadAll(out.read.Get());
+  session.join();
+  err_reader.join();
+  ASSERT_TRUE(code) << code.error().ToString();
+  EXPECT_EQ(*code, 0);
+  EXPECT_NE(seen.find("tick "), std::string::npos) << seen;
+  EXPECT_EQ(seen.find("tock"), std::string::npos) << "stderr leaked into stdout: " << seen;
+  EXPECT_NE(errors.find("tock "), std::string::npos) << errors;
+  // The CRI log still records everything.
+  std::ifstream log(daemon_->log_dir() + "/stream/ticker.log");
+  std::stringstream logged;
+  logged << log.rdbuf();
+  EXPECT_NE(logged.str().find(" stdout F tick "), std::string::npos) << logged.str();
 }
 
 TEST_F(CriStreaming, StreamingRequestsAreValidatedAsKubeletDoes) {

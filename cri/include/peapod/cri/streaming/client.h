@@ -32,7 +32,13 @@ class TerminalSizeQueue {
   std::deque<TerminalSize> sizes_;
 };
 
-enum class StreamProtocol { kSpdy, kWebSocket };
+enum class StreamProtocol {
+  kSpdy,
+  kWebSocket,
+  // Port-forward only: SPDY frames inside WebSocket binary messages
+  // ("SPDY/3.1+portforward.k8s.io", what kubectl's websocket port-forward speaks).
+  kSpdyOverWebSocket,
+};
 
 struct RemoteCommandIo {
   // Each -1 when the request did not ask for it; they must match the CRI request's stdin,

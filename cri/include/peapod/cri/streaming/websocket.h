@@ -67,4 +67,19 @@ class WebSocketConnection {
   std::string buffer_;       // reader thread only
 };
 
+// Binary WebSocket messages seen as a byte stream (SPDY tunnelled through WebSocket).
+class WebSocketByteTransport final : public ByteTransport {
+ public:
+  explicit WebSocketByteTransport(WebSocketConnection& ws) : ws_(ws) {}
+  Result<size_t> Read(char* buf, size_t size) override;
+  Status Write(std::string_view data) override;
+  void CloseWrite() override { (void)ws_.WriteClose(); }
+  void Abort() override { ws_.transport().Abort(); }
+
+ private:
+  WebSocketConnection& ws_;
+  std::string pending_;
+  size_t pos_ = 0;
+};
+
 }  // namespace peapod::cri::streaming
