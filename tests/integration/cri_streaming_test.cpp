@@ -5,6 +5,7 @@
 #include <poll.h>
 #include <sys/socket.h>
 
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 #include <thread>
@@ -66,6 +67,17 @@ int ProcessesInCgroupOf(const std::string& pid) {
     return count;
   }
   return -1;
+}
+
+// Open descriptors of process `pid`.
+int OpenFds(pid_t pid) {
+  std::error_code ec;
+  int count = 0;
+  for (auto it = std::filesystem::directory_iterator("/proc/" + std::to_string(pid) + "/fd", ec);
+       !ec && it != std::filesystem::directory_iterator(); it.increment(ec)) {
+    ++count;
+  }
+  return count;
 }
 
 class CriStreaming : public CriTest {
@@ -329,6 +341,7 @@ TEST_F(CriStreaming, AClientThatDisconnectsMidExecLeavesNoProcess) {
 
   std::string url;
   ASSERT_TRUE(Exec(id, {"sleep", "1000"}, true, true, false, false, &url).ok());
+  int daemon_fds_before = OpenFds(daemon_->pid());
   // A client by hand, so it can vanish mid-stream: upgrade, open its streams, then close.
   auto parsed = streaming::ParseHttpUrl(url);
   ASSERT_TRUE(parsed);
@@ -361,6 +374,14 @@ TEST_F(CriStreaming, AClientThatDisconnectsMidExecLeavesNoProcess) {
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
   }
   EXPECT_EQ(after, before);
+  // ...and the daemon let go of the session's socket, pipes, pidfds and eventfds.
+  int daemon_fds_after = -1;
+  for (int i = 0; i < 200; ++i) {
+    daemon_fds_after = OpenFds(daemon_->pid());
+    if (daemon_fds_after <= daemon_fds_before) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  EXPECT_LE(daemon_fds_after, daemon_fds_before);
 }
 
 TEST_F(CriStreaming, AttachStreamsANonTtyContainersOutputUntilItStops) {
