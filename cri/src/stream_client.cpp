@@ -1,6 +1,4 @@
 // The streaming client (see client.h).
-#include "peapod/cri/streaming/client.h"
-
 #include <openssl/evp.h>
 #include <poll.h>
 #include <sys/eventfd.h>
@@ -10,6 +8,7 @@
 #include <nlohmann/json.hpp>
 #include <thread>
 
+#include "peapod/cri/streaming/client.h"
 #include "peapod/cri/streaming/http.h"
 #include "peapod/cri/streaming/spdy.h"
 #include "peapod/cri/streaming/websocket.h"
@@ -33,22 +32,23 @@ bool WriteAll(int fd, std::string_view data) {
 
 std::string Base64(const unsigned char* data, size_t size) {
   std::string out(4 * ((size + 2) / 3) + 1, '\0');
-  int n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()), data, static_cast<int>(size));
+  int n =
+      EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()), data, static_cast<int>(size));
   out.resize(static_cast<size_t>(n));
   return out;
 }
 
 // Connects and upgrades; the transport carries the protocol afterwards.
 Result<std::unique_ptr<SocketTransport>> Upgrade(const std::string& url,
-                                                 const std::string& extra_headers,
-                                                 bool websocket, std::string* protocol,
+                                                 const std::string& extra_headers, bool websocket,
+                                                 std::string* protocol,
                                                  const std::string& websocket_key = "") {
   auto parsed = ParseHttpUrl(url);
   if (!parsed) return std::unexpected(std::move(parsed.error()));
   auto fd = ConnectTcp(parsed->host, parsed->port);
   if (!fd) return std::unexpected(std::move(fd.error()));
-  std::string request = (websocket ? "GET " : "POST ") + parsed->target + " HTTP/1.1\r\nHost: " +
-                        parsed->host + ":" + std::to_string(parsed->port) +
+  std::string request = (websocket ? "GET " : "POST ") + parsed->target +
+                        " HTTP/1.1\r\nHost: " + parsed->host + ":" + std::to_string(parsed->port) +
                         "\r\nConnection: Upgrade\r\n" + extra_headers + "\r\n";
   SocketTransport transport(std::move(*fd));
   if (auto s = transport.Write(request); !s) return std::unexpected(std::move(s.error()));
@@ -204,11 +204,11 @@ Result<int> RunSpdy(const std::string& url, const RemoteCommandIo& io) {
 Result<int> RunWebSocket(const std::string& url, const RemoteCommandIo& io) {
   std::string protocol;
   std::string key = WebSocketKey();
-  auto transport = Upgrade(url,
-                           "Upgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: " +
-                               key +
-                               "\r\nSec-WebSocket-Protocol: v5.channel.k8s.io, v4.channel.k8s.io\r\n",
-                           true, &protocol, key);
+  auto transport =
+      Upgrade(url,
+              "Upgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: " + key +
+                  "\r\nSec-WebSocket-Protocol: v5.channel.k8s.io, v4.channel.k8s.io\r\n",
+              true, &protocol, key);
   if (!transport) return std::unexpected(std::move(transport.error()));
   bool v5 = protocol == "v5.channel.k8s.io";
   WebSocketConnection ws(**transport, true);
@@ -282,7 +282,8 @@ Status ForwardOverSpdy(ByteTransport& transport, uint16_t port, int local_fd) {
   constexpr uint32_t kError = 1, kData = 3;
   std::string port_text = std::to_string(port);
   for (auto [id, type] : {std::pair{kError, "error"}, std::pair{kData, "data"}}) {
-    if (auto s = conn.SendSynStream(id, {{"streamtype", type}, {"port", port_text}, {"requestid", "0"}});
+    if (auto s =
+            conn.SendSynStream(id, {{"streamtype", type}, {"port", port_text}, {"requestid", "0"}});
         !s) {
       return s;
     }
@@ -331,7 +332,8 @@ Status ForwardOverSpdy(ByteTransport& transport, uint16_t port, int local_fd) {
 Status ForwardSpdy(const std::string& url, uint16_t port, int local_fd) {
   std::string protocol;
   auto transport = Upgrade(
-      url, "Upgrade: SPDY/3.1\r\nX-Stream-Protocol-Version: portforward.k8s.io\r\nContent-Length: 0\r\n",
+      url,
+      "Upgrade: SPDY/3.1\r\nX-Stream-Protocol-Version: portforward.k8s.io\r\nContent-Length: 0\r\n",
       false, &protocol);
   if (!transport) return std::unexpected(std::move(transport.error()));
   return ForwardOverSpdy(**transport, port, local_fd);
@@ -340,10 +342,11 @@ Status ForwardSpdy(const std::string& url, uint16_t port, int local_fd) {
 Status ForwardSpdyOverWebSocket(const std::string& url, uint16_t port, int local_fd) {
   std::string protocol;
   std::string key = WebSocketKey();
-  auto transport = Upgrade(url,
-                           "Upgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: " +
-                               key + "\r\nSec-WebSocket-Protocol: SPDY/3.1+portforward.k8s.io\r\n",
-                           true, &protocol, key);
+  auto transport =
+      Upgrade(url,
+              "Upgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: " + key +
+                  "\r\nSec-WebSocket-Protocol: SPDY/3.1+portforward.k8s.io\r\n",
+              true, &protocol, key);
   if (!transport) return std::unexpected(std::move(transport.error()));
   WebSocketConnection ws(**transport, true);
   WebSocketByteTransport tunnel(ws);
@@ -353,12 +356,13 @@ Status ForwardSpdyOverWebSocket(const std::string& url, uint16_t port, int local
 Status ForwardWebSocket(const std::string& url, uint16_t port, int local_fd) {
   std::string protocol;
   std::string key = WebSocketKey();
-  std::string target = url + (url.find('?') == std::string::npos ? "?" : "&") + "ports=" +
-                       std::to_string(port);
-  auto transport = Upgrade(target,
-                           "Upgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: " +
-                               key + "\r\nSec-WebSocket-Protocol: v4.channel.k8s.io\r\n",
-                           true, &protocol, key);
+  std::string target =
+      url + (url.find('?') == std::string::npos ? "?" : "&") + "ports=" + std::to_string(port);
+  auto transport =
+      Upgrade(target,
+              "Upgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: " + key +
+                  "\r\nSec-WebSocket-Protocol: v4.channel.k8s.io\r\n",
+              true, &protocol, key);
   if (!transport) return std::unexpected(std::move(transport.error()));
   WebSocketConnection ws(**transport, true);
   UniqueFd stop(::eventfd(0, EFD_CLOEXEC));

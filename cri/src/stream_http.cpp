@@ -22,7 +22,8 @@ std::string Lower(std::string_view s) {
 
 std::string_view Trim(std::string_view s) {
   while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t' || s.back() == '\r')) s.remove_suffix(1);
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t' || s.back() == '\r'))
+    s.remove_suffix(1);
   return s;
 }
 
@@ -98,14 +99,17 @@ std::map<std::string, std::string> HttpHead::Query() const {
 Result<HttpHead> ParseHttpHead(std::string_view text, bool request) {
   HttpHead head;
   size_t eol = text.find("\r\n");
-  if (eol == std::string_view::npos) return Fail(ErrorCode::kInvalidArgument, "HTTP: no request line");
+  if (eol == std::string_view::npos)
+    return Fail(ErrorCode::kInvalidArgument, "HTTP: no request line");
   std::string_view line = text.substr(0, eol);
   text.remove_prefix(eol + 2);
   size_t sp1 = line.find(' ');
   size_t sp2 = sp1 == std::string_view::npos ? sp1 : line.find(' ', sp1 + 1);
-  if (sp1 == std::string_view::npos) return Fail(ErrorCode::kInvalidArgument, "HTTP: bad first line");
+  if (sp1 == std::string_view::npos)
+    return Fail(ErrorCode::kInvalidArgument, "HTTP: bad first line");
   if (request) {
-    if (sp2 == std::string_view::npos) return Fail(ErrorCode::kInvalidArgument, "HTTP: bad request line");
+    if (sp2 == std::string_view::npos)
+      return Fail(ErrorCode::kInvalidArgument, "HTTP: bad request line");
     head.method = line.substr(0, sp1);
     head.target = line.substr(sp1 + 1, sp2 - sp1 - 1);
     head.version = line.substr(sp2 + 1);
@@ -129,7 +133,8 @@ Result<HttpHead> ParseHttpHead(std::string_view text, bool request) {
     if (colon == std::string_view::npos || colon == 0) {
       return Fail(ErrorCode::kInvalidArgument, "HTTP: bad header line");
     }
-    head.headers.emplace_back(Lower(line.substr(0, colon)), std::string(Trim(line.substr(colon + 1))));
+    head.headers.emplace_back(Lower(line.substr(0, colon)),
+                              std::string(Trim(line.substr(colon + 1))));
   }
   return head;
 }
@@ -148,7 +153,8 @@ Result<HttpHead> ReadHttpHead(int fd, bool request) {
     ssize_t n = ::recv(fd, chunk, sizeof(chunk), 0);
     if (n < 0 && errno == EINTR) continue;
     if (n < 0) return FailErrno("read HTTP head");
-    if (n == 0) return Fail(ErrorCode::kUnavailable, "HTTP: connection closed before the head ended");
+    if (n == 0)
+      return Fail(ErrorCode::kUnavailable, "HTTP: connection closed before the head ended");
     buf.append(chunk, static_cast<size_t>(n));
   }
 }
@@ -166,9 +172,11 @@ Result<ParsedUrl> ParseHttpUrl(std::string_view url) {
   std::string_view port;
   if (authority.starts_with('[')) {
     size_t close = authority.find(']');
-    if (close == std::string_view::npos) return Fail(ErrorCode::kInvalidArgument, "URL: bad IPv6 host");
+    if (close == std::string_view::npos)
+      return Fail(ErrorCode::kInvalidArgument, "URL: bad IPv6 host");
     out.host = authority.substr(1, close - 1);
-    if (close + 1 < authority.size() && authority[close + 1] == ':') port = authority.substr(close + 2);
+    if (close + 1 < authority.size() && authority[close + 1] == ':')
+      port = authority.substr(close + 2);
   } else {
     size_t colon = authority.rfind(':');
     out.host = authority.substr(0, colon);

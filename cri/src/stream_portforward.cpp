@@ -235,7 +235,8 @@ void ServePortForwardWebSocket(WebSocketConnection& conn, StreamingRuntime& runt
     size_t channel = static_cast<uint8_t>(data[0]);
     if (channel % 2 != 0 || channel / 2 >= forwards.size()) continue;
     Port& p = forwards[channel / 2];
-    if (p.socket && data.size() > 1 && !WriteAll(p.socket.Get(), std::string_view(data).substr(1))) {
+    if (p.socket && data.size() > 1 &&
+        !WriteAll(p.socket.Get(), std::string_view(data).substr(1))) {
       ::shutdown(p.socket.Get(), SHUT_RDWR);
     }
   }

@@ -350,7 +350,8 @@ class WebSocketChannel final : public Channel {
 }  // namespace
 
 std::string ExitStatusJson(int exit_code, const std::string& what) {
-  nlohmann::json status = {{"kind", "Status"}, {"apiVersion", "v1"}, {"metadata", nlohmann::json::object()}};
+  nlohmann::json status = {
+      {"kind", "Status"}, {"apiVersion", "v1"}, {"metadata", nlohmann::json::object()}};
   if (exit_code == 0) {
     status["status"] = "Success";
     return status.dump();
@@ -360,19 +361,16 @@ std::string ExitStatusJson(int exit_code, const std::string& what) {
                       ", exit code " + std::to_string(exit_code);
   status["reason"] = "NonZeroExitCode";
   status["details"] = {
-      {"causes", nlohmann::json::array({{{"reason", "ExitCode"},
-                                         {"message", std::to_string(exit_code)}}})}};
+      {"causes",
+       nlohmann::json::array({{{"reason", "ExitCode"}, {"message", std::to_string(exit_code)}}})}};
   return status.dump();
 }
 
 std::string FailureStatusJson(const std::string& message) {
-  nlohmann::json status = {{"kind", "Status"},
-                           {"apiVersion", "v1"},
-                           {"metadata", nlohmann::json::object()},
-                           {"status", "Failure"},
-                           {"message", message},
-                           {"reason", "InternalError"},
-                           {"code", 500}};
+  nlohmann::json status = {
+      {"kind", "Status"},    {"apiVersion", "v1"}, {"metadata", nlohmann::json::object()},
+      {"status", "Failure"}, {"message", message}, {"reason", "InternalError"},
+      {"code", 500}};
   return status.dump();
 }
 
@@ -388,9 +386,9 @@ void ServeRemoteCommandSpdy(SpdyConnection& conn, ChannelVersion version,
   RunSession(channel, version, options, start);
 }
 
-void ServeRemoteCommandWebSocket(WebSocketConnection& conn, ChannelVersion version,
-                                 const RemoteCommandOptions& options,
-                                 const std::function<Result<std::unique_ptr<StreamTarget>>()>& start) {
+void ServeRemoteCommandWebSocket(
+    WebSocketConnection& conn, ChannelVersion version, const RemoteCommandOptions& options,
+    const std::function<Result<std::unique_ptr<StreamTarget>>()>& start) {
   WebSocketChannel channel(conn, version);
   RunSession(channel, version, options, start);
 }

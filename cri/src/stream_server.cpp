@@ -1,6 +1,4 @@
 // StreamingServer: listener, tokens, HTTP upgrade and protocol negotiation (see server.h).
-#include "peapod/cri/streaming/server.h"
-
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -14,6 +12,7 @@
 #include <variant>
 
 #include "peapod/cri/streaming/http.h"
+#include "peapod/cri/streaming/server.h"
 #include "stream_sessions.h"
 
 namespace peapod::cri::streaming {
@@ -93,7 +92,8 @@ Result<std::pair<std::string, uint16_t>> SplitHostPort(const std::string& addres
                 "stream address \"" + address + "\" is not host:port (e.g. 127.0.0.1:0)");
   }
   std::string host = address.substr(0, colon);
-  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
+  if (host.size() >= 2 && host.front() == '[' && host.back() == ']')
+    host = host.substr(1, host.size() - 2);
   char* end = nullptr;
   long port = std::strtol(address.c_str() + colon + 1, &end, 10);
   if (*end != '\0' || port < 0 || port > 65535 || colon + 1 == address.size()) {
@@ -345,8 +345,8 @@ void StreamingServer::Serve(uint64_t id, int fd) {
       return;
     }
   } else {
-    supported = portforward ? std::vector<std::string>{kPortForwardProtocol}
-                            : ToStrings(kChannelProtocols);
+    supported =
+        portforward ? std::vector<std::string>{kPortForwardProtocol} : ToStrings(kChannelProtocols);
     offered = head->HeaderList("x-stream-protocol-version");
     // A client that names no version speaks the first one (kubelet's rule).
     protocol = offered.empty() ? (portforward ? kPortForwardProtocol : "channel.k8s.io")

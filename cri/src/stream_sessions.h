@@ -28,9 +28,9 @@ void ServeRemoteCommandSpdy(SpdyConnection& conn, ChannelVersion version,
                             const RemoteCommandOptions& options,
                             std::chrono::milliseconds stream_timeout,
                             const std::function<Result<std::unique_ptr<StreamTarget>>()>& start);
-void ServeRemoteCommandWebSocket(WebSocketConnection& conn, ChannelVersion version,
-                                 const RemoteCommandOptions& options,
-                                 const std::function<Result<std::unique_ptr<StreamTarget>>()>& start);
+void ServeRemoteCommandWebSocket(
+    WebSocketConnection& conn, ChannelVersion version, const RemoteCommandOptions& options,
+    const std::function<Result<std::unique_ptr<StreamTarget>>()>& start);
 
 // Port-forward: SPDY streams in pairs (data, error) per request, each dialled in the pod.
 void ServePortForwardSpdy(SpdyConnection& conn, StreamingRuntime& runtime,

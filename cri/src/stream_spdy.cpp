@@ -28,6 +28,7 @@ uint32_t GetU32(std::string_view in, size_t at) {
 // The draft's dictionary: length-prefixed header names and common values, then a run of common
 // value fragments without prefixes.
 std::string BuildDictionary() {
+  // clang-format off
   static constexpr const char* kWords[] = {
       "options", "head", "post", "put", "delete", "trace", "accept", "accept-charset",
       "accept-encoding", "accept-language", "accept-ranges", "age", "allow", "authorization",
@@ -39,6 +40,7 @@ std::string BuildDictionary() {
       "retry-after", "server", "te", "trailer", "transfer-encoding", "upgrade", "user-agent",
       "vary", "via", "warning", "www-authenticate", "method", "get", "status", "200 OK",
       "version", "HTTP/1.1", "url", "public", "set-cookie", "keep-alive", "origin"};
+  // clang-format on
   std::string dict;
   for (const char* word : kWords) {
     PutU32(dict, static_cast<uint32_t>(std::strlen(word)));
@@ -231,8 +233,8 @@ Result<std::string> EncodeSynStream(uint32_t stream_id, uint8_t flags, const Spd
   auto block = compressor.Compress(headers);
   if (!block) return std::unexpected(std::move(block.error()));
   std::string payload = StreamIdPayload(stream_id);
-  PutU32(payload, 0);            // associated-to stream
-  payload.append("\0\0", 2);     // priority 0, slot 0
+  PutU32(payload, 0);         // associated-to stream
+  payload.append("\0\0", 2);  // priority 0, slot 0
   payload += *block;
   return EncodeSpdyControlFrame(SpdyType::kSynStream, flags, payload);
 }

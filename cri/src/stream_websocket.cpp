@@ -128,8 +128,9 @@ Result<std::optional<WebSocketConnection::Message>> WebSocketConnection::ReadMes
     WsFrame& f = **frame;
     // Clients must mask, servers must not (RFC 6455 5.1).
     if (f.masked == client_) {
-      return Fail(ErrorCode::kInvalidArgument, client_ ? "WebSocket: server sent a masked frame"
-                                                       : "WebSocket: client sent an unmasked frame");
+      return Fail(ErrorCode::kInvalidArgument, client_
+                                                   ? "WebSocket: server sent a masked frame"
+                                                   : "WebSocket: client sent an unmasked frame");
     }
     switch (f.opcode) {
       case WsOpcode::kPing: {

@@ -156,7 +156,8 @@ class CriStreaming : public CriTest {
   Result<std::string> FetchThroughPortForward(const std::string& path,
                                               streaming::StreamProtocol protocol) {
     int sv[2];
-    if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0) return FailErrno("socketpair");
+    if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0)
+      return FailErrno("socketpair");
     UniqueFd ours(sv[0]), theirs(sv[1]);
     std::string url = PortForwardUrl();
     Status forwarded = Ok();
@@ -192,19 +193,16 @@ class CriStreaming : public CriTest {
 
 class CriStreamingShortTokens : public CriStreaming {
  protected:
-  std::vector<std::string> ExtraDaemonArgs() const override {
-    return {"--stream-token-ttl", "1"};
-  }
+  std::vector<std::string> ExtraDaemonArgs() const override { return {"--stream-token-ttl", "1"}; }
 };
-
 
 TEST_F(CriStreaming, ExecPipesStdinAndReturnsTheExitCode) {
   std::string id = StartContainer("sleeper", {"sleep", "3600"});
   for (auto protocol : {streaming::StreamProtocol::kSpdy, streaming::StreamProtocol::kWebSocket}) {
     SCOPED_TRACE(protocol == streaming::StreamProtocol::kSpdy ? "SPDY" : "WebSocket");
     std::string url;
-    auto status = Exec(id, {"sh", "-c", "tr a-z A-Z; echo oops >&2; exit 7"}, true, true, true,
-                       false, &url);
+    auto status =
+        Exec(id, {"sh", "-c", "tr a-z A-Z; echo oops >&2; exit 7"}, true, true, true, false, &url);
     ASSERT_TRUE(status.ok()) << Describe(status);
     EXPECT_TRUE(url.starts_with("http://127.0.0.1:")) << url;
     Pipe in, out, err;
@@ -242,8 +240,9 @@ TEST_F(CriStreaming, TtyExecSeesItsWindowResized) {
     SCOPED_TRACE(protocol == streaming::StreamProtocol::kSpdy ? "SPDY" : "WebSocket");
     std::string url;
     auto status = Exec(id,
-                       {"sh", "-c", "echo ready; while read x; do [ \"$x\" = q ] && exit 3; "
-                                    "stty size; done"},
+                       {"sh", "-c",
+                        "echo ready; while read x; do [ \"$x\" = q ] && exit 3; "
+                        "stty size; done"},
                        true, true, false, true, &url);
     ASSERT_TRUE(status.ok()) << Describe(status);
     Pipe in, out;
@@ -350,7 +349,8 @@ TEST_F(CriStreaming, AClientThatDisconnectsMidExecLeavesNoProcess) {
   std::string request = "POST " + parsed->target +
                         " HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: SPDY/3.1\r\n"
                         "X-Stream-Protocol-Version: v4.channel.k8s.io\r\n\r\n";
-  ASSERT_EQ(::write(fd->Get(), request.data(), request.size()), static_cast<ssize_t>(request.size()));
+  ASSERT_EQ(::write(fd->Get(), request.data(), request.size()),
+            static_cast<ssize_t>(request.size()));
   auto head = streaming::ReadHttpHead(fd->Get(), false);
   ASSERT_TRUE(head);
   ASSERT_EQ(head->status, 101);
@@ -385,9 +385,9 @@ TEST_F(CriStreaming, AClientThatDisconnectsMidExecLeavesNoProcess) {
 }
 
 TEST_F(CriStreaming, AttachStreamsANonTtyContainersOutputUntilItStops) {
-  std::string id = StartContainer(
-      "ticker", {"sh", "-c", "i=0; while true; do echo tick $i; echo tock $i >&2; "
-                             "i=$((i+1)); sleep 0.1; done"});
+  std::string id = StartContainer("ticker", {"sh", "-c",
+                                             "i=0; while true; do echo tick $i; echo tock $i >&2; "
+                                             "i=$((i+1)); sleep 0.1; done"});
   v1::AttachRequest req;
   req.set_container_id(id);
   req.set_stdout(true);

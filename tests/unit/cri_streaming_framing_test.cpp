@@ -174,7 +174,8 @@ TEST(WebSocketFraming, MasksAsTheRfcExampleDoes) {
 }
 
 TEST(WebSocketFraming, LengthsUseTheirThreeEncodings) {
-  for (size_t size : {size_t{0}, size_t{125}, size_t{126}, size_t{65535}, size_t{65536}, size_t{300000}}) {
+  for (size_t size :
+       {size_t{0}, size_t{125}, size_t{126}, size_t{65535}, size_t{65536}, size_t{300000}}) {
     std::string payload(size, 'p');
     auto bytes = EncodeWsFrame(WsOpcode::kBinary, payload, true, std::nullopt);
     size_t header = size < 126 ? 2 : size <= 65535 ? 4 : 10;
@@ -185,7 +186,8 @@ TEST(WebSocketFraming, LengthsUseTheirThreeEncodings) {
     EXPECT_EQ(*used, bytes.size());
     EXPECT_EQ(frame.payload.size(), size);
     // Every strict prefix is an incomplete frame, not an error.
-    auto partial = DecodeWsFrame(std::string_view(bytes).substr(0, bytes.size() - 1), frame, 1 << 20);
+    auto partial =
+        DecodeWsFrame(std::string_view(bytes).substr(0, bytes.size() - 1), frame, 1 << 20);
     ASSERT_TRUE(partial);
     EXPECT_EQ(*partial, 0u);
   }

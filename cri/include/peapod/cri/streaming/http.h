@@ -18,12 +18,12 @@ struct HttpHead {
   int status = 0;                       // responses
   std::string reason;
   std::vector<std::pair<std::string, std::string>> headers;  // names lower-cased
-  std::string rest;  // bytes read past the head
+  std::string rest;                                          // bytes read past the head
 
   std::string Header(std::string_view name) const;  // first value, "" when absent
   // Every value of `name`, comma-separated lists split and trimmed.
   std::vector<std::string> HeaderList(std::string_view name) const;
-  std::string Path() const;   // target without the query
+  std::string Path() const;  // target without the query
   std::map<std::string, std::string> Query() const;
 };
 

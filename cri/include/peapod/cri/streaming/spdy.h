@@ -76,12 +76,13 @@ class SpdyHeaderDecompressor {
 // One frame, decoded. Control frames fill the fields their type has.
 struct SpdyFrame {
   bool control = false;
-  SpdyType type{};      // control frames
+  SpdyType type{};  // control frames
   uint8_t flags = 0;
-  uint32_t stream_id = 0;  // data frames, and SYN_STREAM, SYN_REPLY, RST_STREAM, HEADERS, WINDOW_UPDATE
-  uint32_t value = 0;      // RST_STREAM/GOAWAY status, PING id, WINDOW_UPDATE delta
-  SpdyHeaders headers;     // SYN_STREAM, SYN_REPLY, HEADERS
-  std::string data;        // data frames
+  uint32_t stream_id =
+      0;               // data frames, and SYN_STREAM, SYN_REPLY, RST_STREAM, HEADERS, WINDOW_UPDATE
+  uint32_t value = 0;  // RST_STREAM/GOAWAY status, PING id, WINDOW_UPDATE delta
+  SpdyHeaders headers;  // SYN_STREAM, SYN_REPLY, HEADERS
+  std::string data;     // data frames
 
   bool fin() const { return (flags & kSpdyFlagFin) != 0; }
 };
@@ -123,7 +124,7 @@ class SpdyConnection {
 
   ByteTransport& transport_;
   std::mutex write_mu_;
-  SpdyHeaderCompressor compressor_;    // guarded by write_mu_
+  SpdyHeaderCompressor compressor_;      // guarded by write_mu_
   SpdyHeaderDecompressor decompressor_;  // reader thread only
 };
 
