@@ -30,6 +30,8 @@ struct Flags {
   std::vector<std::string> runtime_handlers;
   std::string log_level = "info";
   std::string cgroup_parent = "peapod";
+  std::string stream_address = "127.0.0.1:0";
+  int stream_token_ttl_seconds = 60;
 };
 
 // peapod-pause next to this executable (an installed tree), else the one this build made.
@@ -126,6 +128,14 @@ int main(int argc, char** argv) {
   app.add_option("--cgroup-parent", flags.cgroup_parent,
                  "cgroup of every pod without a CRI cgroup_parent (cgroupfs driver)")
       ->capture_default_str();
+  app.add_option("--stream-address", flags.stream_address,
+                 "host:port of the streaming server for exec, attach and port-forward "
+                 "(port 0: a free one)")
+      ->capture_default_str();
+  app.add_option("--stream-token-ttl", flags.stream_token_ttl_seconds,
+                 "seconds a streaming URL from Exec, Attach or PortForward stays usable")
+      ->check(CLI::Range(1, 3600))
+      ->capture_default_str();
   app.add_option("--log-level", flags.log_level, "trace, debug, info, warn, error, critical, off")
       ->capture_default_str();
   CLI11_PARSE(app, argc, argv);
@@ -164,6 +174,8 @@ int main(int argc, char** argv) {
   peapod::cri::CriServerOptions options;
   options.socket_path = flags.listen;
   options.runtime_handlers = flags.runtime_handlers;
+  options.stream_address = flags.stream_address;
+  options.stream_token_ttl = std::chrono::seconds(flags.stream_token_ttl_seconds);
   auto server = peapod::cri::CriServer::Start(**agent, options);
   if (!server) {
     spdlog::error("{}", server.error().ToString());

@@ -15,6 +15,8 @@
 #include <filesystem>
 
 #include "peapod/cri/image_service.h"
+#include "peapod/cri/streaming/agent_runtime.h"
+#include "peapod/cri/streaming/server.h"
 #include "peapod/cri/runtime_service.h"
 
 namespace peapod::cri {
@@ -95,6 +97,19 @@ Result<std::unique_ptr<CriServer>> CriServer::Start(agent::Agent& agent, CriServ
   server->runtime_service_ =
       std::make_unique<CriRuntimeService>(agent, server->options_.runtime_handlers);
   server->image_service_ = std::make_unique<CriImageService>(agent);
+  if (!server->options_.stream_address.empty()) {
+    server->streaming_runtime_ = streaming::MakeAgentStreamingRuntime(agent);
+    streaming::StreamingServerOptions stream_options;
+    stream_options.address = server->options_.stream_address;
+    stream_options.token_ttl = server->options_.stream_token_ttl;
+    auto streaming_server =
+        streaming::StreamingServer::Start(stream_options, server->streaming_runtime_.get());
+    if (!streaming_server) {
+      return std::unexpected(std::move(streaming_server.error()).Context("start CRI server"));
+    }
+    server->streaming_server_ = std::move(*streaming_server);
+    server->runtime_service_->SetStreamingServer(server->streaming_server_.get());
+  }
 
   const std::string& path = server->options_.socket_path;
   grpc::ServerBuilder builder;
@@ -117,7 +132,13 @@ Result<std::unique_ptr<CriServer>> CriServer::Start(agent::Agent& agent, CriServ
   return server;
 }
 
+std::string CriServer::stream_address() const {
+  return streaming_server_ ? streaming_server_->address() : "";
+}
+
 void CriServer::Shutdown() {
+  // Streaming connections end first: their execs are killed, their threads joined.
+  if (streaming_server_) streaming_server_->Shutdown();
   if (!server_) return;
   spdlog::info("stopping CRI server on unix:{}", options_.socket_path);
   server_->Shutdown(std::chrono::system_clock::now() + kShutdownGrace);

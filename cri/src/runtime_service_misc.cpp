@@ -23,11 +23,6 @@ constexpr char kRuntimeName[] = "peapod";
 constexpr char kCriVersion[] = "0.1.0";
 constexpr char kRuntimeApiVersion[] = "v1";
 
-grpc::Status StreamingNotYet(const std::string& rpc) {
-  return grpc::Status(grpc::StatusCode::UNIMPLEMENTED,
-                      rpc + ": streaming arrives in a later release");
-}
-
 }  // namespace
 
 CriRuntimeService::CriRuntimeService(agent::Agent& agent, std::vector<std::string> runtime_handlers)
@@ -129,19 +124,6 @@ grpc::Status CriRuntimeService::ExecSync(Ctx*, const v1::ExecSyncRequest* req,
   resp->set_stderr(std::move(result->stderr_data));
   resp->set_exit_code(result->status.ShellCode());
   return grpc::Status::OK;
-}
-
-grpc::Status CriRuntimeService::Exec(Ctx*, const v1::ExecRequest*, v1::ExecResponse*) {
-  return StreamingNotYet("Exec");
-}
-
-grpc::Status CriRuntimeService::Attach(Ctx*, const v1::AttachRequest*, v1::AttachResponse*) {
-  return StreamingNotYet("Attach");
-}
-
-grpc::Status CriRuntimeService::PortForward(Ctx*, const v1::PortForwardRequest*,
-                                            v1::PortForwardResponse*) {
-  return StreamingNotYet("PortForward");
 }
 
 grpc::Status CriRuntimeService::CheckpointContainer(Ctx*, const v1::CheckpointContainerRequest*,

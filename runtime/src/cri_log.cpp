@@ -68,6 +68,10 @@ void CriLogWriter::WriteEntry(LogStream stream, bool partial, std::string_view t
 
 void CriLogWriter::Append(LogStream stream, std::string_view bytes) {
   std::lock_guard lock(mu_);
+  for (auto& [id, ends] : taps_) {
+    int fd = ends[static_cast<int>(stream)].Get();
+    if (fd >= 0) (void)!::write(fd, bytes.data(), bytes.size());  // short or EAGAIN: dropped
+  }
   std::string& pending = pending_[static_cast<int>(stream)];
   pending.append(bytes);
   size_t start = 0;
@@ -92,7 +96,35 @@ void CriLogWriter::EndOfStream(LogStream stream) {
   if (!pending.empty()) WriteEntry(stream, false, pending);
   pending.clear();
   if (open_streams_ > 0) --open_streams_;
+  ended_[static_cast<int>(stream)] = true;
+  for (auto& [id, ends] : taps_) ends[static_cast<int>(stream)].Reset();
   closed_cv_.notify_all();
+}
+
+Status CriLogWriter::AddTap(Tap& tap) {
+  std::array<UniqueFd, 2> write_ends;
+  UniqueFd* read_ends[2] = {&tap.stdout_read, &tap.stderr_read};
+  for (int s = 0; s < 2; ++s) {
+    int fds[2];
+    if (::pipe2(fds, O_CLOEXEC) != 0) return FailErrno("attach to log " + path_ + ": pipe");
+    read_ends[s]->Reset(fds[0]);
+    write_ends[s].Reset(fds[1]);
+    if (::fcntl(fds[1], F_SETFL, O_NONBLOCK) != 0) {
+      return FailErrno("attach to log " + path_ + ": non-blocking pipe");
+    }
+  }
+  std::lock_guard lock(mu_);
+  for (int s = 0; s < 2; ++s) {
+    if (ended_[s]) write_ends[s].Reset();  // that stream is over already
+  }
+  tap.id = next_tap_++;
+  taps_[tap.id] = std::move(write_ends);
+  return Ok();
+}
+
+void CriLogWriter::RemoveTap(uint64_t id) {
+  std::lock_guard lock(mu_);
+  taps_.erase(id);
 }
 
 void CriLogWriter::ExpectStreams(int count) {

@@ -108,27 +108,32 @@ TEST_F(CriRuntime, UpdateRuntimeConfigRecordsThePodCidr) {
   EXPECT_EQ(config["podCIDR"], "10.244.0.0/24");
 }
 
-TEST_F(CriRuntime, StreamingVerbsAreUnimplementedWithAMessage) {
+TEST_F(CriRuntime, StreamingVerbsRefuseIncompleteRequests) {
+  // Exec, Attach and PortForward are served (cri_streaming_test.cpp); a request naming no
+  // command, no stream or no pod is an invalid argument, as kubelet's streaming server has it.
   v1::ExecRequest exec;
   exec.set_container_id("x");
+  exec.set_stdout(true);
   v1::ExecResponse exec_resp;
   auto status = CriCall(runtime(), &Stub::Exec, exec, &exec_resp);
-  EXPECT_EQ(status.error_code(), grpc::StatusCode::UNIMPLEMENTED);
-  EXPECT_NE(status.error_message().find("streaming"), std::string::npos);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_NE(status.error_message().find("cmd"), std::string::npos);
 
   v1::AttachRequest attach;
   v1::AttachResponse attach_resp;
   status = CriCall(runtime(), &Stub::Attach, attach, &attach_resp);
-  EXPECT_EQ(status.error_code(), grpc::StatusCode::UNIMPLEMENTED);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
 
   v1::PortForwardRequest forward;
   v1::PortForwardResponse forward_resp;
   status = CriCall(runtime(), &Stub::PortForward, forward, &forward_resp);
-  EXPECT_EQ(status.error_code(), grpc::StatusCode::UNIMPLEMENTED);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+}
 
+TEST_F(CriRuntime, CheckpointIsUnimplementedWithAMessage) {
   v1::CheckpointContainerRequest checkpoint;
   v1::CheckpointContainerResponse checkpoint_resp;
-  status = CriCall(runtime(), &Stub::CheckpointContainer, checkpoint, &checkpoint_resp);
+  auto status = CriCall(runtime(), &Stub::CheckpointContainer, checkpoint, &checkpoint_resp);
   EXPECT_EQ(status.error_code(), grpc::StatusCode::UNIMPLEMENTED);
   EXPECT_FALSE(status.error_message().empty());
 }

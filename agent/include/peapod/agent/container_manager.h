@@ -65,6 +65,19 @@ class ContainerManager {
   Result<runtime::ExecSyncResult> ExecSync(const std::string& id,
                                            const std::vector<std::string>& cmd,
                                            int64_t timeout_seconds);
+  // Starts `cmd` in a running container (as ExecSync does) for a streaming Exec: with `tty` on a
+  // terminal, with `stdin` a pipe to write to. The caller owns the process.
+  Result<std::unique_ptr<runtime::ExecProcess>> StartExec(const std::string& id,
+                                                          const std::vector<std::string>& cmd,
+                                                          bool tty, bool stdin);
+  // For a streaming attach: a tap on a running container's stdout/stderr and a pidfd that
+  // turns readable when it exits.
+  struct AttachedOutput {
+    std::shared_ptr<runtime::CriLogWriter> logs;
+    runtime::CriLogWriter::Tap tap;
+    UniqueFd pidfd;
+  };
+  Result<AttachedOutput> AttachOutput(const std::string& id);
   // Reopens a running container's log file, after kubelet rotated it.
   Status ReopenContainerLog(const std::string& id);
 

@@ -3,6 +3,7 @@
 // socket another server still answers on is refused. Shutdown leaves pods running.
 #pragma once
 
+#include <chrono>
 #include <memory>
 #include <string>
 #include <vector>
@@ -21,11 +22,20 @@ namespace peapod::cri {
 
 class CriRuntimeService;
 class CriImageService;
+namespace streaming {
+class StreamingRuntime;
+class StreamingServer;
+}  // namespace streaming
 
 struct CriServerOptions {
   std::string socket_path = "/run/peapod/peapod.sock";
   // RuntimeClass handlers accepted besides "" (the default handler).
   std::vector<std::string> runtime_handlers;
+  // host:port of the HTTP streaming server behind Exec, Attach and PortForward; port 0 picks
+  // a free one. "" serves no streaming.
+  std::string stream_address = "127.0.0.1:0";
+  // How long a streaming URL stays usable (kubelet: one minute).
+  std::chrono::milliseconds stream_token_ttl = std::chrono::minutes(1);
 };
 
 class CriServer {
@@ -39,6 +49,8 @@ class CriServer {
   // removes the socket file. Idempotent.
   void Shutdown();
   const std::string& socket_path() const { return options_.socket_path; }
+  // "127.0.0.1:41234", or "" without streaming.
+  std::string stream_address() const;
 
  private:
   explicit CriServer(CriServerOptions options);
@@ -46,6 +58,8 @@ class CriServer {
   CriServerOptions options_;
   std::unique_ptr<CriRuntimeService> runtime_service_;
   std::unique_ptr<CriImageService> image_service_;
+  std::unique_ptr<streaming::StreamingRuntime> streaming_runtime_;
+  std::unique_ptr<streaming::StreamingServer> streaming_server_;
   std::unique_ptr<grpc::Server> server_;
 };
 

@@ -15,9 +15,15 @@ namespace peapod::cri {
 
 namespace v1 = ::runtime::v1;
 
+namespace streaming {
+class StreamingServer;
+}
+
 class CriRuntimeService final : public v1::RuntimeService::Service {
  public:
   CriRuntimeService(agent::Agent& agent, std::vector<std::string> runtime_handlers);
+  // Where Exec, Attach and PortForward send their clients; null answers them UNAVAILABLE.
+  void SetStreamingServer(streaming::StreamingServer* server) { streaming_ = server; }
 
   using Ctx = grpc::ServerContext;
 
@@ -59,10 +65,11 @@ class CriRuntimeService final : public v1::RuntimeService::Service {
   grpc::Status ReopenContainerLog(Ctx*, const v1::ReopenContainerLogRequest*,
                                   v1::ReopenContainerLogResponse*) override;
   grpc::Status ExecSync(Ctx*, const v1::ExecSyncRequest*, v1::ExecSyncResponse*) override;
-  // Not offered yet: each answers UNIMPLEMENTED with a sentence saying so.
+  // Streaming (runtime_service_streaming.cpp): validate, then answer with a streaming URL.
   grpc::Status Exec(Ctx*, const v1::ExecRequest*, v1::ExecResponse*) override;
   grpc::Status Attach(Ctx*, const v1::AttachRequest*, v1::AttachResponse*) override;
   grpc::Status PortForward(Ctx*, const v1::PortForwardRequest*, v1::PortForwardResponse*) override;
+  // Not offered yet: each answers UNIMPLEMENTED with a sentence saying so.
   grpc::Status ContainerStats(Ctx*, const v1::ContainerStatsRequest*,
                               v1::ContainerStatsResponse*) override;
   grpc::Status ListContainerStats(Ctx*, const v1::ListContainerStatsRequest*,
@@ -84,6 +91,7 @@ class CriRuntimeService final : public v1::RuntimeService::Service {
   bool KnownRuntimeHandler(const std::string& name) const;
 
   agent::Agent& agent_;
+  streaming::StreamingServer* streaming_ = nullptr;
   std::vector<std::string> runtime_handlers_;
   mutable std::mutex mu_;
   std::string pod_cidr_;  // from UpdateRuntimeConfig; kept for Status, CNI reads its own config

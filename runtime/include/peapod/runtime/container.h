@@ -120,6 +120,8 @@ class Container {
   const ContainerSpec& spec() const { return spec_; }
   const ContainerProcess& process() const { return process_; }
   int pidfd() const { return pidfd_.Get(); }
+  // Where its stdout/stderr go (null without a log collector); attach taps it.
+  const std::shared_ptr<CriLogWriter>& log_writer() const { return log_writer_; }
 
  private:
   Container(ContainerSpec spec, LogCollector* logs) : spec_(std::move(spec)), logs_(logs) {}

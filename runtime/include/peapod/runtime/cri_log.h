@@ -3,9 +3,11 @@
 // F ends a line; P is a part of a line longer than the maximum, continued by the next entry.
 #pragma once
 
+#include <array>
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -45,6 +47,16 @@ class CriLogWriter {
   bool WaitClosed(std::chrono::milliseconds timeout);
   const std::string& path() const { return path_; }
 
+  // For attach: from now on a tap gets the bytes of both streams through a pipe each, written
+  // without blocking (a reader too slow to keep up loses bytes, the drain never stalls), until
+  // the stream ends or the tap is removed (which closes the pipes' write ends).
+  struct Tap {
+    uint64_t id = 0;
+    UniqueFd stdout_read, stderr_read;
+  };
+  Status AddTap(Tap& tap);  // (not Result<Tap>: GCC 12 misreads its destructor)
+  void RemoveTap(uint64_t id);
+
  private:
   CriLogWriter(std::string path, size_t max_line) : path_(std::move(path)), max_line_(max_line) {}
   void WriteEntry(LogStream stream, bool partial, std::string_view text);
@@ -56,6 +68,9 @@ class CriLogWriter {
   UniqueFd fd_;
   std::string pending_[2];
   int open_streams_ = 0;
+  std::map<uint64_t, std::array<UniqueFd, 2>> taps_;  // write ends by stream
+  uint64_t next_tap_ = 1;
+  bool ended_[2] = {false, false};
 };
 
 // One thread that drains every container's stdout/stderr FIFO into its CriLogWriter, with epoll.
