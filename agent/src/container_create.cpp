@@ -226,6 +226,8 @@ Result<std::string> ContainerManager::CreateContainer(const std::string& pod_san
   spec.ledger_path = pod.HasNamespace(runtime::Namespace::kPid) ? pod.LedgerPath() : "";
   spec.run_dir = sandbox->pod_dir;
   spec.log_path = entry->log_path;
+  spec.tty = config.tty;
+  spec.stdin = config.stdin;
   spec.args = merged->args;
   // containerd puts HOSTNAME first, then the image's env, then the config's.
   spec.env = {"HOSTNAME=" + sandbox->spec.hostname};

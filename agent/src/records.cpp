@@ -43,7 +43,8 @@ NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(OverlayRootfs, chdir_to, options
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(ContainerSpec, id, rootfs, overlay,
                                                 readonly_rootfs, mounts, net_ns, ipc_ns, uts_ns,
                                                 pid_ns, pid_mode, args, env, cwd, uid, gid,
-                                                additional_gids, run_dir, ledger_path, log_path)
+                                                additional_gids, run_dir, ledger_path, log_path,
+                                                tty, stdin)
 
 }  // namespace peapod::runtime
 

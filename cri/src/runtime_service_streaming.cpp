@@ -69,14 +69,13 @@ grpc::Status CriRuntimeService::Attach(Ctx*, const v1::AttachRequest* req,
   if (auto s = CheckStreams(req->tty(), req->stdin(), req->stdout(), req->stderr()); !s.ok()) {
     return s;
   }
-  if (req->tty() || req->stdin()) {
-    return grpc::Status(grpc::StatusCode::UNIMPLEMENTED,
-                        "attach: stdin and terminals are not offered yet; output only");
-  }
   streaming::AttachRequest request;
   if (auto s = CheckRunning(agent_, req->container_id(), "attach", &request.container_id);
       !s.ok()) {
     return s;
+  }
+  if (auto s = agent_.containers().CheckAttach(request.container_id, req->stdin()); !s) {
+    return ToGrpcStatus(s.error());
   }
   request.tty = req->tty();
   request.stdin = req->stdin();

@@ -4,7 +4,10 @@
 #include <netinet/tcp.h>
 #include <poll.h>
 #include <sched.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
+
+#include <functional>
 
 #include <thread>
 
@@ -54,19 +57,36 @@ class ExecTarget final : public StreamTarget {
   bool tty_;
 };
 
-// Attach without a terminal: the container's stdout/stderr as its log collector drains them.
+// Attach: the container's output as its log collector drains it (its console's, with tty) and,
+// with stdin, its stdin pipe or console.
 class AttachTarget final : public StreamTarget {
  public:
-  explicit AttachTarget(agent::ContainerManager::AttachedOutput output)
-      : output_(std::move(output)) {}
-  ~AttachTarget() override { output_.logs->RemoveTap(output_.tap.id); }
+  AttachTarget(agent::ContainerManager::AttachedOutput output, std::function<void()> close_stdin)
+      : output_(std::move(output)), close_stdin_(std::move(close_stdin)) {}
+  ~AttachTarget() override {
+    output_.logs->RemoveTap(output_.tap.id);
+    EndInput();
+  }
 
-  int input_fd() const override { return -1; }
+  int input_fd() const override { return output_.input.Get(); }
   int output_fd() const override { return output_.tap.stdout_read.Get(); }
-  int error_fd() const override { return output_.tap.stderr_read.Get(); }
-  void CloseInput() override {}
-  Status Resize(uint16_t, uint16_t) override {
-    return Fail(ErrorCode::kFailedPrecondition, "attach: the container has no terminal");
+  int error_fd() const override { return output_.tty ? -1 : output_.tap.stderr_read.Get(); }
+  // The client's end of input ends the container's only with stdin_once, and never with a
+  // terminal, which has no end of input short of hanging up (containerd does the same).
+  void CloseInput() override {
+    if (!output_.tty) EndInput();
+  }
+  Status Resize(uint16_t width, uint16_t height) override {
+    if (!output_.console) {
+      return Fail(ErrorCode::kFailedPrecondition, "attach: the container has no terminal");
+    }
+    winsize size{};
+    size.ws_row = height;
+    size.ws_col = width;
+    if (::ioctl(output_.console.Get(), TIOCSWINSZ, &size) != 0) {
+      return FailErrno("attach: resize the container's terminal");
+    }
+    return Ok();
   }
   Result<int> Wait(int cancel_fd) override {
     for (;;) {
@@ -87,7 +107,15 @@ class AttachTarget final : public StreamTarget {
   }
 
  private:
+  // This session's stdin is over; with stdin_once, the container's too.
+  void EndInput() {
+    if (!output_.input) return;
+    output_.input.Reset();
+    if (output_.stdin_once && !output_.tty && close_stdin_) close_stdin_();
+  }
+
   agent::ContainerManager::AttachedOutput output_;
+  std::function<void()> close_stdin_;
 };
 
 class AgentStreamingRuntime final : public StreamingRuntime {
@@ -102,13 +130,13 @@ class AgentStreamingRuntime final : public StreamingRuntime {
   }
 
   Result<std::unique_ptr<StreamTarget>> Attach(const AttachRequest& request) override {
-    if (request.tty || request.stdin) {
-      return Fail(ErrorCode::kUnimplemented, "attach to container " + request.container_id +
-                                                 ": stdin and terminals are not offered yet");
-    }
-    auto output = agent_.containers().AttachOutput(request.container_id);
+    auto output = agent_.containers().AttachOutput(request.container_id, request.stdin);
     if (!output) return std::unexpected(std::move(output.error()));
-    return std::make_unique<AttachTarget>(std::move(*output));
+    std::string id = request.container_id;
+    agent::Agent& agent = agent_;
+    return std::make_unique<AttachTarget>(std::move(*output), [&agent, id] {
+      agent.containers().CloseContainerStdin(id);
+    });
   }
 
   Result<UniqueFd> DialPod(const std::string& sandbox_id, uint16_t port) override {

@@ -27,6 +27,12 @@ bool WriteAll(int fd, std::string_view data) {
   while (!data.empty()) {
     ssize_t n = ::write(fd, data.data(), data.size());
     if (n < 0 && errno == EINTR) continue;
+    if (n < 0 && errno == EAGAIN) {
+      // A console's master is shared with the log collector, which made it non-blocking.
+      pollfd pfd{fd, POLLOUT, 0};
+      (void)::poll(&pfd, 1, -1);
+      continue;
+    }
     if (n <= 0) return false;
     data.remove_prefix(static_cast<size_t>(n));
   }

@@ -5,6 +5,7 @@
 #include <signal.h>
 #include <spdlog/spdlog.h>
 #include <sys/mount.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -18,6 +19,7 @@
 
 #include "child_report.h"
 #include "container_spawn.h"
+#include "exec_spawn.h"
 #include "search_path.h"
 #include "peapod/runtime/exit_ledger.h"
 
@@ -47,17 +49,19 @@ size_t PathDepth(const std::string& path) {
   return static_cast<size_t>(std::count(path.begin(), path.end(), '/'));
 }
 
-// Receives one message from the spawn socket with the sender's credentials.
+// Receives one message from the spawn socket with the sender's credentials and, for the
+// console, the pty master it carries.
 struct SpawnMessage {
   ssize_t size = 0;
   char data[sizeof(detail::ChildFailure)] = {};
   pid_t sender = 0;
+  UniqueFd fd;
 };
 
 SpawnMessage ReceiveSpawnMessage(int fd) {
   SpawnMessage msg;
   iovec iov{msg.data, sizeof(msg.data)};
-  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(ucred))];
+  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(ucred)) + CMSG_SPACE(sizeof(int))];
   msghdr header{};
   header.msg_iov = &iov;
   header.msg_iovlen = 1;
@@ -71,6 +75,12 @@ SpawnMessage ReceiveSpawnMessage(int fd) {
       ucred cred;
       std::memcpy(&cred, CMSG_DATA(c), sizeof(cred));
       msg.sender = cred.pid;
+    }
+    if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS &&
+        c->cmsg_len >= CMSG_LEN(sizeof(int))) {
+      int received;
+      std::memcpy(&received, CMSG_DATA(c), sizeof(int));
+      msg.fd.Reset(received);
     }
   }
   return msg;
@@ -131,12 +141,14 @@ Result<std::unique_ptr<Container>> Container::Adopt(ContainerSpec spec,
     if (pidfd && IsRunning(proc.host)) c->pidfd_ = std::move(*pidfd);
   }
   if (c->pidfd_ && logs && !c->spec_.run_dir.empty()) {
+    // A console's master died with the earlier agent (see ARCHITECTURE.md, "Consoles and
+    // stdin"): the log of a tty container ends there.
     auto writer = CriLogWriter::Open(c->spec_.log_path);
     if (!writer) return std::unexpected(std::move(writer.error()));
     c->log_writer_ = std::move(*writer);
     UniqueFd out(::open(c->FifoPath(LogStream::kStdout).c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC));
     UniqueFd err(::open(c->FifoPath(LogStream::kStderr).c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC));
-    if (out && err) {
+    if (out && err && !c->spec_.tty) {
       if (auto s = c->AttachLogs(std::move(out), std::move(err)); !s) return std::unexpected(s.error());
     }
   }
@@ -184,7 +196,7 @@ Status Container::Start(const SpawnHook& hook) {
   UniqueFd null_fd(::open("/dev/null", O_RDWR | O_CLOEXEC));
   if (!null_fd) return FailErrno(what + ": open /dev/null");
   UniqueFd out_read, err_read, out_write, err_write;
-  if (log_writer_) {
+  if (log_writer_ && !spec_.tty) {
     out_read.Reset(::open(FifoPath(LogStream::kStdout).c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC));
     err_read.Reset(::open(FifoPath(LogStream::kStderr).c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC));
     out_write.Reset(::open(FifoPath(LogStream::kStdout).c_str(), O_RDWR | O_CLOEXEC));
@@ -196,6 +208,15 @@ Status Container::Start(const SpawnHook& hook) {
     ::fcntl(err_write.Get(), F_SETPIPE_SZ, kPipeSize);
   }
   plan.stdin_fd = null_fd.Get();
+  UniqueFd stdin_read, stdin_write;
+  if (spec_.stdin && !spec_.tty) {
+    int fds[2];
+    if (::pipe2(fds, O_CLOEXEC) != 0) return FailErrno(what + ": stdin pipe");
+    stdin_read.Reset(fds[0]);
+    stdin_write.Reset(fds[1]);
+    plan.stdin_fd = stdin_read.Get();
+  }
+  plan.console = spec_.tty;
   plan.stdout_fd = out_write ? out_write.Get() : null_fd.Get();
   plan.stderr_fd = err_write ? err_write.Get() : null_fd.Get();
 
@@ -278,6 +299,11 @@ Status Container::Start(const SpawnHook& hook) {
       }
       return FailErrno(what + ": execute \"" + spec_.args[0] + "\"", f.err);
     }
+    if (f.step == detail::kStepConsole && f.index >= 0 && f.index <= detail::kTerminalSendMaster) {
+      return FailErrno(what + ": set up the console (" +
+                           std::string(detail::kTerminalStepNames[f.index]) + ")",
+                       f.err);
+    }
     if (f.step == detail::kStepSecurity) {
       return FailErrno(what + ": apply the security context (" + std::string(SecurityStepName(f.index)) + ")",
                        f.err);
@@ -345,8 +371,14 @@ Status Container::Start(const SpawnHook& hook) {
   if (::write(sync.Get(), &go, 1) != 1) return abort_start(FailErrno(what + ": handshake").error());
   reap_intermediate();
 
-  // EOF means execve closed the last copy of the socket: the container runs.
+  // EOF means execve closed the last copy of the socket: the container runs. A console's master
+  // comes first.
   msg = ReceiveSpawnMessage(sync.Get());
+  UniqueFd console;
+  if (msg.size == 1 && msg.data[0] == detail::kConsoleByte && msg.fd) {
+    console = std::move(msg.fd);
+    msg = ReceiveSpawnMessage(sync.Get());
+  }
   if (msg.size == static_cast<ssize_t>(sizeof(detail::ChildFailure))) {
     detail::ChildFailure f;
     std::memcpy(&f, msg.data, sizeof(f));
@@ -363,9 +395,25 @@ Status Container::Start(const SpawnHook& hook) {
     }
     return describe(f);
   }
+  if (spec_.tty && !console) {
+    (void)SendSignal(pidfd->Get(), SIGKILL);
+    return Fail(ErrorCode::kInternal, what + ": the container's console never arrived");
+  }
   process_ = proc;
   pidfd_ = std::move(*pidfd);
-  if (log_writer_) {
+  stdin_ = std::move(stdin_write);
+  stdin_open_ = spec_.stdin;
+  if (console) {
+    console_ = std::move(console);
+    if (log_writer_) {
+      // The collector gets its own descriptor: it closes it at the console's end (EIO once the
+      // last slave is closed), while console_ stays for input and resizes.
+      UniqueFd drained(::fcntl(console_.Get(), F_DUPFD_CLOEXEC, 0));
+      if (!drained) return FailErrno(what + ": duplicate the console");
+      log_writer_->ExpectStreams(1);
+      if (auto s = logs_->Add(std::move(drained), LogStream::kStdout, log_writer_); !s) return s;
+    }
+  } else if (log_writer_) {
     out_write.Reset();
     err_write.Reset();
     if (auto s = AttachLogs(std::move(out_read), std::move(err_read)); !s) return s;
@@ -456,6 +504,24 @@ Result<std::optional<ExitStatus>> Container::Wait(std::chrono::milliseconds time
   if (log_writer_) log_writer_->WaitClosed(std::chrono::seconds(2));
   exit_ = *status;
   return exit_;
+}
+
+void Container::CloseStdin() {
+  stdin_open_ = false;
+  stdin_.Reset();
+}
+
+Status Container::ResizeConsole(unsigned rows, unsigned cols) {
+  if (!console_) {
+    return Fail(ErrorCode::kFailedPrecondition, "container " + spec_.id + " has no terminal");
+  }
+  winsize size{};
+  size.ws_row = static_cast<unsigned short>(rows);
+  size.ws_col = static_cast<unsigned short>(cols);
+  if (::ioctl(console_.Get(), TIOCSWINSZ, &size) != 0) {
+    return FailErrno("resize the terminal of container " + spec_.id);
+  }
+  return Ok();
 }
 
 Status Container::ReopenLog() {

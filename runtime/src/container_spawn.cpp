@@ -10,14 +10,19 @@
 #include <sched.h>
 #include <signal.h>
 #include <sys/mount.h>
+#include <sys/ioctl.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/sysmacros.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cstring>
+
 #include "child_report.h"
+#include "exec_spawn.h"  // TerminalStep: the same steps as an exec's terminal
 
 namespace peapod::runtime::detail {
 
@@ -47,6 +52,7 @@ const char* const kSpawnStepNames[] = {
     "make path read-only",
     "apply the security context",
     "execute",
+    "set up the console",
 };
 
 namespace {
@@ -192,6 +198,45 @@ void MountSystemFilesystems(const SpawnPlan& plan) {
   }
 }
 
+// The console, as runc makes one: a pty from the container's own devpts (mounted just now) whose
+// slave becomes stdio and the controlling terminal of a new session; the master goes to the agent.
+void SetUpConsole(const SpawnPlan& plan) {
+  int master = ::open("/dev/ptmx", O_RDWR | O_NOCTTY | O_CLOEXEC);
+  if (master < 0) Die(plan, kStepConsole, errno, kTerminalOpenMaster);
+  int unlock = 0;
+  if (::ioctl(master, TIOCSPTLCK, &unlock) != 0) Die(plan, kStepConsole, errno, kTerminalUnlock);
+  // TIOCGPTPEER: the peer of this very master, with no /dev/pts path to resolve.
+  int slave = ::ioctl(master, TIOCGPTPEER, O_RDWR | O_NOCTTY | O_CLOEXEC);
+  if (slave < 0) Die(plan, kStepConsole, errno, kTerminalOpenSlave);
+  (void)::fchown(slave, plan.uid, static_cast<gid_t>(-1));  // the user's terminal, as login does
+  if (::setsid() < 0) Die(plan, kStepConsole, errno, kTerminalSetsid);
+  if (::ioctl(slave, TIOCSCTTY, 0) != 0) Die(plan, kStepConsole, errno, kTerminalControlling);
+  if (::dup2(slave, 0) < 0 || ::dup2(slave, 1) < 0 || ::dup2(slave, 2) < 0) {
+    Die(plan, kStepStdio, errno);
+  }
+  ::close(slave);
+  char byte = kConsoleByte;
+  iovec iov{&byte, 1};
+  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))];
+  std::memset(control, 0, sizeof(control));
+  msghdr msg{};
+  msg.msg_iov = &iov;
+  msg.msg_iovlen = 1;
+  msg.msg_control = control;
+  msg.msg_controllen = sizeof(control);
+  cmsghdr* c = CMSG_FIRSTHDR(&msg);
+  c->cmsg_level = SOL_SOCKET;
+  c->cmsg_type = SCM_RIGHTS;
+  c->cmsg_len = CMSG_LEN(sizeof(int));
+  std::memcpy(CMSG_DATA(c), &master, sizeof(int));
+  ssize_t sent;
+  do {
+    sent = ::sendmsg(plan.sync_fd, &msg, MSG_NOSIGNAL);
+  } while (sent < 0 && errno == EINTR);
+  if (sent != 1) Die(plan, kStepConsole, sent < 0 ? errno : EIO, kTerminalSendMaster);
+  ::close(master);
+}
+
 void MountVolumes(const SpawnPlan& plan) {
   for (size_t i = 0; i < plan.mounts.size(); ++i) {
     const ChildMount& m = plan.mounts[i];
@@ -248,6 +293,7 @@ void SetIdentity(const SpawnPlan& plan) {
   }
   SetUpRootfs(plan);
   MountSystemFilesystems(plan);
+  if (plan.console) SetUpConsole(plan);
   MountVolumes(plan);
   ::umask(022);
   size_t failed = 0;

@@ -36,6 +36,7 @@ enum SpawnStep {
   kStepReadonlyPaths,
   kStepSecurity,
   kStepExec,
+  kStepConsole,
 };
 extern const char* const kSpawnStepNames[];
 
@@ -60,6 +61,9 @@ struct ChildMount {
 struct SpawnPlan {
   int sync_fd = -1;
   int stdin_fd = -1, stdout_fd = -1, stderr_fd = -1;
+  // Replace stdio with a new pty's slave once /dev/pts is mounted; its master goes to the agent
+  // over sync_fd (kConsoleByte with SCM_RIGHTS).
+  bool console = false;
   ChildNamespace namespaces[4] = {};
   int namespace_count = 0;
   bool new_pid_ns = false;
@@ -85,6 +89,7 @@ struct SpawnPlan {
 // Handshake bytes on the sync socket.
 inline constexpr char kReadyByte = 'R';
 inline constexpr char kGoByte = 'G';
+inline constexpr char kConsoleByte = 'C';
 
 // The agent's direct child. Joins the pod, forks twice so the container's init is re-parented to
 // pause, and never returns.

@@ -70,14 +70,23 @@ class ContainerManager {
   Result<std::unique_ptr<runtime::ExecProcess>> StartExec(const std::string& id,
                                                           const std::vector<std::string>& cmd,
                                                           bool tty, bool stdin);
-  // For a streaming attach: a tap on a running container's stdout/stderr and a pidfd that
-  // turns readable when it exits.
+  // For a streaming attach: a tap on a running container's stdout/stderr (its console's output
+  // with tty), a pidfd that turns readable when it exits and, with `stdin`, where input goes.
   struct AttachedOutput {
     std::shared_ptr<runtime::CriLogWriter> logs;
     runtime::CriLogWriter::Tap tap;
     UniqueFd pidfd;
+    bool tty = false;         // the container's, whatever the request said
+    bool stdin_once = false;  // CloseContainerStdin once this session's stdin ends
+    UniqueFd input;    // a copy of the stdin pipe's write end or of the console's master
+    UniqueFd console;  // a copy of the console's master, for resizes
   };
-  Result<AttachedOutput> AttachOutput(const std::string& id);
+  Result<AttachedOutput> AttachOutput(const std::string& id, bool stdin = false);
+  // Refuses what AttachOutput would: a container that does not run, stdin it was not created
+  // with (as kubelet does), a console lost to an agent restart.
+  Status CheckAttach(const std::string& id, bool stdin);
+  // End of file on the container's stdin: stdin_once, after the first attach with stdin.
+  void CloseContainerStdin(const std::string& id);
   // Reopens a running container's log file, after kubelet rotated it.
   Status ReopenContainerLog(const std::string& id);
 

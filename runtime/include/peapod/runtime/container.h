@@ -73,6 +73,14 @@ struct ContainerSpec {
   std::string run_dir;      // where the stdout/stderr FIFOs live (the pod's run dir)
   std::string ledger_path;  // the pod's exit ledger, when it has a PID namespace
   std::string log_path;     // CRI log file; "" discards output
+
+  // A console, as runc gives one: the container's stdin/stdout/stderr are the slave of a pty from
+  // its own /dev/pts and its controlling terminal; the agent holds the master and drains it into
+  // the log as stdout.
+  bool tty = false;
+  // stdin the agent can write to (attach): the console's input with `tty`, else a pipe. It stays
+  // open and empty until CloseStdin. Without it stdin is /dev/null.
+  bool stdin = false;
 };
 
 // What the agent must remember to take a running container over after a restart.
@@ -122,6 +130,15 @@ class Container {
   int pidfd() const { return pidfd_.Get(); }
   // Where its stdout/stderr go (null without a log collector); attach taps it.
   const std::shared_ptr<CriLogWriter>& log_writer() const { return log_writer_; }
+  // The console's master (-1 without tty, or after an agent restart lost it) and the write end
+  // of stdin (the master with tty; -1 without stdin, or once closed).
+  int console_fd() const { return console_.Get(); }
+  int stdin_fd() const { return spec_.tty ? (stdin_open_ ? console_.Get() : -1) : stdin_.Get(); }
+  // End of file on the container's stdin (stdin_once). A console has no end of input short of
+  // hanging up, so with tty it only stops further writes, as containerd does.
+  void CloseStdin();
+  // TIOCSWINSZ on the console; kFailedPrecondition without one.
+  Status ResizeConsole(unsigned rows, unsigned cols);
 
  private:
   Container(ContainerSpec spec, LogCollector* logs) : spec_(std::move(spec)), logs_(logs) {}
@@ -136,6 +153,9 @@ class Container {
   UniqueFd pidfd_;
   std::optional<ExitStatus> exit_;
   std::optional<Cgroup> cgroup_;
+  UniqueFd console_;  // the pty master
+  UniqueFd stdin_;    // the write end of the stdin pipe (without tty)
+  bool stdin_open_ = false;
 };
 
 }  // namespace peapod::runtime
