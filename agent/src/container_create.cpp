@@ -281,6 +281,7 @@ Result<std::string> ContainerManager::CreateContainer(const std::string& pod_san
   auto container = runtime::Container::Create(spec, logs_);
   if (!container) return rollback(std::move(container.error()));
   entry->container = std::move(*container);
+  if (sandbox->sandbox) entry->container->AttachFdKeeper(sandbox->sandbox->fd_keeper());
   // Made at create time, as containerd does: limits that cannot be applied fail the create, not
   // the start. Destroy removes it with the container.
   if (auto cgroups = PodCgroupManager(sandboxes_->cgroup_driver(), config_, sandbox->config)) {

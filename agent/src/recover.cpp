@@ -304,14 +304,17 @@ Status ContainerManager::Recover() {
       // is killed and the container stays created for the retried StartContainer.
       (void)cgroups->Container(sandbox->id, id).KillAll(SIGKILL);
     }
+    std::shared_ptr<runtime::FdKeeper> keeper;
+    if (sandbox->sandbox) keeper = sandbox->sandbox->fd_keeper();
     auto container = entry->state == ContainerState::kCreated
                          ? runtime::Container::Create(entry->spec, logs_)
-                         : runtime::Container::Adopt(entry->spec, entry->process, logs_);
+                         : runtime::Container::Adopt(entry->spec, entry->process, logs_, keeper);
     if (!container) {
       spdlog::error("container {}: adopt: {}", id, container.error().ToString());
       continue;
     }
     entry->container = std::move(*container);
+    entry->container->AttachFdKeeper(keeper);
     // The cgroup made at creation is still there: Stop, Destroy and OOM detection need it.
     if (cgroups) entry->container->AttachCgroup(cgroups->Container(sandbox->id, id));
     {

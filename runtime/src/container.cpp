@@ -133,16 +133,29 @@ Result<std::unique_ptr<Container>> Container::Create(ContainerSpec spec, LogColl
 
 Result<std::unique_ptr<Container>> Container::Adopt(ContainerSpec spec,
                                                     const ContainerProcess& proc,
-                                                    LogCollector* logs) {
+                                                    LogCollector* logs,
+                                                    std::shared_ptr<FdKeeper> keeper) {
   std::unique_ptr<Container> c(new Container(std::move(spec), logs));
   c->process_ = proc;
+  c->keeper_ = std::move(keeper);
   if (IsRunning(proc.host)) {
     auto pidfd = OpenPidfd(proc.host.pid);
     if (pidfd && IsRunning(proc.host)) c->pidfd_ = std::move(*pidfd);
   }
+  if (c->pidfd_ && c->keeper_ && (c->spec_.tty || c->spec_.stdin)) {
+    // The console and the stdin writer waited in pause while no agent was there.
+    auto parked = c->keeper_->Find(c->spec_.id + "/");
+    if (!parked) {
+      spdlog::warn("container {}: {}", c->spec_.id, parked.error().ToString());
+    } else {
+      c->console_ = std::move((*parked)[c->spec_.id + "/console"]);
+      c->stdin_ = std::move((*parked)[c->spec_.id + "/stdin"]);
+      c->stdin_open_ = c->spec_.stdin && (c->spec_.tty ? bool(c->console_) : bool(c->stdin_));
+    }
+  }
   if (c->pidfd_ && logs && !c->spec_.run_dir.empty()) {
-    // A console's master died with the earlier agent (see ARCHITECTURE.md, "Consoles and
-    // stdin"): the log of a tty container ends there.
+    // Without a keeper (a pod from an older agent) a console's master died with the earlier
+    // agent: the log of a tty container ends there.
     auto writer = CriLogWriter::Open(c->spec_.log_path);
     if (!writer) return std::unexpected(std::move(writer.error()));
     c->log_writer_ = std::move(*writer);
@@ -150,6 +163,9 @@ Result<std::unique_ptr<Container>> Container::Adopt(ContainerSpec spec,
     UniqueFd err(::open(c->FifoPath(LogStream::kStderr).c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC));
     if (out && err && !c->spec_.tty) {
       if (auto s = c->AttachLogs(std::move(out), std::move(err)); !s) return std::unexpected(s.error());
+    }
+    if (c->console_) {
+      if (auto s = c->DrainConsole(); !s) return std::unexpected(s.error());
     }
   }
   return c;
@@ -403,16 +419,11 @@ Status Container::Start(const SpawnHook& hook) {
   pidfd_ = std::move(*pidfd);
   stdin_ = std::move(stdin_write);
   stdin_open_ = spec_.stdin;
+  if (stdin_) Park("stdin", stdin_.Get());
   if (console) {
     console_ = std::move(console);
-    if (log_writer_) {
-      // The collector gets its own descriptor: it closes it at the console's end (EIO once the
-      // last slave is closed), while console_ stays for input and resizes.
-      UniqueFd drained(::fcntl(console_.Get(), F_DUPFD_CLOEXEC, 0));
-      if (!drained) return FailErrno(what + ": duplicate the console");
-      log_writer_->ExpectStreams(1);
-      if (auto s = logs_->Add(std::move(drained), LogStream::kStdout, log_writer_); !s) return s;
-    }
+    Park("console", console_.Get());
+    if (auto s = DrainConsole(); !s) return s;
   } else if (log_writer_) {
     out_write.Reset();
     err_write.Reset();
@@ -502,12 +513,39 @@ Result<std::optional<ExitStatus>> Container::Wait(std::chrono::milliseconds time
     status->oom_killed = oom && *oom;
   }
   if (log_writer_) log_writer_->WaitClosed(std::chrono::seconds(2));
+  if (console_ || stdin_) Unpark("");  // nobody will write to a dead container
   exit_ = *status;
   return exit_;
 }
 
+Status Container::DrainConsole() {
+  if (!log_writer_) return Ok();
+  // The collector gets its own descriptor: it closes it at the console's end (EIO once the
+  // last slave is closed), while console_ stays for input and resizes.
+  UniqueFd drained(::fcntl(console_.Get(), F_DUPFD_CLOEXEC, 0));
+  if (!drained) return FailErrno("container " + spec_.id + ": duplicate the console");
+  log_writer_->ExpectStreams(1);
+  return logs_->Add(std::move(drained), LogStream::kStdout, log_writer_);
+}
+
+void Container::Park(const char* what, int fd) {
+  if (!keeper_) return;
+  // Not fatal: the container runs, only an agent restart would then hang up its console.
+  if (auto s = keeper_->Park(spec_.id + "/" + what, fd); !s) {
+    spdlog::warn("container {}: {}", spec_.id, s.error().ToString());
+  }
+}
+
+void Container::Unpark(const char* what) {
+  if (!keeper_) return;
+  if (auto s = keeper_->Drop(spec_.id + "/" + what); !s) {
+    spdlog::warn("container {}: {}", spec_.id, s.error().ToString());
+  }
+}
+
 void Container::CloseStdin() {
   stdin_open_ = false;
+  if (stdin_) Unpark("stdin");
   stdin_.Reset();
 }
 
@@ -533,6 +571,7 @@ Status Container::Destroy() {
   if (Running()) {
     return Fail(ErrorCode::kFailedPrecondition, "container " + spec_.id + " is still running");
   }
+  Unpark("");
   if (!spec_.run_dir.empty()) {
     ::unlink(FifoPath(LogStream::kStdout).c_str());
     ::unlink(FifoPath(LogStream::kStderr).c_str());

@@ -27,16 +27,18 @@ constexpr Namespace kAllNamespaces[] = {Namespace::kNetwork, Namespace::kIpc, Na
                                         Namespace::kPid};
 
 enum PauseStep { kStepStdio, kStepLedgerFd, kStepSetsid, kStepHostname, kStepLoopback,
-                 kStepSysctl, kStepExec };
+                 kStepSysctl, kStepExec, kStepKeeper };
 constexpr const char* kPauseStepNames[] = {
     "set up stdio", "hand over the exit ledger", "start a new session", "set the hostname",
-    "bring up the loopback interface", "write sysctl", "execute peapod-pause"};
+    "bring up the loopback interface", "write sysctl", "execute peapod-pause",
+    "hand over the descriptor keeper"};
 
 // Everything the pause child needs, prepared before clone: the child only reads it.
 struct PausePlan {
   int null_fd = -1;
   int ledger_fd = -1;
   int report_fd = -1;
+  int keeper_send_fd = -1, keeper_receive_fd = -1;
   const char* hostname = nullptr;
   size_t hostname_len = 0;
   bool loopback_up = false;
@@ -53,6 +55,8 @@ struct PausePlan {
   // Move our two fds above the stdio range first, so installing fd 3 cannot clobber them.
   int report = ::fcntl(plan.report_fd, F_DUPFD_CLOEXEC, 10);
   int ledger = plan.ledger_fd >= 0 ? ::fcntl(plan.ledger_fd, F_DUPFD, 10) : -1;
+  int keeper_send = ::fcntl(plan.keeper_send_fd, F_DUPFD, 10);
+  int keeper_receive = ::fcntl(plan.keeper_receive_fd, F_DUPFD, 10);
   if (report < 0) ::_exit(127);
   if (::dup2(plan.null_fd, 0) < 0 || ::dup2(plan.null_fd, 1) < 0 || ::dup2(plan.null_fd, 2) < 0) {
     detail::ReportChildFailure(report, kStepStdio, errno);
@@ -62,8 +66,15 @@ struct PausePlan {
     detail::ReportChildFailure(report, kStepLedgerFd, errno);
     ::_exit(127);
   }
-  // Nothing of the agent but fds 0-3 survives the exec.
-  ::syscall(SYS_close_range, 4U, ~0U, CLOSE_RANGE_CLOEXEC);
+  // pause holds the descriptor keeper's two ends without knowing it (fd_keeper.h).
+  if (keeper_send < 0 || keeper_receive < 0 ||
+      ::dup2(keeper_send, FdKeeper::kPauseSendFd) < 0 ||
+      ::dup2(keeper_receive, FdKeeper::kPauseReceiveFd) < 0) {
+    detail::ReportChildFailure(report, kStepKeeper, errno);
+    ::_exit(127);
+  }
+  // Nothing of the agent but fds 0-5 survives the exec.
+  ::syscall(SYS_close_range, 6U, ~0U, CLOSE_RANGE_CLOEXEC);
   if (::setsid() < 0) {
     detail::ReportChildFailure(report, kStepSetsid, errno);
     ::_exit(127);
@@ -163,11 +174,18 @@ Result<std::unique_ptr<Sandbox>> Sandbox::Start(const SandboxSpec& spec) {
     return FailErrno("prepare pause process");
   }
   UniqueFd report_read(pipe_fds[0]), report_write(pipe_fds[1]);
+  auto keeper = FdKeeper::Create();
+  if (!keeper) {
+    cleanup_dir();
+    return std::unexpected(std::move(keeper.error()));
+  }
 
   PausePlan plan;
   plan.null_fd = null_fd.Get();
   plan.ledger_fd = ledger_fd.Get();
   plan.report_fd = report_write.Get();
+  plan.keeper_send_fd = (*keeper)->send_fd();
+  plan.keeper_receive_fd = (*keeper)->receive_fd();
   if (spec.new_uts && !spec.hostname.empty()) {
     plan.hostname = spec.hostname.c_str();
     plan.hostname_len = spec.hostname.size();
@@ -224,6 +242,7 @@ Result<std::unique_ptr<Sandbox>> Sandbox::Start(const SandboxSpec& spec) {
   }
   sandbox->pause_ = *identity;
   sandbox->pidfd_ = std::move(*pidfd);
+  sandbox->fd_keeper_ = std::move(*keeper);
   if (auto pinned = sandbox->PinNamespaces(); !pinned) {
     (void)sandbox->Destroy();
     return std::unexpected(std::move(pinned.error()).Context("start sandbox " + spec.id));
@@ -240,6 +259,11 @@ Result<std::unique_ptr<Sandbox>> Sandbox::Adopt(const SandboxSpec& spec,
     auto pidfd = OpenPidfd(pause.pid);
     // Check again after opening: the pidfd must refer to the process we recorded.
     if (pidfd && IsRunning(pause)) sandbox->pidfd_ = std::move(*pidfd);
+  }
+  if (sandbox->pidfd_) {
+    if (auto keeper = FdKeeper::Retake(sandbox->pidfd_.Get())) {
+      sandbox->fd_keeper_ = std::move(*keeper);
+    }
   }
   return sandbox;
 }

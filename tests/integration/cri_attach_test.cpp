@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <sys/wait.h>
 
 #include <filesystem>
 #include <fstream>
@@ -342,6 +343,71 @@ TEST_F(CriAttach, SessionsLeaveNoDescriptorOrThreadInPeapodd) {
   }
   EXPECT_LE(fds_after, fds_before);
   EXPECT_LE(threads_after, threads_before);
+}
+
+// The console and the stdin writer wait in the pod's pause process while no agent is there
+// (runtime/fd_keeper.h): no SIGHUP, no EOF, and a restarted agent attaches to them again.
+TEST_F(CriAttach, ConsoleAndStdinSurviveAnAgentKilledAndRestarted) {
+  std::string shell = StartContainer("shell", {"sh"}, {.tty = true, .stdin = true});
+  std::string reader = StartContainer(
+      "reader", {"sh", "-c", "while read line; do echo got $line; done; echo EOF; exit 3"},
+      {.stdin = true});
+  std::string once = StartContainer("once", {"cat"}, {.stdin = true, .stdin_once = true});
+  int status = daemon_->Terminate(SIGKILL);
+  ASSERT_TRUE(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL) << "wait status " << status;
+  auto restarted = daemon_->Restart();
+  ASSERT_TRUE(restarted) << restarted.error().ToString();
+
+  // The shell never saw a hang-up: it still answers on its console, which is resized.
+  std::string url;
+  auto attached = Attach(shell, true, true, false, &url);
+  ASSERT_TRUE(attached.ok()) << Describe(attached);
+  {
+    Session session(url, true, true, false);
+    session.Resize(77, 22);
+    std::string seen;
+    for (int i = 0; i < 50 && !Contains(seen, "22 77"); ++i) {
+      session.Send("echo af''ter; stty size\n");
+      ReadUntil(session.out(), seen, [](const std::string& s) { return Contains(s, "22 77"); }, 5);
+    }
+    EXPECT_TRUE(Contains(seen, "after\r\n")) << seen;
+    EXPECT_TRUE(Contains(seen, "22 77")) << seen;
+    session.Send("exit 4\n");
+    auto code = session.Join();
+    ASSERT_TRUE(code) << code.error().ToString();
+  }
+  EXPECT_EQ(WaitExited(shell).exit_code(), 4);
+  EXPECT_TRUE(Contains(Log("shell"), " stdout F after\r")) << Log("shell");
+
+  // The pipe reader read no EOF and still gets what a new session writes.
+  attached = Attach(reader, false, true, true, &url);
+  ASSERT_TRUE(attached.ok()) << Describe(attached);
+  {
+    Session session(url, false, true, true);
+    session.Send("word\n");
+    std::string seen;
+    ReadUntil(session.out(), seen, [](const std::string& s) { return Contains(s, "got word\n"); });
+    EXPECT_EQ(seen, "got word\n");
+    Stop(reader);
+    (void)session.Join();
+  }
+  EXPECT_FALSE(Contains(Log("reader"), "EOF")) << Log("reader");
+
+  // stdin_once still closes every copy of the writer, the one pause held included.
+  attached = Attach(once, false, true, true, &url);
+  ASSERT_TRUE(attached.ok()) << Describe(attached);
+  {
+    Session session(url, false, true, true);
+    session.Send("once more\n");
+    std::string seen;
+    ReadUntil(session.out(), seen, [](const std::string& s) { return Contains(s, "once more\n"); });
+    session.CloseStdin();
+    auto code = session.Join();
+    ASSERT_TRUE(code) << code.error().ToString();
+  }
+  auto exited = WaitExited(once);
+  EXPECT_EQ(exited.state(), v1::CONTAINER_EXITED);
+  EXPECT_EQ(exited.exit_code(), 0);
 }
 
 }  // namespace

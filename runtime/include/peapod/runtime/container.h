@@ -14,6 +14,7 @@
 #include "peapod/error.h"
 #include "peapod/runtime/cgroup.h"
 #include "peapod/runtime/cri_log.h"
+#include "peapod/runtime/fd_keeper.h"
 #include "peapod/runtime/process.h"
 #include "peapod/runtime/security.h"
 #include "peapod/unique_fd.h"
@@ -102,12 +103,16 @@ class Container {
   // Stop kills whatever is left in it, exits are checked against its OOM counter.
   void AttachCgroup(Cgroup cgroup) { cgroup_ = std::move(cgroup); }
   const std::optional<Cgroup>& cgroup() const { return cgroup_; }
+  // The pod's descriptor keeper: Start parks the console and the stdin writer there so that
+  // they survive an agent restart, Adopt takes them back. Without one they die with the agent.
+  void AttachFdKeeper(std::shared_ptr<FdKeeper> keeper) { keeper_ = std::move(keeper); }
 
   // Validates the spec and makes the log FIFOs; nothing runs yet. `logs` may be null.
   static Result<std::unique_ptr<Container>> Create(ContainerSpec spec, LogCollector* logs);
   // Takes over a container started by an earlier agent.
   static Result<std::unique_ptr<Container>> Adopt(ContainerSpec spec, const ContainerProcess& proc,
-                                                  LogCollector* logs);
+                                                  LogCollector* logs,
+                                                  std::shared_ptr<FdKeeper> keeper = nullptr);
   ~Container();
   Container(const Container&) = delete;
   Container& operator=(const Container&) = delete;
@@ -144,6 +149,9 @@ class Container {
   Container(ContainerSpec spec, LogCollector* logs) : spec_(std::move(spec)), logs_(logs) {}
   std::string FifoPath(LogStream stream) const;
   Status AttachLogs(UniqueFd out, UniqueFd err);
+  Status DrainConsole();
+  void Park(const char* what, int fd);
+  void Unpark(const char* what);
   Result<ExitStatus> CollectExitStatus();
 
   ContainerSpec spec_;
@@ -156,6 +164,7 @@ class Container {
   UniqueFd console_;  // the pty master
   UniqueFd stdin_;    // the write end of the stdin pipe (without tty)
   bool stdin_open_ = false;
+  std::shared_ptr<FdKeeper> keeper_;
 };
 
 }  // namespace peapod::runtime

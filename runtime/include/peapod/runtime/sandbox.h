@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "peapod/error.h"
+#include "peapod/runtime/fd_keeper.h"
 #include "peapod/runtime/process.h"
 #include "peapod/unique_fd.h"
 
@@ -60,6 +61,9 @@ class Sandbox {
   std::string NamespacePath(Namespace ns) const;
   bool HasNamespace(Namespace ns) const;
   std::string LedgerPath() const { return spec_.run_dir + "/exits"; }
+  // Where containers park what must outlive the agent (fd_keeper.h); null for a pod whose pause
+  // holds none (started by an older agent) or is gone.
+  const std::shared_ptr<FdKeeper>& fd_keeper() const { return fd_keeper_; }
 
  private:
   explicit Sandbox(SandboxSpec spec) : spec_(std::move(spec)) {}
@@ -71,6 +75,7 @@ class Sandbox {
   ProcessIdentity pause_;
   UniqueFd pidfd_;
   bool is_child_ = false;
+  std::shared_ptr<FdKeeper> fd_keeper_;
 };
 
 }  // namespace peapod::runtime
