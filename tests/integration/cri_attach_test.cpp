@@ -85,9 +85,7 @@ class Session {
               static_cast<ssize_t>(data.size()));
   }
   void CloseStdin() { in_.write.Reset(); }
-  void Resize(uint16_t width, uint16_t height) {
-    sizes_.Push({.width = width, .height = height});
-  }
+  void Resize(uint16_t width, uint16_t height) { sizes_.Push({.width = width, .height = height}); }
   int out() const { return out_.read.Get(); }
   Result<int> Join() {
     if (thread_.joinable()) thread_.join();
@@ -215,7 +213,8 @@ TEST_F(CriAttach, TtyContainerRunsAShellOnItsConsoleThatSeesResizes) {
   std::string seen;
   for (int i = 0; i < 50 && !Contains(seen, "31 101"); ++i) {
     session.Send("echo h''i; stty size\n");
-    ReadUntil(session.out(), seen, [](const std::string& s) { return Contains(s, "31 101"); }, 5);
+    ReadUntil(
+        session.out(), seen, [](const std::string& s) { return Contains(s, "31 101"); }, 5);
   }
   EXPECT_TRUE(Contains(seen, "hi\r\n")) << seen;  // a terminal's output: CR LF
   EXPECT_TRUE(Contains(seen, "31 101")) << seen;
@@ -289,8 +288,7 @@ TEST_F(CriAttach, StdinIsRefusedUnlessTheContainerWasCreatedWithIt) {
   std::string url;
   auto status = Attach(id, false, true, true, &url);
   EXPECT_EQ(status.error_code(), grpc::StatusCode::FAILED_PRECONDITION) << Describe(status);
-  EXPECT_TRUE(Contains(status.error_message(), "not created with stdin"))
-      << status.error_message();
+  EXPECT_TRUE(Contains(status.error_message(), "not created with stdin")) << status.error_message();
   // Output alone is fine.
   status = Attach(id, false, false, true, &url);
   EXPECT_TRUE(status.ok()) << Describe(status);
@@ -301,8 +299,8 @@ TEST_F(CriAttach, SessionsLeaveNoDescriptorOrThreadInPeapodd) {
   std::string task_dir = "/proc/" + std::to_string(daemon_->pid()) + "/task";
   // Warm up: one container and session, so lazily made things (thread pools) exist already.
   auto run = [&](const std::string& name, ContainerOptions options) {
-    std::vector<std::string> cmd = options.tty ? std::vector<std::string>{"sh"}
-                                               : std::vector<std::string>{"cat"};
+    std::vector<std::string> cmd =
+        options.tty ? std::vector<std::string>{"sh"} : std::vector<std::string>{"cat"};
     std::string id = StartContainer(name, cmd, options);
     std::string url;
     auto status = Attach(id, options.tty, true, !options.tty, &url);
@@ -312,8 +310,8 @@ TEST_F(CriAttach, SessionsLeaveNoDescriptorOrThreadInPeapodd) {
       std::string seen;
       for (int i = 0; i < 50 && !Contains(seen, "marker"); ++i) {
         session.Send(options.tty ? "echo mar''ker\n" : "marker\n");
-        ReadUntil(session.out(), seen, [](const std::string& s) { return Contains(s, "marker"); },
-                  5);
+        ReadUntil(
+            session.out(), seen, [](const std::string& s) { return Contains(s, "marker"); }, 5);
       }
       EXPECT_TRUE(Contains(seen, "marker")) << seen;
       if (options.tty) session.Send("exit\n");
@@ -368,7 +366,8 @@ TEST_F(CriAttach, ConsoleAndStdinSurviveAnAgentKilledAndRestarted) {
     std::string seen;
     for (int i = 0; i < 50 && !Contains(seen, "22 77"); ++i) {
       session.Send("echo af''ter; stty size\n");
-      ReadUntil(session.out(), seen, [](const std::string& s) { return Contains(s, "22 77"); }, 5);
+      ReadUntil(
+          session.out(), seen, [](const std::string& s) { return Contains(s, "22 77"); }, 5);
     }
     EXPECT_TRUE(Contains(seen, "after\r\n")) << seen;
     EXPECT_TRUE(Contains(seen, "22 77")) << seen;
