@@ -40,11 +40,10 @@ NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(MountSpec, destination, type, so
                                                 read_only, propagation)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(OverlayRootfs, chdir_to, options)
 // The fields the agent sets; fields the runtime adds later keep their defaults on adoption.
-NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(ContainerSpec, id, rootfs, overlay,
-                                                readonly_rootfs, mounts, net_ns, ipc_ns, uts_ns,
-                                                pid_ns, pid_mode, args, env, cwd, uid, gid,
-                                                additional_gids, run_dir, ledger_path, log_path,
-                                                tty, stdin)
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(ContainerSpec, id, rootfs, overlay, readonly_rootfs,
+                                                mounts, net_ns, ipc_ns, uts_ns, pid_ns, pid_mode,
+                                                args, env, cwd, uid, gid, additional_gids, run_dir,
+                                                ledger_path, log_path, tty, stdin)
 
 }  // namespace peapod::runtime
 

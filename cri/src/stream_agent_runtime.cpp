@@ -8,7 +8,6 @@
 #include <sys/socket.h>
 
 #include <functional>
-
 #include <thread>
 
 #include "peapod/agent/agent.h"
@@ -134,9 +133,8 @@ class AgentStreamingRuntime final : public StreamingRuntime {
     if (!output) return std::unexpected(std::move(output.error()));
     std::string id = request.container_id;
     agent::Agent& agent = agent_;
-    return std::make_unique<AttachTarget>(std::move(*output), [&agent, id] {
-      agent.containers().CloseContainerStdin(id);
-    });
+    return std::make_unique<AttachTarget>(
+        std::move(*output), [&agent, id] { agent.containers().CloseContainerStdin(id); });
   }
 
   Result<UniqueFd> DialPod(const std::string& sandbox_id, uint16_t port) override {

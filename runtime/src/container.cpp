@@ -4,8 +4,8 @@
 #include <sched.h>
 #include <signal.h>
 #include <spdlog/spdlog.h>
-#include <sys/mount.h>
 #include <sys/ioctl.h>
+#include <sys/mount.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -20,8 +20,8 @@
 #include "child_report.h"
 #include "container_spawn.h"
 #include "exec_spawn.h"
-#include "search_path.h"
 #include "peapod/runtime/exit_ledger.h"
+#include "search_path.h"
 
 namespace peapod::runtime {
 namespace {
@@ -316,9 +316,9 @@ Status Container::Start(const SpawnHook& hook) {
       return FailErrno(what + ": execute \"" + spec_.args[0] + "\"", f.err);
     }
     if (f.step == detail::kStepConsole && f.index >= 0 && f.index <= detail::kTerminalSendMaster) {
-      return FailErrno(what + ": set up the console (" +
-                           std::string(detail::kTerminalStepNames[f.index]) + ")",
-                       f.err);
+      return FailErrno(
+          what + ": set up the console (" + std::string(detail::kTerminalStepNames[f.index]) + ")",
+          f.err);
     }
     if (f.step == detail::kStepSecurity) {
       return FailErrno(what + ": apply the security context (" + std::string(SecurityStepName(f.index)) + ")",

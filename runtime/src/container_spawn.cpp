@@ -9,8 +9,8 @@
 #include <linux/mount.h>
 #include <sched.h>
 #include <signal.h>
-#include <sys/mount.h>
 #include <sys/ioctl.h>
+#include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>

@@ -26,12 +26,20 @@ namespace {
 constexpr Namespace kAllNamespaces[] = {Namespace::kNetwork, Namespace::kIpc, Namespace::kUts,
                                         Namespace::kPid};
 
-enum PauseStep { kStepStdio, kStepLedgerFd, kStepSetsid, kStepHostname, kStepLoopback,
-                 kStepSysctl, kStepExec, kStepKeeper };
+enum PauseStep {
+  kStepStdio,
+  kStepLedgerFd,
+  kStepSetsid,
+  kStepHostname,
+  kStepLoopback,
+  kStepSysctl,
+  kStepExec,
+  kStepKeeper
+};
 constexpr const char* kPauseStepNames[] = {
-    "set up stdio", "hand over the exit ledger", "start a new session", "set the hostname",
-    "bring up the loopback interface", "write sysctl", "execute peapod-pause",
-    "hand over the descriptor keeper"};
+    "set up stdio",         "hand over the exit ledger",       "start a new session",
+    "set the hostname",     "bring up the loopback interface", "write sysctl",
+    "execute peapod-pause", "hand over the descriptor keeper"};
 
 // Everything the pause child needs, prepared before clone: the child only reads it.
 struct PausePlan {
@@ -67,8 +75,7 @@ struct PausePlan {
     ::_exit(127);
   }
   // pause holds the descriptor keeper's two ends without knowing it (fd_keeper.h).
-  if (keeper_send < 0 || keeper_receive < 0 ||
-      ::dup2(keeper_send, FdKeeper::kPauseSendFd) < 0 ||
+  if (keeper_send < 0 || keeper_receive < 0 || ::dup2(keeper_send, FdKeeper::kPauseSendFd) < 0 ||
       ::dup2(keeper_receive, FdKeeper::kPauseReceiveFd) < 0) {
     detail::ReportChildFailure(report, kStepKeeper, errno);
     ::_exit(127);

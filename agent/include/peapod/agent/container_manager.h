@@ -78,8 +78,8 @@ class ContainerManager {
     UniqueFd pidfd;
     bool tty = false;         // the container's, whatever the request said
     bool stdin_once = false;  // CloseContainerStdin once this session's stdin ends
-    UniqueFd input;    // a copy of the stdin pipe's write end or of the console's master
-    UniqueFd console;  // a copy of the console's master, for resizes
+    UniqueFd input;           // a copy of the stdin pipe's write end or of the console's master
+    UniqueFd console;         // a copy of the console's master, for resizes
   };
   Result<AttachedOutput> AttachOutput(const std::string& id, bool stdin = false);
   // Refuses what AttachOutput would: a container that does not run, stdin it was not created
