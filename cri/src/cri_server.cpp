@@ -15,6 +15,7 @@
 #include <filesystem>
 
 #include "peapod/cri/image_service.h"
+#include "peapod/cri/pod_service.h"
 #include "peapod/cri/runtime_service.h"
 
 namespace peapod::cri {
@@ -95,6 +96,10 @@ Result<std::unique_ptr<CriServer>> CriServer::Start(agent::Agent& agent, CriServ
   server->runtime_service_ =
       std::make_unique<CriRuntimeService>(agent, server->options_.runtime_handlers);
   server->image_service_ = std::make_unique<CriImageService>(agent);
+  if (server->options_.pods) {
+    server->pod_service_ = std::make_unique<PodService>(agent, *server->options_.pods,
+                                                        server->options_.socket_path);
+  }
 
   const std::string& path = server->options_.socket_path;
   grpc::ServerBuilder builder;
@@ -103,6 +108,7 @@ Result<std::unique_ptr<CriServer>> CriServer::Start(agent::Agent& agent, CriServ
   builder.SetMaxSendMessageSize(kMaxMessageBytes);
   builder.RegisterService(server->runtime_service_.get());
   builder.RegisterService(server->image_service_.get());
+  if (server->pod_service_) builder.RegisterService(server->pod_service_.get());
   server->server_ = builder.BuildAndStart();
   if (!server->server_) {
     return Fail(ErrorCode::kUnavailable,

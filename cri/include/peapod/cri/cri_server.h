@@ -1,4 +1,5 @@
-// CriServer: serves the CRI v1 RuntimeService and ImageService of one Agent on a unix socket.
+// CriServer: serves the CRI v1 RuntimeService and ImageService of one Agent on a unix socket,
+// and peapod's pod API (PodService) beside them when a pod controller is given.
 // The socket's directory is made 0700 and the socket 0660; a stale socket file is replaced, a
 // socket another server still answers on is refused. Shutdown leaves pods running.
 #pragma once
@@ -16,16 +17,22 @@ class Server;
 namespace peapod::agent {
 class Agent;
 }
+namespace peapod::agent::controller {
+class PodController;
+}
 
 namespace peapod::cri {
 
 class CriRuntimeService;
 class CriImageService;
+class PodService;
 
 struct CriServerOptions {
   std::string socket_path = "/run/peapod/peapod.sock";
   // RuntimeClass handlers accepted besides "" (the default handler).
   std::vector<std::string> runtime_handlers;
+  // When set, peapod's own pod API (peapod.v1.PodService, for the CLI) is served too.
+  agent::controller::PodController* pods = nullptr;
 };
 
 class CriServer {
@@ -46,6 +53,7 @@ class CriServer {
   CriServerOptions options_;
   std::unique_ptr<CriRuntimeService> runtime_service_;
   std::unique_ptr<CriImageService> image_service_;
+  std::unique_ptr<PodService> pod_service_;
   std::unique_ptr<grpc::Server> server_;
 };
 
