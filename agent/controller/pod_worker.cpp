@@ -948,7 +948,7 @@ void PodWorker::Publish() {
   std::string ready_reason = terminal ? "PodCompleted" : "ContainersNotReady";
   std::string ready_message = terminal ? "" : "containers with unready status: " + join(unready);
   condition("PodScheduled", true, "", "");
-  condition("Initialized", initialized_ || terminal,
+  condition("Initialized", initialized_,
             "ContainersNotInitialized", "containers with incomplete status: " + join(uninitialized));
   condition("ContainersReady", ready, ready_reason, ready_message);
   condition("Ready", ready, ready_reason, ready_message);

@@ -54,7 +54,7 @@ spec:
   - name: app
     image: busybox
     imagePullPolicy: IfNotPresent
-    command: ["sh", "-c", "env > /tmp/env; echo $(GREETING) > /tmp/args; exec sleep 3600"]
+    command: ["sh", "-c", "env > /tmp/env; echo '$(GREETING)' > /tmp/args; exec sleep 3600"]
     envFrom:
     - prefix: CFG_
       configMapRef:

@@ -79,7 +79,8 @@ class ControllerFixture : public AgentFixture {
         if (done(last)) return last;
       }
       if (std::chrono::steady_clock::now() > deadline) {
-        ADD_FAILURE() << "pod " << name << ": timed out waiting for " << what << "\n" << Describe(last);
+        ADD_FAILURE() << "pod " << name << ": timed out waiting for " << what << "\n" << Describe(last)
+                      << Logs(last);
         return last;
       }
       std::this_thread::sleep_for(std::chrono::milliseconds(50));
@@ -134,6 +135,23 @@ class ControllerFixture : public AgentFixture {
     for (const auto& e : pod.events) {
       out += "  event " + e.type + " " + e.reason + " " + e.object + " x" + std::to_string(e.count) +
              ": " + e.message + "\n";
+    }
+    return out;
+  }
+
+  // The last lines of every container's current and previous log, for failure messages.
+  std::string Logs(const agent::controller::PodView& pod) {
+    std::string out;
+    for (const auto* list : {&pod.init_container_statuses, &pod.container_statuses}) {
+      for (const auto& c : *list) {
+        for (bool previous : {true, false}) {
+          auto path = controller_->LogPath(pod.namespace_, pod.name, c.name, previous);
+          if (!path) continue;
+          std::string text = ReadFile(*path);
+          if (text.size() > 1500) text = text.substr(text.size() - 1500);
+          out += "  log " + c.name + (previous ? " (previous)" : "") + ":\n" + text;
+        }
+      }
     }
     return out;
   }

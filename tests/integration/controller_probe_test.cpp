@@ -192,5 +192,47 @@ spec:
   EXPECT_EQ(Find(pod, "app")->state.kind, "terminated");
 }
 
+TEST_F(ControllerProbeTest, AGrpcProbeAsksTheHealthService) {
+  ASSERT_FALSE(LoadImage("etcd.oci.tar").empty());
+  // etcd serves grpc.health.v1 on its client port.
+  Apply(R"(apiVersion: v1
+kind: Pod
+metadata:
+  name: etcd
+spec:
+  terminationGracePeriodSeconds: 1
+  containers:
+  - name: etcd
+    image: etcd
+    imagePullPolicy: IfNotPresent
+    readinessProbe:
+      grpc:
+        port: 2379
+      periodSeconds: 1
+  - name: other
+    image: busybox
+    imagePullPolicy: IfNotPresent
+    command: ["sleep", "3600"]
+    readinessProbe:
+      grpc:
+        port: 2379
+        service: no.such.Service
+      periodSeconds: 1
+)");
+  auto pod = WaitPod("etcd", [](const PodView& p) {
+    auto* e = Find(p, "etcd");
+    bool other_answered = false;  // failing by the server's answer, not by a refused connection
+    for (const auto& ev : p.events) {
+      if (ev.object.find("other") != std::string::npos && ev.reason == "Unhealthy" &&
+          ev.message.find("connect") == std::string::npos) {
+        other_answered = true;
+      }
+    }
+    return e && e->ready && other_answered;
+  }, "etcd ready by its gRPC health, the unknown service failing");
+  EXPECT_FALSE(Find(pod, "other")->ready);
+  EXPECT_EQ(Restarts(pod, "etcd"), 0);
+}
+
 }  // namespace
 }  // namespace peapod::testing
