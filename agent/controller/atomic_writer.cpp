@@ -68,9 +68,9 @@ Status CheckNoFileDirClash(const std::map<std::string, std::string>& files) {
     std::string prefix = path + "/";
     auto next = files.lower_bound(prefix);
     if (next != files.end() && next->first.starts_with(prefix)) {
-      return Fail(ErrorCode::kInvalidArgument,
-                  "volume file paths \"" + path + "\" and \"" + next->first +
-                      "\": one is a file and a directory at once");
+      return Fail(ErrorCode::kInvalidArgument, "volume file paths \"" + path + "\" and \"" +
+                                                   next->first +
+                                                   "\": one is a file and a directory at once");
     }
   }
   return Ok();
@@ -197,8 +197,8 @@ Status LinkTopLevel(const std::string& dir, const std::string& name) {
 Status WriteAtomicVolume(const std::string& dir, const std::map<std::string, std::string>& files,
                          int32_t mode) {
   if (mode < 0 || mode > 07777) {
-    return Fail(ErrorCode::kInvalidArgument, "volume file mode " + std::to_string(mode) +
-                                                 " is not a permission mode");
+    return Fail(ErrorCode::kInvalidArgument,
+                "volume file mode " + std::to_string(mode) + " is not a permission mode");
   }
   std::set<std::string> top_level;
   for (const auto& [path, content] : files) {

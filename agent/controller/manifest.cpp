@@ -158,8 +158,7 @@ void ReadConfigMap(Reader& r, const YAML::Node& object, const std::string& prefi
   set.config_maps.push_back(std::move(config_map));
 }
 
-void ReadSecret(Reader& r, const YAML::Node& object, const std::string& prefix,
-                ManifestSet& set) {
+void ReadSecret(Reader& r, const YAML::Node& object, const std::string& prefix, ManifestSet& set) {
   r.Object(object, prefix, {"apiVersion", "kind", "metadata", "data", "stringData", "type"});
   CheckApiVersion(r, object, prefix);
   Secret secret;
@@ -218,16 +217,15 @@ void ReadObject(Reader& r, const YAML::Node& object, const std::string& prefix, 
   if (kind == "Pod") return ReadPod(r, object, prefix, set);
   if (kind == "ConfigMap") return ReadConfigMap(r, object, prefix, set);
   if (kind == "Secret") return ReadSecret(r, object, prefix, set);
-  if (!in_list && (kind == "List" || kind == "PodList" || kind == "ConfigMapList" ||
-                   kind == "SecretList")) {
+  if (!in_list &&
+      (kind == "List" || kind == "PodList" || kind == "ConfigMapList" || kind == "SecretList")) {
     return ReadList(r, object, prefix, set);
   }
   std::string message = "\"" + kind + "\" is not supported by peapod";
   if (r.strict()) {
     r.Error(object["kind"], kind_path, message);
   } else {
-    r.warnings.push_back(
-        ManifestIssue{r.Source(object["kind"]), kind_path, message + ", ignored"});
+    r.warnings.push_back(ManifestIssue{r.Source(object["kind"]), kind_path, message + ", ignored"});
   }
 }
 
@@ -239,7 +237,8 @@ void CheckUnique(Reader& r, const std::vector<T>& objects, std::string_view kind
   for (const T& object : objects) {
     const ObjectMeta& meta = object.metadata;
     if (meta.name.empty()) continue;
-    auto [it, inserted] = seen.emplace(std::make_pair(meta.namespace_, meta.name), meta.source.line);
+    auto [it, inserted] =
+        seen.emplace(std::make_pair(meta.namespace_, meta.name), meta.source.line);
     if (!inserted) {
       std::string message = std::string(kind) + " \"" + meta.namespace_ + "/" + meta.name +
                             "\" is defined twice (first at line " + std::to_string(it->second) +
@@ -266,16 +265,21 @@ Result<ManifestSet> ParseManifests(const std::string& text, const std::string& f
   for (const YAML::Node& document : documents) {
     // An empty document (a stray `---`, a file of comments) is skipped, as kubectl does.
     if (!document.IsDefined() || document.IsNull()) continue;
-    ReadObject(reader, document, "", set, false);
+    // The readers check node types before they index, so yaml-cpp should not throw here; if it
+    // does, the manifest is refused with the place yaml-cpp names instead of crashing the agent.
+    try {
+      ReadObject(reader, document, "", set, false);
+    } catch (const YAML::Exception& e) {
+      reader.Error(e.mark.line < 0 ? 0 : e.mark.line + 1, "", "cannot read manifest: " + e.msg);
+    }
   }
   CheckUnique(reader, set.pods, "pod");
   CheckUnique(reader, set.config_maps, "configmap");
   CheckUnique(reader, set.secrets, "secret");
   if (!reader.errors.empty()) {
-    std::stable_sort(reader.errors.begin(), reader.errors.end(),
-                     [](const ManifestIssue& a, const ManifestIssue& b) {
-                       return a.where.line < b.where.line;
-                     });
+    std::stable_sort(
+        reader.errors.begin(), reader.errors.end(),
+        [](const ManifestIssue& a, const ManifestIssue& b) { return a.where.line < b.where.line; });
     std::string message;
     for (const ManifestIssue& issue : reader.errors) {
       if (!message.empty()) message += '\n';

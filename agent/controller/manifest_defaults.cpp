@@ -1,8 +1,7 @@
 // What the API server adds to a pod (defaults), quantities, and the spec hash the controller
 // compares to tell a re-apply of the same pod from a changed one.
-#include <nlohmann/json.hpp>
-
 #include <cctype>
+#include <nlohmann/json.hpp>
 
 #include "peapod/agent/controller/manifest.h"
 #include "peapod/image/digest.h"
@@ -79,8 +78,11 @@ json HandlerJson(const Handler& handler) {
       json headers = json::array();
       for (const HttpHeader& h : a.http_headers) headers.push_back({h.name, h.value});
       return {{"httpGet",
-               {{"path", a.path}, {"port", PortJson(a.port)}, {"host", a.host},
-                {"scheme", a.scheme}, {"headers", headers}}}};
+               {{"path", a.path},
+                {"port", PortJson(a.port)},
+                {"host", a.host},
+                {"scheme", a.scheme},
+                {"headers", headers}}}};
     }
     json operator()(const TcpSocketAction& a) const {
       return {{"tcpSocket", {{"port", PortJson(a.port)}, {"host", a.host}}}};
@@ -214,13 +216,17 @@ json VolumeJson(const Volume& v) {
     }
     json operator()(const ConfigMapVolume& s) const {
       return {{"configMap",
-               {{"name", s.name}, {"items", ItemsJson(s.items)},
-                {"defaultMode", Opt(s.default_mode)}, {"optional", s.optional}}}};
+               {{"name", s.name},
+                {"items", ItemsJson(s.items)},
+                {"defaultMode", Opt(s.default_mode)},
+                {"optional", s.optional}}}};
     }
     json operator()(const SecretVolume& s) const {
       return {{"secret",
-               {{"secretName", s.secret_name}, {"items", ItemsJson(s.items)},
-                {"defaultMode", Opt(s.default_mode)}, {"optional", s.optional}}}};
+               {{"secretName", s.secret_name},
+                {"items", ItemsJson(s.items)},
+                {"defaultMode", Opt(s.default_mode)},
+                {"optional", s.optional}}}};
     }
   };
   return {{"name", v.name}, {"source", std::visit(Visitor{}, v.source_)}};
@@ -291,8 +297,8 @@ struct Suffix {
 std::optional<Suffix> ParseSuffix(std::string_view s) {
   if (s.empty()) return Suffix{};
   static const std::pair<std::string_view, Suffix> kSuffixes[] = {
-      {"n", {-9, 0}}, {"u", {-6, 0}}, {"m", {-3, 0}},  {"k", {3, 0}},   {"M", {6, 0}},
-      {"G", {9, 0}},  {"T", {12, 0}}, {"P", {15, 0}},  {"E", {18, 0}},  {"Ki", {0, 10}},
+      {"n", {-9, 0}},  {"u", {-6, 0}},  {"m", {-3, 0}},  {"k", {3, 0}},   {"M", {6, 0}},
+      {"G", {9, 0}},   {"T", {12, 0}},  {"P", {15, 0}},  {"E", {18, 0}},  {"Ki", {0, 10}},
       {"Mi", {0, 20}}, {"Gi", {0, 30}}, {"Ti", {0, 40}}, {"Pi", {0, 50}}, {"Ei", {0, 60}}};
   for (const auto& [text, suffix] : kSuffixes) {
     if (s == text) return suffix;

@@ -253,9 +253,9 @@ std::optional<KeySelector> ReadKeySelector(Reader& r, const YAML::Node& node,
 
 bool IsSupportedFieldPath(const std::string& path) {
   static const std::set<std::string> kPlain = {
-      "metadata.name",      "metadata.namespace",        "metadata.uid",
-      "spec.nodeName",      "spec.serviceAccountName",   "status.podIP",
-      "status.podIPs",      "status.hostIP",             "status.hostIPs"};
+      "metadata.name", "metadata.namespace",      "metadata.uid",
+      "spec.nodeName", "spec.serviceAccountName", "status.podIP",
+      "status.podIPs", "status.hostIP",           "status.hostIPs"};
   if (kPlain.contains(path)) return true;
   for (std::string_view prefix : {"metadata.labels['", "metadata.annotations['"}) {
     if (path.starts_with(prefix) && path.ends_with("']") && path.size() > prefix.size() + 2) {
@@ -267,8 +267,7 @@ bool IsSupportedFieldPath(const std::string& path) {
 }
 
 void ReadEnvValueFrom(Reader& r, const YAML::Node& node, const std::string& path, EnvVar& env) {
-  if (!r.Object(node, path,
-                {"configMapKeyRef", "secretKeyRef", "fieldRef", "resourceFieldRef"})) {
+  if (!r.Object(node, path, {"configMapKeyRef", "secretKeyRef", "fieldRef", "resourceFieldRef"})) {
     return;
   }
   int sources = 0;
@@ -303,8 +302,7 @@ void ReadEnvValueFrom(Reader& r, const YAML::Node& node, const std::string& path
   if (r.Object(resource, resource_path, {"containerName", "resource", "divisor"})) {
     ++sources;
     ResourceFieldRef ref;
-    r.String(resource["containerName"], Field(resource_path, "containerName"),
-             ref.container_name);
+    r.String(resource["containerName"], Field(resource_path, "containerName"), ref.container_name);
     if (!r.String(resource["resource"], Field(resource_path, "resource"), ref.resource) ||
         ref.resource.empty()) {
       r.Error(resource, Field(resource_path, "resource"), "required");
@@ -366,7 +364,8 @@ void ReadEnvFrom(Reader& r, const YAML::Node& node, const std::string& path, Con
         r.Error(item["prefix"], Field(p, "prefix"), *problem);
       }
     }
-    source.config_map_ref = ReadKeySelector(r, item["configMapRef"], Field(p, "configMapRef"), false);
+    source.config_map_ref =
+        ReadKeySelector(r, item["configMapRef"], Field(p, "configMapRef"), false);
     source.secret_ref = ReadKeySelector(r, item["secretRef"], Field(p, "secretRef"), false);
     int sources = source.config_map_ref.has_value() + source.secret_ref.has_value();
     if (sources == 0) r.Error(item, p, "must specify one of: `configMapRef` or `secretRef`");
@@ -383,7 +382,8 @@ void ReadPorts(Reader& r, const YAML::Node& node, const std::string& path, bool 
   for (size_t i = 0; i < node.size(); ++i) {
     std::string p = Index(path, i);
     const YAML::Node item = node[i];
-    if (!ListItem(r, item, p, {"name", "containerPort", "hostPort", "hostIP", "protocol"})) continue;
+    if (!ListItem(r, item, p, {"name", "containerPort", "hostPort", "hostIP", "protocol"}))
+      continue;
     ContainerPort port;
     port.source = r.Source(item);
     if (r.String(item["name"], Field(p, "name"), port.name) && !port.name.empty()) {
@@ -414,8 +414,7 @@ void ReadPorts(Reader& r, const YAML::Node& node, const std::string& path, bool 
     if (item["protocol"].IsDefined()) {
       Enum(r, item["protocol"], Field(p, "protocol"), port.protocol, {"TCP", "UDP", "SCTP"});
     }
-    if (port.container_port != 0 &&
-        !seen.emplace(port.container_port, port.protocol).second) {
+    if (port.container_port != 0 && !seen.emplace(port.container_port, port.protocol).second) {
       r.Error(container_port, Field(p, "containerPort"),
               "duplicate port " + std::to_string(port.container_port) + "/" + port.protocol +
                   " in this container");
@@ -459,7 +458,8 @@ void ReadVolumeMounts(Reader& r, const YAML::Node& node, const std::string& path
   for (size_t i = 0; i < node.size(); ++i) {
     std::string p = Index(path, i);
     const YAML::Node item = node[i];
-    if (!ListItem(r, item, p, {"name", "mountPath", "subPath", "readOnly", "mountPropagation"})) continue;
+    if (!ListItem(r, item, p, {"name", "mountPath", "subPath", "readOnly", "mountPropagation"}))
+      continue;
     VolumeMount mount;
     mount.source = r.Source(item);
     if (!r.String(item["name"], Field(p, "name"), mount.name) || mount.name.empty()) {
@@ -475,8 +475,7 @@ void ReadVolumeMounts(Reader& r, const YAML::Node& node, const std::string& path
     } else if (!paths.insert(mount.mount_path).second) {
       r.Error(item["mountPath"], Field(p, "mountPath"), "must be unique");
     }
-    if (r.String(item["subPath"], Field(p, "subPath"), mount.sub_path) &&
-        !mount.sub_path.empty()) {
+    if (r.String(item["subPath"], Field(p, "subPath"), mount.sub_path) && !mount.sub_path.empty()) {
       if (auto problem = CheckRelativePath(mount.sub_path)) {
         r.Error(item["subPath"], Field(p, "subPath"), *problem);
       }
@@ -576,10 +575,28 @@ Container ReadContainer(Reader& r, const YAML::Node& node, const std::string& pa
   Container c;
   c.source = r.Source(node);
   r.Object(node, path,
-           {"name", "image", "imagePullPolicy", "command", "args", "workingDir", "env", "envFrom",
-            "ports", "resources", "volumeMounts", "livenessProbe", "readinessProbe",
-            "startupProbe", "lifecycle", "securityContext", "restartPolicy",
-            "terminationMessagePath", "terminationMessagePolicy", "stdin", "stdinOnce", "tty"});
+           {"name",
+            "image",
+            "imagePullPolicy",
+            "command",
+            "args",
+            "workingDir",
+            "env",
+            "envFrom",
+            "ports",
+            "resources",
+            "volumeMounts",
+            "livenessProbe",
+            "readinessProbe",
+            "startupProbe",
+            "lifecycle",
+            "securityContext",
+            "restartPolicy",
+            "terminationMessagePath",
+            "terminationMessagePolicy",
+            "stdin",
+            "stdinOnce",
+            "tty"});
   if (!r.String(node["name"], Field(path, "name"), c.name) || c.name.empty()) {
     r.Error(node, Field(path, "name"), "required");
   } else if (auto problem = CheckDns1123Label(c.name)) {
@@ -645,7 +662,8 @@ Container ReadContainer(Reader& r, const YAML::Node& node, const std::string& pa
   } else {
     c.lifecycle = ReadLifecycle(r, lifecycle, Field(path, "lifecycle"), ports);
   }
-  c.security_context = ReadSecurityContext(r, node["securityContext"], Field(path, "securityContext"));
+  c.security_context =
+      ReadSecurityContext(r, node["securityContext"], Field(path, "securityContext"));
   r.String(node["terminationMessagePath"], Field(path, "terminationMessagePath"),
            c.termination_message_path);
   if (node["terminationMessagePolicy"].IsDefined()) {
@@ -682,11 +700,32 @@ void ReadKeyToPaths(Reader& r, const YAML::Node& node, const std::string& path,
 }
 
 // Volume sources Kubernetes knows but peapod does not implement: reported as unsupported.
-constexpr std::string_view kOtherVolumeSources[] = {
-    "persistentVolumeClaim", "projected", "downwardAPI", "nfs", "csi", "ephemeral", "image",
-    "iscsi", "gitRepo", "awsElasticBlockStore", "gcePersistentDisk", "azureDisk", "azureFile",
-    "cephfs", "cinder", "fc", "flexVolume", "flocker", "glusterfs", "photonPersistentDisk",
-    "portworxVolume", "quobyte", "rbd", "scaleIO", "storageos", "vsphereVolume"};
+constexpr std::string_view kOtherVolumeSources[] = {"persistentVolumeClaim",
+                                                    "projected",
+                                                    "downwardAPI",
+                                                    "nfs",
+                                                    "csi",
+                                                    "ephemeral",
+                                                    "image",
+                                                    "iscsi",
+                                                    "gitRepo",
+                                                    "awsElasticBlockStore",
+                                                    "gcePersistentDisk",
+                                                    "azureDisk",
+                                                    "azureFile",
+                                                    "cephfs",
+                                                    "cinder",
+                                                    "fc",
+                                                    "flexVolume",
+                                                    "flocker",
+                                                    "glusterfs",
+                                                    "photonPersistentDisk",
+                                                    "portworxVolume",
+                                                    "quobyte",
+                                                    "rbd",
+                                                    "scaleIO",
+                                                    "storageos",
+                                                    "vsphereVolume"};
 
 Volume ReadVolume(Reader& r, const YAML::Node& node, const std::string& path) {
   Volume volume;
@@ -720,8 +759,8 @@ Volume ReadVolume(Reader& r, const YAML::Node& node, const std::string& path) {
 
   const YAML::Node empty_dir = node["emptyDir"];
   std::string empty_path = Field(path, "emptyDir");
-  if (empty_dir.IsDefined() && (empty_dir.IsNull() || r.Object(empty_dir, empty_path,
-                                                              {"medium", "sizeLimit"}))) {
+  if (empty_dir.IsDefined() &&
+      (empty_dir.IsNull() || r.Object(empty_dir, empty_path, {"medium", "sizeLimit"}))) {
     EmptyDirVolume source;
     if (empty_dir.IsMap()) {
       if (empty_dir["medium"].IsDefined()) {
@@ -757,8 +796,7 @@ Volume ReadVolume(Reader& r, const YAML::Node& node, const std::string& path) {
   std::string cm_path = Field(path, "configMap");
   if (r.Object(config_map, cm_path, {"name", "items", "defaultMode", "optional"})) {
     ConfigMapVolume source;
-    if (!r.String(config_map["name"], Field(cm_path, "name"), source.name) ||
-        source.name.empty()) {
+    if (!r.String(config_map["name"], Field(cm_path, "name"), source.name) || source.name.empty()) {
       r.Error(config_map, Field(cm_path, "name"), "required");
     } else if (auto problem = CheckDns1123Subdomain(source.name)) {
       r.Error(config_map["name"], Field(cm_path, "name"), *problem);
@@ -843,7 +881,8 @@ void ReadDns(Reader& r, const YAML::Node& spec, const std::string& path, PodSpec
     PodDnsConfig dns;
     if (r.StringList(config["nameservers"], Field(p, "nameservers"), dns.nameservers)) {
       if (dns.nameservers.size() > 3) {
-        r.Error(config["nameservers"], Field(p, "nameservers"), "must not have more than 3 nameservers");
+        r.Error(config["nameservers"], Field(p, "nameservers"),
+                "must not have more than 3 nameservers");
       }
       for (size_t i = 0; i < dns.nameservers.size(); ++i) {
         if (!IsIpAddress(dns.nameservers[i])) {
@@ -854,7 +893,8 @@ void ReadDns(Reader& r, const YAML::Node& spec, const std::string& path, PodSpec
     }
     if (r.StringList(config["searches"], Field(p, "searches"), dns.searches)) {
       if (dns.searches.size() > 32) {
-        r.Error(config["searches"], Field(p, "searches"), "must not have more than 32 search paths");
+        r.Error(config["searches"], Field(p, "searches"),
+                "must not have more than 32 search paths");
       }
       for (size_t i = 0; i < dns.searches.size(); ++i) {
         std::string search = dns.searches[i];
@@ -950,9 +990,9 @@ void ReadPodSpec(Reader& r, const YAML::Node& spec, const std::string& path, Pod
   }
   if (!r.Object(spec, path,
                 {"containers", "initContainers", "volumes", "restartPolicy",
-                 "terminationGracePeriodSeconds", "shareProcessNamespace", "hostNetwork",
-                 "hostPID", "hostIPC", "hostname", "subdomain", "dnsPolicy", "dnsConfig",
-                 "hostAliases", "securityContext", "runtimeClassName"})) {
+                 "terminationGracePeriodSeconds", "shareProcessNamespace", "hostNetwork", "hostPID",
+                 "hostIPC", "hostname", "subdomain", "dnsPolicy", "dnsConfig", "hostAliases",
+                 "securityContext", "runtimeClassName"})) {
     return;
   }
   PodContext context;
@@ -1016,7 +1056,8 @@ void ReadPodSpec(Reader& r, const YAML::Node& spec, const std::string& path, Pod
   for (auto [name, field] : {std::pair<const char*, std::string*>{"hostname", &out.hostname},
                              std::pair<const char*, std::string*>{"subdomain", &out.subdomain}}) {
     if (r.String(spec[name], Field(path, name), *field) && !field->empty()) {
-      if (auto problem = CheckDns1123Label(*field)) r.Error(spec[name], Field(path, name), *problem);
+      if (auto problem = CheckDns1123Label(*field))
+        r.Error(spec[name], Field(path, name), *problem);
     }
   }
   ReadDns(r, spec, path, out);

@@ -41,10 +41,14 @@ std::optional<int64_t> ParseYamlInt(std::string_view raw) {
   int base = 10;
   if (text.size() - pos > 1 && text[pos] == '0') {
     char p = static_cast<char>(std::tolower(static_cast<unsigned char>(text[pos + 1])));
-    if (p == 'x') base = 16, pos += 2;
-    else if (p == 'o') base = 8, pos += 2;
-    else if (p == 'b') base = 2, pos += 2;
-    else base = 8, pos += 1;
+    if (p == 'x')
+      base = 16, pos += 2;
+    else if (p == 'o')
+      base = 8, pos += 2;
+    else if (p == 'b')
+      base = 2, pos += 2;
+    else
+      base = 8, pos += 1;
   }
   if (pos >= text.size()) return std::nullopt;
   unsigned __int128 value = 0;
@@ -58,12 +62,14 @@ std::optional<int64_t> ParseYamlInt(std::string_view raw) {
     if (value > static_cast<unsigned __int128>(INT64_MAX) + 1) return std::nullopt;
   }
   if (!negative && value > static_cast<unsigned __int128>(INT64_MAX)) return std::nullopt;
-  return negative ? static_cast<int64_t>(-static_cast<__int128>(value)) : static_cast<int64_t>(value);
+  return negative ? static_cast<int64_t>(-static_cast<__int128>(value))
+                  : static_cast<int64_t>(value);
 }
 
 bool LooksLikeYamlFloat(std::string_view raw) {
-  static const std::set<std::string_view> kSpecial = {
-      ".inf", ".Inf", ".INF", "+.inf", "+.Inf", "+.INF", "-.inf", "-.Inf", "-.INF", ".nan", ".NaN", ".NAN"};
+  static const std::set<std::string_view> kSpecial = {".inf",  ".Inf",  ".INF",  "+.inf",
+                                                      "+.Inf", "+.INF", "-.inf", "-.Inf",
+                                                      "-.INF", ".nan",  ".NaN",  ".NAN"};
   if (kSpecial.contains(raw)) return true;
   std::string text = WithoutUnderscores(raw);
   size_t i = 0;
@@ -94,7 +100,7 @@ ScalarKind Resolve(const YAML::Node& node) {
   if (!IsPlain(node)) return ScalarKind::kString;
   static const std::set<std::string_view> kNull = {"", "~", "null", "Null", "NULL"};
   static const std::set<std::string_view> kBool = {
-      "y",    "Y",    "yes", "Yes", "YES", "n",     "N",     "no",    "No", "NO", "true",
+      "y",    "Y",    "yes", "Yes", "YES", "n",     "N",     "no",    "No",  "NO",  "true",
       "True", "TRUE", "on",  "On",  "ON",  "false", "False", "FALSE", "off", "Off", "OFF"};
   const std::string& text = node.Scalar();
   if (kNull.contains(text)) return ScalarKind::kNull;
@@ -110,10 +116,10 @@ bool Absent(const YAML::Node& node) {
 }
 
 std::optional<bool> ParseYamlBool(const std::string& text) {
-  static const std::set<std::string_view> kTrue = {"y",    "Y",    "yes", "Yes", "YES",
-                                                    "true", "True", "TRUE", "on", "On", "ON"};
-  static const std::set<std::string_view> kFalse = {"n",     "N",     "no",    "No",  "NO", "false",
-                                                    "False", "FALSE", "off",   "Off", "OFF"};
+  static const std::set<std::string_view> kTrue = {"y",    "Y",    "yes", "Yes", "YES", "true",
+                                                   "True", "TRUE", "on",  "On",  "ON"};
+  static const std::set<std::string_view> kFalse = {"n",     "N",     "no",  "No",  "NO", "false",
+                                                    "False", "FALSE", "off", "Off", "OFF"};
   if (kTrue.contains(text)) return true;
   if (kFalse.contains(text)) return false;
   return std::nullopt;
@@ -124,7 +130,8 @@ bool IsAlnum(char c) { return std::isalnum(static_cast<unsigned char>(c)) != 0; 
 
 bool IsDns1123LabelText(std::string_view value) {
   if (value.empty() || !IsLowerAlnum(value.front()) || !IsLowerAlnum(value.back())) return false;
-  return std::all_of(value.begin(), value.end(), [](char c) { return IsLowerAlnum(c) || c == '-'; });
+  return std::all_of(value.begin(), value.end(),
+                     [](char c) { return IsLowerAlnum(c) || c == '-'; });
 }
 
 // A label name or the name part of a qualified name: [A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?
@@ -164,6 +171,9 @@ void Reader::Error(const YAML::Node& at, const std::string& path, std::string me
 }
 
 void Reader::Error(int line, const std::string& path, std::string message) {
+  // `if (!String(...) || value.empty()) Error(..., "required")`: a value of the wrong type was
+  // already reported for this path; saying "required" too would only confuse.
+  if (message == "required" && !errors.empty() && errors.back().field_path == path) return;
   errors.push_back(ManifestIssue{SourceRef{file_, line}, path, std::move(message)});
 }
 
@@ -391,9 +401,8 @@ std::optional<std::string> CheckDns1123Subdomain(std::string_view value) {
 
 std::optional<std::string> CheckIanaServiceName(std::string_view value) {
   if (value.size() > 15) return "must be no more than 15 characters";
-  bool chars = !value.empty() && std::all_of(value.begin(), value.end(), [](char c) {
-    return IsLowerAlnum(c) || c == '-';
-  });
+  bool chars = !value.empty() && std::all_of(value.begin(), value.end(),
+                                             [](char c) { return IsLowerAlnum(c) || c == '-'; });
   if (!chars) return "must contain only lower case alphanumeric characters or '-'";
   if (std::none_of(value.begin(), value.end(), [](char c) { return c >= 'a' && c <= 'z'; })) {
     return "must contain at least one letter";
@@ -458,7 +467,8 @@ std::optional<std::string> CheckRelativePath(std::string_view value) {
   size_t start = 0;
   while (true) {
     size_t slash = value.find('/', start);
-    std::string_view part = value.substr(start, slash == std::string_view::npos ? slash : slash - start);
+    std::string_view part =
+        value.substr(start, slash == std::string_view::npos ? slash : slash - start);
     if (part == "..") return "must not contain '..'";
     if (slash == std::string_view::npos) break;
     start = slash + 1;

@@ -28,7 +28,8 @@ std::string Index(const std::string& path, size_t i);
 
 class Reader {
  public:
-  Reader(std::string file, const ParseOptions& options) : file_(std::move(file)), options_(options) {}
+  Reader(std::string file, const ParseOptions& options)
+      : file_(std::move(file)), options_(options) {}
 
   void Error(const YAML::Node& at, const std::string& path, std::string message);
   void Error(int line, const std::string& path, std::string message);

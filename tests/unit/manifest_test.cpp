@@ -15,7 +15,8 @@ int LineOf(const std::string& text, const std::string& marker) {
   size_t at = text.find(marker);
   EXPECT_NE(at, std::string::npos) << marker;
   if (at == std::string::npos) return -1;
-  return 1 + static_cast<int>(std::count(text.begin(), text.begin() + static_cast<long>(at + marker.size()), '\n'));
+  return 1 + static_cast<int>(std::count(
+                 text.begin(), text.begin() + static_cast<long>(at + marker.size()), '\n'));
 }
 
 std::string ErrorsOf(const std::string& text, ParseOptions options = {}) {
@@ -221,8 +222,8 @@ TEST(Manifest, ParsesTheConfdNginxExampleFully) {
   const Pod& pod = parsed->pods[0];
   EXPECT_EQ(pod.metadata.name, "confd-nginx");
   EXPECT_EQ(pod.metadata.namespace_, "demo");
-  EXPECT_EQ(pod.metadata.labels, (std::map<std::string, std::string>{{"app", "web"},
-                                                                      {"tier", "frontend"}}));
+  EXPECT_EQ(pod.metadata.labels,
+            (std::map<std::string, std::string>{{"app", "web"}, {"tier", "frontend"}}));
   EXPECT_EQ(pod.metadata.annotations.at("peapod.io/demo"), "true");
   EXPECT_EQ(pod.metadata.source.file, "confd-nginx.yaml");
   EXPECT_EQ(pod.metadata.source.line, LineOf(kConfdNginx, "  name: confd-nginx"));
@@ -248,7 +249,8 @@ TEST(Manifest, ParsesTheConfdNginxExampleFully) {
   ASSERT_EQ(spec.init_containers.size(), 2u);
   const Container& seed = spec.init_containers[0];
   EXPECT_FALSE(seed.IsSidecar());
-  EXPECT_EQ(seed.command, (std::vector<std::string>{"sh", "-c", "etcdctl put /upstream 127.0.0.1:8081"}));
+  EXPECT_EQ(seed.command,
+            (std::vector<std::string>{"sh", "-c", "etcdctl put /upstream 127.0.0.1:8081"}));
   EXPECT_EQ(seed.image_pull_policy, "IfNotPresent");
   const Container& confd = spec.init_containers[1];
   EXPECT_TRUE(confd.IsSidecar());
@@ -362,15 +364,15 @@ std::vector<Mistake> Mistakes() {
       {"container port out of range",
        kHead + "  - name: side\n    image: busybox\n    ports:\n    - containerPort: 70000\n",
        "containerPort: 70000", "spec.containers[1].ports[0].containerPort", "must be 1-65535"},
-      {"host port out of range", kHead + "    ports:\n    - containerPort: 80\n      hostPort: 65536\n",
-       "hostPort: 65536", "spec.containers[0].ports[0].hostPort", "must be 0-65535"},
-      {"quoted integer", kHead + "    ports:\n    - containerPort: \"80\"\n", "containerPort: \"80\"",
-       "spec.containers[0].ports[0].containerPort", "must be an integer"},
-      {"command as a string", kHead + "    command: sh -c 'sleep 1'\n", "command:",
-       "spec.containers[0].command", "must be a list"},
-      {"unquoted number as env value",
-       kHead + "    env:\n    - name: PORT\n      value: 8080\n", "value: 8080",
-       "spec.containers[0].env[0].value", "must be a string"},
+      {"host port out of range",
+       kHead + "    ports:\n    - containerPort: 80\n      hostPort: 65536\n", "hostPort: 65536",
+       "spec.containers[0].ports[0].hostPort", "must be 0-65535"},
+      {"quoted integer", kHead + "    ports:\n    - containerPort: \"80\"\n",
+       "containerPort: \"80\"", "spec.containers[0].ports[0].containerPort", "must be an integer"},
+      {"command as a string", kHead + "    command: sh -c 'sleep 1'\n",
+       "command:", "spec.containers[0].command", "must be a list"},
+      {"unquoted number as env value", kHead + "    env:\n    - name: PORT\n      value: 8080\n",
+       "value: 8080", "spec.containers[0].env[0].value", "must be a string"},
       {"env name", kHead + "    env:\n    - name: 1BAD\n      value: x\n", "name: 1BAD",
        "spec.containers[0].env[0].name", "a valid environment variable name"},
       {"container name",
@@ -381,25 +383,34 @@ std::vector<Mistake> Mistakes() {
        "apiVersion: v1\nkind: Pod\nmetadata:\n  name: web\nspec:\n  containers:\n  - name: app\n"
        "    command: [ok]\n",
        "- name: app", "spec.containers[0].image", "required"},
-      {"no containers", "apiVersion: v1\nkind: Pod\nmetadata:\n  name: web\nspec:\n  containers: []\n",
+      {"no containers",
+       "apiVersion: v1\nkind: Pod\nmetadata:\n  name: web\nspec:\n  containers: []\n",
        "containers: []", "spec.containers", "required"},
-      {"pod name", "apiVersion: v1\nkind: Pod\nmetadata:\n  name: Bad_Name\nspec:\n  containers:\n"
+      {"pod name",
+       "apiVersion: v1\nkind: Pod\nmetadata:\n  name: Bad_Name\nspec:\n  containers:\n"
        "  - name: app\n    image: busybox\n",
        "name: Bad_Name", "metadata.name", "a lowercase RFC 1123 subdomain"},
-      {"namespace", "apiVersion: v1\nkind: Pod\nmetadata:\n  name: web\n  namespace: Prod\nspec:\n"
+      {"name of the wrong type",
+       "apiVersion: v1\nkind: Pod\nmetadata:\n  name: 123\nspec:\n  containers:\n  - name: app\n"
+       "    image: busybox\n",
+       "name: 123", "metadata.name", "must be a string"},
+      {"namespace",
+       "apiVersion: v1\nkind: Pod\nmetadata:\n  name: web\n  namespace: Prod\nspec:\n"
        "  containers:\n  - name: app\n    image: busybox\n",
        "namespace: Prod", "metadata.namespace", "a lowercase RFC 1123 label"},
       {"duplicate container name",
-       "apiVersion: v1\nkind: Pod\nmetadata:\n  name: web\nspec:\n  initContainers:\n  - name: app\n"
+       "apiVersion: v1\nkind: Pod\nmetadata:\n  name: web\nspec:\n  initContainers:\n  - name: "
+       "app\n"
        "    image: busybox\n  containers:\n  - name: app\n    image: busybox\n",
        "  containers:\n  - name: app", "spec.containers[0].name",
        "duplicate container name \"app\" (first at line 7)"},
       {"duplicate container port",
        kHead + "    ports:\n    - containerPort: 80\n    - containerPort: 80\n",
-       "    - containerPort: 80\n    - containerPort: 80", "spec.containers[0].ports[1].containerPort",
-       "duplicate port 80/TCP in this container"},
+       "    - containerPort: 80\n    - containerPort: 80",
+       "spec.containers[0].ports[1].containerPort", "duplicate port 80/TCP in this container"},
       {"duplicate host port",
-       kHead + "    ports:\n    - {containerPort: 80, hostPort: 8080}\n  - name: b\n    image: busybox\n"
+       kHead + "    ports:\n    - {containerPort: 80, hostPort: 8080}\n  - name: b\n    image: "
+               "busybox\n"
                "    ports:\n    - {containerPort: 81, hostPort: 8080}\n",
        "- {containerPort: 81", "spec.containers[1].ports[0].hostPort",
        "duplicate host port 8080/TCP (first at line 10)"},
@@ -407,8 +418,10 @@ std::vector<Mistake> Mistakes() {
        kHead + "    volumeMounts:\n    - name: data\n      mountPath: /data\n", "name: data",
        "spec.containers[0].volumeMounts[0].name", "no volume named \"data\""},
       {"relative mount path",
-       kHead + "    volumeMounts:\n    - name: data\n      mountPath: data\n  volumes:\n  - name: data\n",
-       "mountPath: data", "spec.containers[0].volumeMounts[0].mountPath", "must be an absolute path"},
+       kHead + "    volumeMounts:\n    - name: data\n      mountPath: data\n  volumes:\n  - name: "
+               "data\n",
+       "mountPath: data", "spec.containers[0].volumeMounts[0].mountPath",
+       "must be an absolute path"},
       {"sub path climbing out",
        kHead + "    volumeMounts:\n    - name: data\n      mountPath: /d\n      subPath: ../etc\n"
                "  volumes:\n  - name: data\n",
@@ -422,48 +435,55 @@ std::vector<Mistake> Mistakes() {
        kHead + "    readinessProbe:\n      exec: {command: [ok]}\n      tcpSocket: {port: 80}\n",
        "exec: {command: [ok]}", "spec.containers[0].readinessProbe",
        "may not specify more than 1 handler type"},
-      {"no probe handler", kHead + "    readinessProbe:\n      periodSeconds: 5\n", "periodSeconds: 5",
-       "spec.containers[0].readinessProbe", "must specify a handler type"},
+      {"no probe handler", kHead + "    readinessProbe:\n      periodSeconds: 5\n",
+       "periodSeconds: 5", "spec.containers[0].readinessProbe", "must specify a handler type"},
       {"negative probe period",
        kHead + "    readinessProbe:\n      exec: {command: [ok]}\n      periodSeconds: -1\n",
        "periodSeconds: -1", "spec.containers[0].readinessProbe.periodSeconds",
        "must be greater than or equal to 0"},
-      {"probe port by an unknown name",
-       kHead + "    readinessProbe:\n      httpGet: {port: web}\n", "httpGet: {port: web}",
-       "spec.containers[0].readinessProbe.httpGet.port", "no port named \"web\" in this container"},
+      {"probe port by an unknown name", kHead + "    readinessProbe:\n      httpGet: {port: web}\n",
+       "httpGet: {port: web}", "spec.containers[0].readinessProbe.httpGet.port",
+       "no port named \"web\" in this container"},
       {"probe on a plain init container",
-       "apiVersion: v1\nkind: Pod\nmetadata:\n  name: web\nspec:\n  initContainers:\n  - name: init\n"
+       "apiVersion: v1\nkind: Pod\nmetadata:\n  name: web\nspec:\n  initContainers:\n  - name: "
+       "init\n"
        "    image: busybox\n    livenessProbe:\n      exec: {command: [ok]}\n  containers:\n"
        "  - name: app\n    image: busybox\n",
        "exec: {command: [ok]}", "spec.initContainers[0].livenessProbe",
        "may not be set for init containers without restartPolicy=Always"},
       {"two env sources",
-       kHead + "    env:\n    - name: X\n      valueFrom:\n        fieldRef: {fieldPath: metadata.name}\n"
+       kHead + "    env:\n    - name: X\n      valueFrom:\n        fieldRef: {fieldPath: "
+               "metadata.name}\n"
                "        configMapKeyRef: {name: c, key: k}\n",
        "fieldRef: {fieldPath", "spec.containers[0].env[0].valueFrom",
        "may not have more than one field specified at a time"},
       {"unsupported field path",
-       kHead + "    env:\n    - name: X\n      valueFrom:\n        fieldRef: {fieldPath: spec.nodeSelector}\n",
+       kHead + "    env:\n    - name: X\n      valueFrom:\n        fieldRef: {fieldPath: "
+               "spec.nodeSelector}\n",
        "fieldRef: {fieldPath", "spec.containers[0].env[0].valueFrom.fieldRef.fieldPath",
        "unsupported field path \"spec.nodeSelector\""},
-      {"bad quantity", kHead + "    resources:\n      limits: {memory: 12xyz}\n", "limits:",
-       "spec.containers[0].resources.limits.memory", "quantities must match"},
+      {"bad quantity", kHead + "    resources:\n      limits: {memory: 12xyz}\n",
+       "limits:", "spec.containers[0].resources.limits.memory", "quantities must match"},
       {"request above limit",
-       kHead + "    resources:\n      requests: {cpu: \"2\"}\n      limits: {cpu: 500m}\n", "requests:",
-       "spec.containers[0].resources.requests.cpu", "must be less than or equal to cpu limit of 500m"},
+       kHead + "    resources:\n      requests: {cpu: \"2\"}\n      limits: {cpu: 500m}\n",
+       "requests:", "spec.containers[0].resources.requests.cpu",
+       "must be less than or equal to cpu limit of 500m"},
       {"non-boolean", kHead + "    tty: sometimes\n", "tty: sometimes", "spec.containers[0].tty",
        "must be a boolean"},
       {"volume file mode",
-       kHead + "  volumes:\n  - name: c\n    configMap: {name: c, defaultMode: 1000}\n", "configMap:",
-       "spec.volumes[0].configMap.defaultMode", "must be a number between 0 and 0777"},
+       kHead + "  volumes:\n  - name: c\n    configMap: {name: c, defaultMode: 1000}\n",
+       "configMap:", "spec.volumes[0].configMap.defaultMode",
+       "must be a number between 0 and 0777"},
       {"two volume sources",
-       kHead + "  volumes:\n  - name: c\n    emptyDir: {}\n    hostPath: {path: /tmp}\n", "- name: c",
-       "spec.volumes[0]", "may not specify more than 1 volume type"},
-      {"api version", "apiVersion: v2\nkind: Pod\nmetadata:\n  name: web\nspec:\n  containers:\n"
+       kHead + "  volumes:\n  - name: c\n    emptyDir: {}\n    hostPath: {path: /tmp}\n",
+       "- name: c", "spec.volumes[0]", "may not specify more than 1 volume type"},
+      {"api version",
+       "apiVersion: v2\nkind: Pod\nmetadata:\n  name: web\nspec:\n  containers:\n"
        "  - name: app\n    image: busybox\n",
        "apiVersion: v2", "apiVersion", "must be \"v1\""},
-      {"configmap key", "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: c\ndata:\n  bad key: x\n",
-       "bad key", "data.bad key", "a valid config key"},
+      {"configmap key",
+       "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: c\ndata:\n  bad key: x\n", "bad key",
+       "data.bad key", "a valid config key"},
       {"secret not base64",
        "apiVersion: v1\nkind: Secret\nmetadata:\n  name: s\ndata:\n  password: not*base64\n",
        "password:", "data.password", "must be valid base64"},
@@ -481,8 +501,8 @@ TEST(Manifest, EachMistakeGetsItsMessageAndLine) {
     std::string expected = "pod.yaml:" + std::to_string(LineOf(m.yaml, m.marker)) + ": ";
     if (!m.path.empty()) expected += m.path + ": ";
     expected += m.message;
-    EXPECT_NE(errors.find(expected), std::string::npos)
-        << "expected: " << expected << "\ngot:\n" << errors;
+    EXPECT_NE(errors.find(expected), std::string::npos) << "expected: " << expected << "\ngot:\n"
+                                                        << errors;
     // One mistake, one issue: nothing else in these manifests is wrong.
     EXPECT_EQ(std::count(errors.begin(), errors.end(), '\n'), 0) << errors;
   }
@@ -609,15 +629,17 @@ items:
   ASSERT_EQ(parsed->pods.size(), 1u);
   EXPECT_EQ(parsed->pods[0].metadata.namespace_, "default");
 
-  std::string errors = ErrorsOf(list + "---\napiVersion: v1\nkind: Pod\nmetadata: {name: p}\n"
-                                       "spec: {containers: [{name: c, image: busybox}]}\n");
+  std::string errors = ErrorsOf(list +
+                                "---\napiVersion: v1\nkind: Pod\nmetadata: {name: p}\n"
+                                "spec: {containers: [{name: c, image: busybox}]}\n");
   EXPECT_NE(errors.find("pod.yaml:19: metadata.name: pod \"default/p\" is defined twice (first at "
                         "line 13)"),
             std::string::npos)
       << errors;
 
-  std::string nested = ErrorsOf("apiVersion: v1\nkind: List\nitems:\n- apiVersion: v1\n  kind: Pod\n"
-                                "  metadata: {name: p}\n  spec:\n    containers: [{name: c}]\n");
+  std::string nested = ErrorsOf(
+      "apiVersion: v1\nkind: List\nitems:\n- apiVersion: v1\n  kind: Pod\n"
+      "  metadata: {name: p}\n  spec:\n    containers: [{name: c}]\n");
   EXPECT_NE(nested.find("pod.yaml:8: items[0].spec.containers[0].image: required"),
             std::string::npos)
       << nested;
@@ -760,8 +782,9 @@ metadata: {labels: {app: web}, name: web, namespace: default}
 TEST(Manifest, YamlTypingFollowsKubectl) {
   // Unquoted yes/on are booleans and 0644 is octal (YAML 1.1, as kubectl reads manifests);
   // a quoted "true" is a string.
-  std::string yaml = kHead + "    tty: yes\n    stdin: on\n    env:\n    - {name: A, value: \"true\"}\n"
-                             "  volumes:\n  - name: v\n    secret: {secretName: s, defaultMode: 0600}\n";
+  std::string yaml = kHead +
+                     "    tty: yes\n    stdin: on\n    env:\n    - {name: A, value: \"true\"}\n"
+                     "  volumes:\n  - name: v\n    secret: {secretName: s, defaultMode: 0600}\n";
   auto parsed = ParseManifests(yaml, "pod.yaml");
   ASSERT_TRUE(parsed) << parsed.error().message;
   const Container& c = parsed->pods[0].spec.containers[0];
@@ -770,10 +793,24 @@ TEST(Manifest, YamlTypingFollowsKubectl) {
   EXPECT_EQ(c.env[0].value, "true");
   EXPECT_EQ(std::get<SecretVolume>(parsed->pods[0].spec.volumes[0].source_).default_mode, 0600);
 
-  std::string label = ErrorsOf("apiVersion: v1\nkind: Pod\nmetadata:\n  name: web\n  labels:\n"
-                               "    version: 1.0\nspec:\n  containers: [{name: a, image: b}]\n");
+  std::string label = ErrorsOf(
+      "apiVersion: v1\nkind: Pod\nmetadata:\n  name: web\n  labels:\n"
+      "    version: 1.0\nspec:\n  containers: [{name: a, image: b}]\n");
   EXPECT_NE(label.find("pod.yaml:6: metadata.labels.version: must be a string"), std::string::npos)
       << label;
+}
+
+TEST(Manifest, HostileInputIsRefusedWithoutCrashing) {
+  for (const std::string& text :
+       {std::string(20000, '[') + std::string(20000, ']'), std::string("kind: Pod\nspec: 3\n"),
+        std::string("- a\n- b\n"), std::string("kind: [Pod]\n"), std::string("\t\x01\xff: ["),
+        kHead + "    env: {name: x}\n    ports: [1, 2]\n    volumeMounts: [[a]]\n",
+        kHead + "  volumes: [x, {name: a, configMap: 3}, null]\n  securityContext: [1]\n"}) {
+    auto parsed = ParseManifests(text, "x.yaml");
+    ASSERT_FALSE(parsed) << text.substr(0, 80);
+    EXPECT_EQ(parsed.error().code, ErrorCode::kInvalidArgument);
+    EXPECT_TRUE(parsed.error().message.starts_with("x.yaml:")) << parsed.error().message;
+  }
 }
 
 }  // namespace
