@@ -114,6 +114,7 @@ class CliTest : public ::testing::Test {
     if (daemon_) {
       // The controller would restart what CRI removes: delete the applied pods through it.
       auto pods = GetJson({"get", "pods", "-A", "-o", "json"});
+      if (!pods.is_object()) pods = nlohmann::json::object();
       for (const auto& pod : pods.value("items", nlohmann::json::array())) {
         Cli({"delete", "pod", pod["metadata"]["name"].get<std::string>(), "-n",
              pod["metadata"]["namespace"].get<std::string>()});

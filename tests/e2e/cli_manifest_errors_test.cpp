@@ -113,6 +113,7 @@ kind: Pod
 metadata:
   name: good
 spec:
+  terminationGracePeriodSeconds: 1
   containers:
     - name: c
       image: busybox:latest
@@ -131,7 +132,7 @@ spec:
         - containerPort: 0
 )");
   EXPECT_EQ(r.exit_code, 1) << r.Describe();
-  EXPECT_NE(r.err.find("-:21: spec.containers[0].ports[0].containerPort"), std::string::npos)
+  EXPECT_NE(r.err.find("-:22: spec.containers[0].ports[0].containerPort"), std::string::npos)
       << r.Describe();
   auto good = Cli({"get", "pod", "good"});
   EXPECT_EQ(good.exit_code, 1);
@@ -144,6 +145,7 @@ kind: Pod
 metadata:
   name: warned
 spec:
+  terminationGracePeriodSeconds: 1
   priorityClassName: high
   containers:
     - name: c

@@ -16,6 +16,7 @@ kind: Pod
 metadata:
   name: crash
 spec:
+  terminationGracePeriodSeconds: 1
   containers:
     - name: app
       image: busybox:latest
@@ -49,6 +50,7 @@ kind: Pod
 metadata:
   name: live
 spec:
+  terminationGracePeriodSeconds: 1
   containers:
     - name: app
       image: busybox:latest
@@ -79,6 +81,7 @@ kind: Pod
 metadata:
   name: ready
 spec:
+  terminationGracePeriodSeconds: 1
   containers:
     - name: app
       image: busybox:latest
@@ -109,6 +112,7 @@ kind: Pod
 metadata:
   name: inits
 spec:
+  terminationGracePeriodSeconds: 1
   volumes:
     - name: shared
       emptyDir: {}
@@ -149,6 +153,7 @@ kind: Pod
 metadata:
   name: onfailure
 spec:
+  terminationGracePeriodSeconds: 1
   restartPolicy: OnFailure
   containers:
     - name: ok
@@ -170,6 +175,7 @@ kind: Pod
 metadata:
   name: never
 spec:
+  terminationGracePeriodSeconds: 1
   restartPolicy: Never
   containers:
     - name: fails
@@ -199,6 +205,7 @@ kind: Pod
 metadata:
   name: steady
 spec:
+  terminationGracePeriodSeconds: 1
   containers:
     - name: app
       image: busybox:latest
@@ -210,6 +217,7 @@ kind: Pod
 metadata:
   name: flaky
 spec:
+  terminationGracePeriodSeconds: 1
   containers:
     - name: app
       image: busybox:latest

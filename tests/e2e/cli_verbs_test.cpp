@@ -16,6 +16,7 @@ metadata:
   labels:
     role: dev
 spec:
+  terminationGracePeriodSeconds: 1
   containers:
     - name: shell
       image: busybox:latest
@@ -61,6 +62,7 @@ kind: Pod
 metadata:
   name: ticker
 spec:
+  terminationGracePeriodSeconds: 1
   restartPolicy: Never
   containers:
     - name: t
