@@ -199,7 +199,12 @@ int Delete(Client& client, const std::vector<std::string>& paths,
     grpc::ClientContext ctx;
     auto status = client.pods().Delete(&ctx, req, &resp);
     if (!status.ok()) {
-      if (status.error_code() == grpc::StatusCode::NOT_FOUND && ignore_not_found) continue;
+      if (status.error_code() == grpc::StatusCode::NOT_FOUND && !req.name().empty()) {
+        if (ignore_not_found) continue;
+        std::cerr << "Error from server (NotFound): pods \"" << req.name() << "\" not found\n";
+        rc = 1;
+        continue;
+      }
       rc = client.Failed(status);
       if (status.error_code() == grpc::StatusCode::UNAVAILABLE) return rc;
       continue;
