@@ -63,7 +63,7 @@ Status CheckPayloadPath(const std::string& path) {
 std::string TopLevel(const std::string& path) { return path.substr(0, path.find('/')); }
 
 // A file in the payload must not also be a directory of another ("a" and "a/b").
-Status CheckNoFileDirClash(const std::map<std::string, std::string>& files) {
+Status CheckNoFileDirClash(const std::map<std::string, VolumeFile>& files) {
   for (const auto& [path, content] : files) {
     std::string prefix = path + "/";
     auto next = files.lower_bound(prefix);
@@ -92,9 +92,9 @@ Result<std::string> CurrentDataDir(const std::string& dir) {
   return name;
 }
 
-// Whether `data_dir` holds exactly `files` with exactly `mode`.
-bool SamePayload(const std::string& data_dir, const std::map<std::string, std::string>& files,
-                 int32_t mode) {
+// Whether `data_dir` holds exactly the paths of `files` with the same bytes (kubelet compares
+// content only; modes and ownership follow the pod spec, whose change replaces the pod).
+bool SamePayload(const std::string& data_dir, const std::map<std::string, VolumeFile>& files) {
   std::error_code ec;
   size_t regular_files = 0;
   for (auto it = std::filesystem::recursive_directory_iterator(data_dir, ec);
@@ -103,13 +103,12 @@ bool SamePayload(const std::string& data_dir, const std::map<std::string, std::s
     if (it->is_regular_file(ec)) ++regular_files;
   }
   if (ec || regular_files != files.size()) return false;
-  for (const auto& [path, content] : files) {
+  for (const auto& [path, file] : files) {
     std::string full = Join(data_dir, path);
     struct stat st {};
     if (::lstat(full.c_str(), &st) != 0 || !S_ISREG(st.st_mode)) return false;
-    if (static_cast<int32_t>(st.st_mode & 07777) != mode) return false;
     auto existing = ReadWholeFile(full);
-    if (!existing || *existing != content) return false;
+    if (!existing || *existing != file.content) return false;
   }
   return true;
 }
@@ -165,13 +164,40 @@ std::set<std::string> TopLevelEntries(const std::string& data_dir) {
   return names;
 }
 
-Status WritePayload(const std::string& data_dir, const std::map<std::string, std::string>& files,
-                    int32_t mode) {
-  if (::chmod(data_dir.c_str(), 0755) != 0) return FailErrno("chmod " + data_dir);
-  for (const auto& [path, content] : files) {
-    if (auto made = MakeParents(data_dir, path); !made) return made;
-    if (auto written = WriteFile(Join(data_dir, path), content, mode); !written) return written;
+// kubelet's SetVolumeOwnership for a read-only volume: group `gid`, group-readable,
+// directories group-searchable and setgid.
+Status ApplyFsGroup(const std::string& data_dir, int64_t gid) {
+  auto own = [gid](const std::string& path) -> Status {
+    struct stat st {};
+    if (::lstat(path.c_str(), &st) != 0) return FailErrno("stat " + path);
+    if (::lchown(path.c_str(), static_cast<uid_t>(-1), static_cast<gid_t>(gid)) != 0) {
+      return FailErrno("chown " + path + " to group " + std::to_string(gid));
+    }
+    mode_t mode = (st.st_mode & 07777) | S_IRGRP;
+    if (S_ISDIR(st.st_mode)) mode |= S_IXGRP | S_ISGID;
+    if (::chmod(path.c_str(), mode) != 0) return FailErrno("chmod " + path);
+    return Ok();
+  };
+  if (auto owned = own(data_dir); !owned) return owned;
+  std::error_code ec;
+  for (auto it = std::filesystem::recursive_directory_iterator(data_dir, ec);
+       !ec && it != std::filesystem::recursive_directory_iterator(); it.increment(ec)) {
+    if (auto owned = own(it->path().string()); !owned) return owned;
   }
+  if (ec) return Fail(ErrorCode::kInternal, "walk " + data_dir + ": " + ec.message());
+  return Ok();
+}
+
+Status WritePayload(const std::string& data_dir, const std::map<std::string, VolumeFile>& files,
+                    std::optional<int64_t> fs_group) {
+  if (::chmod(data_dir.c_str(), 0755) != 0) return FailErrno("chmod " + data_dir);
+  for (const auto& [path, file] : files) {
+    if (auto made = MakeParents(data_dir, path); !made) return made;
+    if (auto written = WriteFile(Join(data_dir, path), file.content, file.mode); !written) {
+      return written;
+    }
+  }
+  if (fs_group) return ApplyFsGroup(data_dir, *fs_group);
   return Ok();
 }
 
@@ -196,14 +222,27 @@ Status LinkTopLevel(const std::string& dir, const std::string& name) {
 
 Status WriteAtomicVolume(const std::string& dir, const std::map<std::string, std::string>& files,
                          int32_t mode) {
-  if (mode < 0 || mode > 07777) {
-    return Fail(ErrorCode::kInvalidArgument,
-                "volume file mode " + std::to_string(mode) + " is not a permission mode");
-  }
+  std::map<std::string, VolumeFile> with_modes;
+  for (const auto& [path, content] : files) with_modes[path] = VolumeFile{content, mode};
+  return WriteAtomicVolumeFiles(dir, with_modes);
+}
+
+Status WriteAtomicVolumeFiles(const std::string& dir,
+                              const std::map<std::string, VolumeFile>& files,
+                              std::optional<int64_t> fs_group) {
   std::set<std::string> top_level;
-  for (const auto& [path, content] : files) {
+  for (const auto& [path, file] : files) {
     if (auto ok = CheckPayloadPath(path); !ok) return ok;
+    if (file.mode < 0 || file.mode > 07777) {
+      return Fail(ErrorCode::kInvalidArgument, "volume file \"" + path + "\": mode " +
+                                                   std::to_string(file.mode) +
+                                                   " is not a permission mode");
+    }
     top_level.insert(TopLevel(path));
+  }
+  if (fs_group && (*fs_group < 0 || *fs_group > 0xfffffffe)) {
+    return Fail(ErrorCode::kInvalidArgument,
+                "fsGroup " + std::to_string(*fs_group) + " is not a group id");
   }
   if (auto ok = CheckNoFileDirClash(files); !ok) return ok;
 
@@ -225,7 +264,7 @@ Status WriteAtomicVolume(const std::string& dir, const std::map<std::string, std
   auto current = CurrentDataDir(dir);
   if (!current) return std::unexpected(std::move(current.error()));
   std::string old_data_dir = current->empty() ? "" : Join(dir, *current);
-  if (!old_data_dir.empty() && SamePayload(old_data_dir, files, mode)) {
+  if (!old_data_dir.empty() && SamePayload(old_data_dir, files)) {
     // Nothing changed, but a removed top-level link (by hand, or a crash between the swap and
     // the links) is put back.
     for (const std::string& name : top_level) {
@@ -236,7 +275,7 @@ Status WriteAtomicVolume(const std::string& dir, const std::map<std::string, std
 
   std::string data_dir = TimestampTemplate(dir);
   if (::mkdtemp(data_dir.data()) == nullptr) return FailErrno("create data directory in " + dir);
-  if (auto written = WritePayload(data_dir, files, mode); !written) {
+  if (auto written = WritePayload(data_dir, files, fs_group); !written) {
     RemoveTree(data_dir);
     return written;
   }

@@ -8,6 +8,7 @@
 
 #include <atomic>
 #include <filesystem>
+#include <map>
 #include <set>
 #include <string>
 #include <thread>
@@ -96,9 +97,51 @@ TEST(AtomicWriter, SameContentIsANoOp) {
   EXPECT_EQ(ReadLink(dir + "/..data"), first);
   EXPECT_EQ(DataDirs(dir), (std::set<std::string>{first}));
 
-  // A different mode is a change.
-  ASSERT_TRUE(WriteAtomicVolume(dir, {{"a", "1"}, {"sub/b", "2"}}, 0600));
+  // As kubelet, only paths and bytes decide: a mode or owner changed afterwards (fsGroup) does
+  // not make every resync a new version.
+  ASSERT_EQ(::chmod((dir + "/a").c_str(), 0664), 0);
+  ASSERT_TRUE(WriteAtomicVolume(dir, {{"a", "1"}, {"sub/b", "2"}}, 0644));
+  EXPECT_EQ(ReadLink(dir + "/..data"), first);
+
+  // One changed byte is a new version.
+  ASSERT_TRUE(WriteAtomicVolume(dir, {{"a", "1"}, {"sub/b", "3"}}, 0644));
   EXPECT_NE(ReadLink(dir + "/..data"), first);
+}
+
+mode_t ModeOf(const std::string& path) {
+  struct stat st {};
+  EXPECT_EQ(::stat(path.c_str(), &st), 0) << path;
+  return st.st_mode & 07777;
+}
+
+gid_t GroupOf(const std::string& path) {
+  struct stat st {};
+  EXPECT_EQ(::stat(path.c_str(), &st), 0) << path;
+  return st.st_gid;
+}
+
+TEST(AtomicWriter, PerFileModesAndFsGroupAreSetBeforeTheSwap) {
+  if (::geteuid() != 0) GTEST_SKIP() << "chown to another group needs root";
+  TempDir tmp;
+  std::string dir = tmp / "vol";
+  std::map<std::string, VolumeFile> files = {{"key.pem", VolumeFile{"secret", 0400}},
+                                             {"conf/app.conf", VolumeFile{"x=1", 0644}}};
+  ASSERT_TRUE(WriteAtomicVolumeFiles(dir, files, 4321));
+  std::string data = dir + "/" + ReadLink(dir + "/..data");
+  EXPECT_EQ(ModeOf(data + "/key.pem"), 0440u);  // group-readable for the fsGroup
+  EXPECT_EQ(ModeOf(data + "/conf/app.conf"), 0644u);
+  EXPECT_EQ(GroupOf(data + "/key.pem"), 4321u);
+  EXPECT_EQ(GroupOf(data + "/conf"), 4321u);
+  EXPECT_EQ(ModeOf(data + "/conf") & 02000, 02000u);  // setgid directory
+  EXPECT_EQ(GroupOf(data), 4321u);
+
+  ASSERT_TRUE(WriteAtomicVolumeFiles(dir, {{"plain", VolumeFile{"p", 0600}}}));
+  EXPECT_EQ(ModeOf(dir + "/plain"), 0600u);
+  EXPECT_NE(GroupOf(dir + "/plain"), 4321u);
+
+  EXPECT_FALSE(WriteAtomicVolumeFiles(dir, {{"bad-mode", VolumeFile{"p", 010000}}}));
+  EXPECT_FALSE(WriteAtomicVolumeFiles(dir, {{"x", VolumeFile{"p", 0644}}}, -5));
+  EXPECT_EQ(Read(dir + "/plain"), "p");
 }
 
 TEST(AtomicWriter, RemovesDataDirectoriesLeftByAnInterruptedWrite) {

@@ -487,6 +487,31 @@ std::vector<Mistake> Mistakes() {
       {"secret not base64",
        "apiVersion: v1\nkind: Secret\nmetadata:\n  name: s\ndata:\n  password: not*base64\n",
        "password:", "data.password", "must be valid base64"},
+      {"value and valueFrom",
+       kHead + "    env:\n    - name: X\n      value: a\n      valueFrom:\n        fieldRef: "
+               "{fieldPath: "
+               "metadata.name}\n",
+       "fieldRef: {fieldPath", "spec.containers[0].env[0].valueFrom",
+       "may not be specified when `value` is not empty"},
+      {"host port differs on the host network",
+       kHead + "    ports:\n    - {containerPort: 80, hostPort: 8080}\n  hostNetwork: true\n",
+       "- {containerPort: 80", "spec.containers[0].ports[0].hostPort",
+       "must match `containerPort` when `hostNetwork` is true"},
+      {"init container restart policy",
+       "apiVersion: v1\nkind: Pod\nmetadata:\n  name: web\nspec:\n  initContainers:\n  - name: "
+       "init\n"
+       "    image: busybox\n    restartPolicy: OnFailure\n  containers:\n  - name: app\n"
+       "    image: busybox\n",
+       "restartPolicy: OnFailure", "spec.initContainers[0].restartPolicy",
+       "must be one of \"Always\""},
+      {"key in data and binaryData",
+       "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: c\ndata:\n  k: v\nbinaryData:\n  k: "
+       "AA==\n",
+       "  k: AA==", "binaryData.k", "duplicate of key present in data"},
+      {"label value",
+       "apiVersion: v1\nkind: Pod\nmetadata:\n  name: web\n  labels:\n    app: -web-\n"
+       "spec:\n  containers:\n  - name: app\n    image: busybox\n",
+       "app: -web-", "metadata.labels.app", "a valid label must be an empty string"},
       {"duplicate field", kHead + "    image: nginx\n", "image: nginx", "spec.containers[0].image",
        "duplicate field"},
       {"yaml syntax", kHead + "    command: [sh, -c\n  volumes: x\n", "  volumes: x", "",
