@@ -4,8 +4,11 @@
 
 #include <gtest/gtest.h>
 
+#include <filesystem>
 #include <string>
 #include <vector>
+
+#include "peapod/atomic_file.h"
 
 namespace peapod::agent::controller {
 namespace {
@@ -823,6 +826,24 @@ TEST(Manifest, YamlTypingFollowsKubectl) {
       "    version: 1.0\nspec:\n  containers: [{name: a, image: b}]\n");
   EXPECT_NE(label.find("pod.yaml:6: metadata.labels.version: must be a string"), std::string::npos)
       << label;
+}
+
+// The shipped examples are what users copy first: they must use only what peapod supports.
+TEST(Manifest, EveryShippedExampleParsesStrictlyWithoutWarnings) {
+  std::string dir = std::string(PEAPOD_SOURCE_DIR) + "/manifests/examples";
+  int files = 0;
+  for (const auto& entry : std::filesystem::directory_iterator(dir)) {
+    if (entry.path().extension() != ".yaml") continue;
+    SCOPED_TRACE(entry.path().string());
+    auto text = ReadWholeFile(entry.path().string());
+    ASSERT_TRUE(text);
+    auto parsed =
+        ParseManifests(*text, entry.path().filename().string(), ParseOptions{.strict = true});
+    ASSERT_TRUE(parsed) << parsed.error().message;
+    EXPECT_FALSE(parsed->pods.empty());
+    ++files;
+  }
+  EXPECT_GT(files, 0);
 }
 
 TEST(Manifest, HostileInputIsRefusedWithoutCrashing) {
