@@ -417,14 +417,19 @@ Result<ApplyResult> PodController::Apply(const std::vector<ManifestSource>& sour
     std::string hash = SpecHash(pod);
     std::string action = "created";
     if (auto existing = impl_->Find(ns, name)) {
-      if (existing->hash() == hash) {
+      if (existing->deleting()) {
+        // Being deleted: the apply creates it again once the old one is gone.
+        existing->WaitFinished();
+        impl_->Reap();
+      } else if (existing->hash() == hash) {
         result.objects.push_back({"Pod", ns, name, "unchanged"});
         continue;
+      } else {
+        // A changed spec replaces the pod: the old one terminates gracefully first.
+        spdlog::info("controller: pod {}/{} changed, replacing it", ns, name);
+        (void)impl_->DeleteAndWait(ns, name, true);
+        action = "configured";
       }
-      // A changed spec replaces the pod: the old one terminates gracefully first.
-      spdlog::info("controller: pod {}/{} changed, replacing it", ns, name);
-      (void)impl_->DeleteAndWait(ns, name, true);
-      action = "configured";
     }
     PodRecord record;
     record.source_name = source.name;

@@ -38,6 +38,29 @@ std::string FormatDuration(milliseconds d) {
 constexpr size_t kMaxEvents = 200;
 constexpr int64_t kMinimumGraceSeconds = 2;  // kubelet's minimumGracePeriodInSeconds
 constexpr size_t kMaxTerminationMessage = 4096;
+constexpr size_t kMaxFallbackLogLines = 80;  // kubelet's fallback: the log's tail, 80 lines
+
+// The text of the last lines of a CRI log file, without the "<time> <stream> <tag> " prefixes.
+std::string LogTail(const std::string& path) {
+  auto raw = ReadWholeFile(path);
+  if (!raw) return "";
+  std::vector<std::string> lines;
+  size_t pos = 0;
+  while (pos < raw->size()) {
+    size_t end = raw->find('\n', pos);
+    if (end == std::string::npos) end = raw->size();
+    std::string line = raw->substr(pos, end - pos);
+    size_t cut = 0;
+    for (int i = 0; i < 3 && cut != std::string::npos; ++i) cut = line.find(' ', cut + (i ? 1 : 0));
+    lines.push_back(cut == std::string::npos ? line : line.substr(cut + 1));
+    pos = end + 1;
+  }
+  std::string text;
+  size_t first = lines.size() > kMaxFallbackLogLines ? lines.size() - kMaxFallbackLogLines : 0;
+  for (size_t i = first; i < lines.size(); ++i) text += lines[i] + "\n";
+  if (text.size() > kMaxTerminationMessage) text = text.substr(text.size() - kMaxTerminationMessage);
+  return text;
+}
 
 }  // namespace
 
@@ -209,6 +232,10 @@ void PodWorker::Adopt() {
     for (const auto& ip : st->status.network.additional_ips) pod_ips_.push_back(ip.ip);
     if (pod_ip_.empty()) pod_ips_.clear();
   }
+  if (pod_.spec.host_network && pod_ip_.empty() && !shared_.host_ip.empty()) {
+    pod_ip_ = shared_.host_ip;
+    pod_ips_ = {pod_ip_};
+  }
   ContainerFilter cf;
   cf.pod_sandbox_id = sandbox_id_;
   std::map<std::string, std::vector<agent::Container>> by_name;
@@ -320,6 +347,10 @@ bool PodWorker::EnsureSandbox() {
     pod_ips_.push_back(pod_ip_);
     for (const auto& ip : st->status.network.additional_ips) pod_ips_.push_back(ip.ip);
   }
+  if (pod_.spec.host_network && pod_ip_.empty() && !shared_.host_ip.empty()) {
+    pod_ip_ = shared_.host_ip;  // kubelet reports the node's IP for hostNetwork pods
+    pod_ips_ = {pod_ip_};
+  }
   if (NeedsOwnHostsFile(pod_)) {
     auto node_hosts = ReadWholeFile("/etc/hosts");
     std::error_code ec;
@@ -360,14 +391,22 @@ void PodWorker::RefreshContainers() {
     s.cri = st->status;
     if (exited_now) {
       StopProbes(s);
-      std::string file = paths_.ContainerDir(s.name) + "/termination-log-" +
-                         std::to_string(st->status.metadata.attempt);
-      auto text = ReadWholeFile(file);
-      s.termination_message = text ? text->substr(0, kMaxTerminationMessage) : "";
+      s.termination_message = TerminationMessage(s, st->status);
       spdlog::info("pod {}: container {} exited with {} ({})", key_, s.name, s.cri->exit_code,
                    s.cri->reason);
     }
   }
+}
+
+std::string PodWorker::TerminationMessage(const Slot& s, const ContainerStatus& st) {
+  auto text = ReadWholeFile(paths_.ContainerDir(s.name) + "/termination-log-" +
+                            std::to_string(st.metadata.attempt));
+  std::string message = text ? text->substr(0, kMaxTerminationMessage) : "";
+  if (message.empty() && st.exit_code != 0 &&
+      s.spec->termination_message_policy == "FallbackToLogsOnError") {
+    message = LogTail(st.log_path);
+  }
+  return message;
 }
 
 void PodWorker::CheckProbes() {
@@ -753,11 +792,7 @@ void PodWorker::KillContainer(Slot& s, const std::string& message,
   if (auto st = containers.ContainerStatus(s.id); st) {
     bool was_running = Running(s);
     s.cri = st->status;
-    if (was_running && Exited(s)) {
-      auto text = ReadWholeFile(paths_.ContainerDir(s.name) + "/termination-log-" +
-                                std::to_string(st->status.metadata.attempt));
-      s.termination_message = text ? text->substr(0, kMaxTerminationMessage) : "";
-    }
+    if (was_running && Exited(s)) s.termination_message = TerminationMessage(s, st->status);
   }
 }
 

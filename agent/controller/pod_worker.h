@@ -70,6 +70,10 @@ class PodWorker {
   void RequestDelete();
   void WaitFinished();
   bool finished() const { return finished_.load(); }
+  bool deleting() {
+    std::lock_guard lock(mu_);
+    return delete_requested_;
+  }
   void Notify();
 
   const std::string& hash() const { return record_.hash; }
@@ -103,6 +107,7 @@ class PodWorker {
   void StopProbes(Slot& s);
   void KillContainer(Slot& s, const std::string& message, std::optional<int64_t> grace_override);
   bool ShouldRestart(const Slot& s) const;
+  std::string TerminationMessage(const Slot& s, const ContainerStatus& st);
   bool Running(const Slot& s) const;
   bool Exited(const Slot& s) const;
   int64_t GraceSeconds() const;

@@ -150,6 +150,11 @@ spec:
     image: busybox
     imagePullPolicy: IfNotPresent
     command: ["sh", "-c", "echo 'bye now' > /dev/termination-log; exit 3"]
+  - name: logger
+    image: busybox
+    imagePullPolicy: IfNotPresent
+    terminationMessagePolicy: FallbackToLogsOnError
+    command: ["sh", "-c", "echo oops-in-the-log; exit 5"]
 )");
   auto pod = WaitPod("farewell", [](const PodView& p) { return p.phase == "Failed"; }, "Failed");
   auto* app = Find(pod, "app");
@@ -157,6 +162,10 @@ spec:
   EXPECT_EQ(app->state.kind, "terminated");
   EXPECT_EQ(app->state.exit_code, 3);
   EXPECT_EQ(app->state.message, "bye now\n");
+  auto* logger = Find(pod, "logger");
+  ASSERT_NE(logger, nullptr);
+  EXPECT_EQ(logger->state.exit_code, 5);
+  EXPECT_EQ(logger->state.message, "oops-in-the-log\n");
 }
 
 TEST_F(ControllerPodSpecTest, AnImageThatCannotBePulledBacksOff) {
