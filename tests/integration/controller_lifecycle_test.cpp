@@ -2,6 +2,8 @@
 // restartPolicy, init containers in order, sidecars, re-apply, delete, and the agent restart.
 #include <gtest/gtest.h>
 
+#include <signal.h>
+
 #include <filesystem>
 
 #include "controller_fixture.h"
@@ -397,6 +399,34 @@ spec:
   EXPECT_EQ(after.phase, "Running");
   EXPECT_EQ(Condition(after, "Initialized"), "True");
   EXPECT_EQ(ReadFile(VolumeDir(after, "work") + "/runs"), "init\n");  // init did not run again
+}
+
+TEST_F(ControllerLifecycleTest, APodWhosePauseDiedGetsANewSandbox) {
+  Apply(R"(apiVersion: v1
+kind: Pod
+metadata:
+  name: phoenix
+spec:
+  terminationGracePeriodSeconds: 1
+  containers:
+  - name: app
+    image: busybox
+    imagePullPolicy: IfNotPresent
+    command: ["sleep", "3600"]
+)");
+  auto pod = WaitPod("phoenix", [](const PodView& p) { return ContainerRunning(p, "app"); }, "running");
+  auto status = agent_->sandboxes().PodSandboxStatus(pod.sandbox_id, true);
+  ASSERT_TRUE(status.has_value());
+  int pause = std::stoi(status->info.at("pid"));
+  ASSERT_GT(pause, 1);
+  // pause is this test's own child (the agent runs in-process): killed by its pid.
+  ASSERT_EQ(::kill(pause, SIGKILL), 0);
+  auto after = WaitPod("phoenix", [&](const PodView& p) {
+    return p.sandbox_id != pod.sandbox_id && !p.sandbox_id.empty() && ContainerRunning(p, "app");
+  }, "a new sandbox with the app running");
+  EXPECT_TRUE(HasEvent(after, "SandboxChanged")) << Describe(after);
+  EXPECT_EQ(Restarts(after, "app"), 1);
+  EXPECT_EQ(agent_->sandboxes().ListPodSandbox().size(), 1u);
 }
 
 }  // namespace
