@@ -248,6 +248,45 @@ void CheckUnique(Reader& r, const std::vector<T>& objects, std::string_view kind
   }
 }
 
+// kubectl (go-yaml) honours YAML merge keys, `<<: *defaults` or `<<: [*a, *b]`; yaml-cpp 0.7
+// keeps `<<` as an ordinary key. Merges in place: keys written in the map win, then the merged
+// maps in order. `budget` bounds the walk, since aliases can make a small file a huge tree.
+bool ExpandMergeKeys(Reader& r, YAML::Node node, int depth, int& budget) {
+  if (--budget < 0 || depth > 100) return false;
+  if (node.IsSequence()) {
+    for (size_t i = 0; i < node.size(); ++i) {
+      if (!ExpandMergeKeys(r, node[i], depth + 1, budget)) return false;
+    }
+    return true;
+  }
+  if (!node.IsMap()) return true;
+  std::vector<YAML::Node> merged;
+  for (const auto& kv : node) {
+    if (!ExpandMergeKeys(r, kv.second, depth + 1, budget)) return false;
+    if (kv.first.IsScalar() && kv.first.Tag() == "?" && kv.first.Scalar() == "<<") {
+      if (kv.second.IsSequence()) {
+        for (size_t i = 0; i < kv.second.size(); ++i) merged.push_back(kv.second[i]);
+      } else {
+        merged.push_back(kv.second);
+      }
+    }
+  }
+  if (merged.empty()) return true;
+  node.remove("<<");
+  const YAML::Node& lookup = node;
+  for (const YAML::Node& source : merged) {
+    if (!source.IsMap()) {
+      r.Error(source, "<<", "a merge key needs a map or a list of maps");
+      continue;
+    }
+    for (const auto& kv : source) {
+      if (!kv.first.IsScalar() || lookup[kv.first.Scalar()].IsDefined()) continue;
+      node[kv.first.Scalar()] = kv.second;
+    }
+  }
+  return true;
+}
+
 }  // namespace
 
 Result<ManifestSet> ParseManifests(const std::string& text, const std::string& file_name,
@@ -265,6 +304,11 @@ Result<ManifestSet> ParseManifests(const std::string& text, const std::string& f
   for (const YAML::Node& document : documents) {
     // An empty document (a stray `---`, a file of comments) is skipped, as kubectl does.
     if (!document.IsDefined() || document.IsNull()) continue;
+    int budget = 1000000;
+    if (!ExpandMergeKeys(reader, document, 0, budget)) {
+      reader.Error(LineOf(document), "", "too deeply nested or too many nodes (through aliases)");
+      continue;
+    }
     // The readers check node types before they index, so yaml-cpp should not throw here; if it
     // does, the manifest is refused with the place yaml-cpp names instead of crashing the agent.
     try {

@@ -828,6 +828,41 @@ TEST(Manifest, YamlTypingFollowsKubectl) {
       << label;
 }
 
+TEST(Manifest, MergeKeysWorkAsInKubectl) {
+  std::string yaml = R"(apiVersion: v1
+kind: Pod
+metadata:
+  name: web
+spec:
+  containers:
+  - &base
+    name: a
+    image: busybox:1.36
+    command: [sleep, "3600"]
+    env: [{name: MODE, value: base}]
+  - <<: *base
+    name: b
+    env: [{name: MODE, value: b}]
+  - <<: [{name: c, workingDir: /c}, *base]
+)";
+  auto parsed = ParseManifests(yaml, "pod.yaml", ParseOptions{.strict = true});
+  ASSERT_TRUE(parsed) << parsed.error().message;
+  const auto& containers = parsed->pods[0].spec.containers;
+  ASSERT_EQ(containers.size(), 3u);
+  EXPECT_EQ(containers[1].name, "b");
+  EXPECT_EQ(containers[1].image, "busybox:1.36");
+  EXPECT_EQ(containers[1].command.at(1), "3600");
+  EXPECT_EQ(containers[1].env.at(0).value, "b");
+  EXPECT_EQ(containers[2].name, "c");  // the first merged map wins
+  EXPECT_EQ(containers[2].working_dir, "/c");
+  EXPECT_EQ(containers[2].image, "busybox:1.36");
+
+  std::string bad = ErrorsOf(kHead + "  - <<: 3\n    name: b\n    image: busybox\n");
+  EXPECT_NE(bad.find("pod.yaml:9: <<: a merge key needs a map or a list of maps"),
+            std::string::npos)
+      << bad;
+}
+
 // The shipped examples are what users copy first: they must use only what peapod supports.
 TEST(Manifest, EveryShippedExampleParsesStrictlyWithoutWarnings) {
   std::string dir = std::string(PEAPOD_SOURCE_DIR) + "/manifests/examples";
@@ -844,6 +879,20 @@ TEST(Manifest, EveryShippedExampleParsesStrictlyWithoutWarnings) {
     ++files;
   }
   EXPECT_GT(files, 0);
+}
+
+// Aliases of aliases ("billion laughs"): a 10^9-node tree from a few lines is refused, not walked.
+TEST(Manifest, AliasBombIsRefused) {
+  std::string yaml = "a0: &a0 [x, x, x, x, x, x, x, x, x, x]\n";
+  for (int i = 1; i <= 9; ++i) {
+    std::string prev = "*a" + std::to_string(i - 1);
+    yaml += "a" + std::to_string(i) + ": &a" + std::to_string(i) + " [";
+    for (int j = 0; j < 10; ++j) yaml += (j ? ", " : "") + prev;
+    yaml += "]\n";
+  }
+  std::string errors = ErrorsOf(yaml);
+  EXPECT_NE(errors.find("pod.yaml:1: too deeply nested or too many nodes"), std::string::npos)
+      << errors;
 }
 
 TEST(Manifest, HostileInputIsRefusedWithoutCrashing) {
