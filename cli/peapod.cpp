@@ -51,14 +51,22 @@ int UserError(const std::string& message) {
 
 std::string ReasonOf(grpc::StatusCode code) {
   switch (code) {
-    case grpc::StatusCode::NOT_FOUND: return "NotFound";
-    case grpc::StatusCode::ALREADY_EXISTS: return "AlreadyExists";
-    case grpc::StatusCode::INVALID_ARGUMENT: return "BadRequest";
-    case grpc::StatusCode::FAILED_PRECONDITION: return "Conflict";
-    case grpc::StatusCode::PERMISSION_DENIED: return "Forbidden";
-    case grpc::StatusCode::DEADLINE_EXCEEDED: return "Timeout";
-    case grpc::StatusCode::UNIMPLEMENTED: return "MethodNotAllowed";
-    default: return "InternalError";
+    case grpc::StatusCode::NOT_FOUND:
+      return "NotFound";
+    case grpc::StatusCode::ALREADY_EXISTS:
+      return "AlreadyExists";
+    case grpc::StatusCode::INVALID_ARGUMENT:
+      return "BadRequest";
+    case grpc::StatusCode::FAILED_PRECONDITION:
+      return "Conflict";
+    case grpc::StatusCode::PERMISSION_DENIED:
+      return "Forbidden";
+    case grpc::StatusCode::DEADLINE_EXCEEDED:
+      return "Timeout";
+    case grpc::StatusCode::UNIMPLEMENTED:
+      return "MethodNotAllowed";
+    default:
+      return "InternalError";
   }
 }
 
@@ -78,8 +86,8 @@ class Client {
   int Failed(const grpc::Status& status) const {
     if (status.error_code() == grpc::StatusCode::UNAVAILABLE) {
       struct stat st {};
-      std::string why = ::stat(globals_.socket.c_str(), &st) != 0 ? "no such socket"
-                                                                   : status.error_message();
+      std::string why =
+          ::stat(globals_.socket.c_str(), &st) != 0 ? "no such socket" : status.error_message();
       std::cerr << "error: cannot reach peapodd at " << globals_.socket << ": " << why
                 << "; is it running?\n";
       return 1;
@@ -304,10 +312,9 @@ int Get(Client& client, const std::vector<std::string>& args, const std::string&
   } else if (output == "name") {
     for (const auto& p : list.pods) std::cout << "pod/" << p["metadata"].value("name", "") << "\n";
   } else {
-    std::cout << peapod::cli::FormatPodTable(list.pods, list.now,
-                                             output == "wide" ? GetFormat::kWide
-                                                              : GetFormat::kTable,
-                                             client.globals().all_namespaces && names.empty());
+    std::cout << peapod::cli::FormatPodTable(
+        list.pods, list.now, output == "wide" ? GetFormat::kWide : GetFormat::kTable,
+        client.globals().all_namespaces && names.empty());
   }
   return rc;
 }

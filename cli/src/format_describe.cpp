@@ -78,7 +78,8 @@ std::string MapText(const json& map, int indent, size_t width) {
 std::string HandlerText(const json& probe) {
   if (const json& exec = Field(probe, "exec"); exec.is_object()) {
     std::string cmd;
-    for (const auto& part : Array(exec, "command")) cmd += (cmd.empty() ? "" : " ") + part.get<std::string>();
+    for (const auto& part : Array(exec, "command"))
+      cmd += (cmd.empty() ? "" : " ") + part.get<std::string>();
     return "exec [" + cmd + "]";
   }
   if (const json& get = Field(probe, "httpGet"); get.is_object()) {
@@ -97,8 +98,8 @@ std::string HandlerText(const json& probe) {
 }
 
 std::string ProbeText(const json& probe) {
-  return HandlerText(probe) + " delay=" + Str(probe, "initialDelaySeconds") + "s timeout=" +
-         Str(probe, "timeoutSeconds") + "s period=" + Str(probe, "periodSeconds") +
+  return HandlerText(probe) + " delay=" + Str(probe, "initialDelaySeconds") +
+         "s timeout=" + Str(probe, "timeoutSeconds") + "s period=" + Str(probe, "periodSeconds") +
          "s #success=" + Str(probe, "successThreshold") +
          " #failure=" + Str(probe, "failureThreshold");
 }
@@ -148,8 +149,11 @@ void DescribeContainer(Writer& w, const json& c, const json& status) {
   DescribeState(w, "State", Field(status, "state"));
   const json& last = Field(status, "lastState");
   if (last.is_object() && !last.empty()) DescribeState(w, "Last State", last);
-  w.Line(4, "Ready", Field(status, "ready").is_boolean() && status["ready"].get<bool>() ? "True" : "False", kWidth);
-  w.Line(4, "Restart Count", Str(status, "restartCount").empty() ? "0" : Str(status, "restartCount"), kWidth);
+  w.Line(4, "Ready",
+         Field(status, "ready").is_boolean() && status["ready"].get<bool>() ? "True" : "False",
+         kWidth);
+  w.Line(4, "Restart Count",
+         Str(status, "restartCount").empty() ? "0" : Str(status, "restartCount"), kWidth);
   const json& resources = Field(c, "resources");
   for (const char* kind : {"limits", "requests"}) {
     const json& r = Field(resources, kind);
@@ -157,9 +161,12 @@ void DescribeContainer(Writer& w, const json& c, const json& status) {
     w.Line(4, kind == std::string("limits") ? "Limits" : "Requests", "");
     for (const auto& [k, v] : r.items()) w.Line(6, k, v.get<std::string>(), kWidth - 2);
   }
-  if (const json& p = Field(c, "livenessProbe"); p.is_object()) w.Line(4, "Liveness", ProbeText(p), kWidth);
-  if (const json& p = Field(c, "readinessProbe"); p.is_object()) w.Line(4, "Readiness", ProbeText(p), kWidth);
-  if (const json& p = Field(c, "startupProbe"); p.is_object()) w.Line(4, "Startup", ProbeText(p), kWidth);
+  if (const json& p = Field(c, "livenessProbe"); p.is_object())
+    w.Line(4, "Liveness", ProbeText(p), kWidth);
+  if (const json& p = Field(c, "readinessProbe"); p.is_object())
+    w.Line(4, "Readiness", ProbeText(p), kWidth);
+  if (const json& p = Field(c, "startupProbe"); p.is_object())
+    w.Line(4, "Startup", ProbeText(p), kWidth);
   const json& env = Array(c, "env");
   w.Line(4, "Environment", env.empty() ? "<none>" : "", kWidth);
   for (const auto& e : env) {

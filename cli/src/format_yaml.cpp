@@ -13,9 +13,9 @@ using nlohmann::json;
 // Whether a plain (unquoted) scalar would read back as this same string.
 bool NeedsQuotes(const std::string& s) {
   if (s.empty()) return true;
-  static const char* kSpecial[] = {"true", "false", "yes", "no", "on", "off", "null", "~",
-                                   "True", "False", "Yes", "No", "On", "Off", "Null", "TRUE",
-                                   "FALSE", "YES", "NO", "ON", "OFF", "NULL"};
+  static const char* kSpecial[] = {"true",  "false", "yes", "no", "on",  "off", "null", "~",
+                                   "True",  "False", "Yes", "No", "On",  "Off", "Null", "TRUE",
+                                   "FALSE", "YES",   "NO",  "ON", "OFF", "NULL"};
   for (const char* word : kSpecial) {
     if (s == word) return true;
   }

@@ -72,7 +72,8 @@ json EnvToJson(const ctl::EnvVar& env) {
   json out = {{"name", env.name}};
   if (env.value) out["value"] = *env.value;
   json from = json::object();
-  if (env.config_map_key_ref) from["configMapKeyRef"] = KeySelectorToJson(*env.config_map_key_ref, true);
+  if (env.config_map_key_ref)
+    from["configMapKeyRef"] = KeySelectorToJson(*env.config_map_key_ref, true);
   if (env.secret_key_ref) from["secretKeyRef"] = KeySelectorToJson(*env.secret_key_ref, true);
   if (env.field_ref) from["fieldRef"] = {{"fieldPath", env.field_ref->field_path}};
   if (env.resource_field_ref) {

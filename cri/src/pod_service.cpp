@@ -155,9 +155,9 @@ grpc::Status PodService::Exec(Ctx*, const pv1::ExecRequest* req, pv1::ExecRespon
   std::vector<std::string> cmd(req->command().begin(), req->command().end());
   auto result = agent_.containers().ExecSync(*id, cmd, req->timeout_seconds());
   if (!result) {
-    return ToGrpcStatus(std::move(result.error())
-                            .Context("exec in container " + container + " of pod " + ns + "/" +
-                                     req->pod()));
+    return ToGrpcStatus(
+        std::move(result.error())
+            .Context("exec in container " + container + " of pod " + ns + "/" + req->pod()));
   }
   if (result->timed_out) {
     return grpc::Status(grpc::StatusCode::DEADLINE_EXCEEDED,

@@ -51,8 +51,7 @@ class LogFileReader {
   std::string pending_;
 };
 
-bool SendLines(std::string_view text, bool timestamps,
-               grpc::ServerWriter<pv1::LogChunk>* writer) {
+bool SendLines(std::string_view text, bool timestamps, grpc::ServerWriter<pv1::LogChunk>* writer) {
   std::string out;
   size_t start = 0;
   while (start < text.size()) {
@@ -98,9 +97,8 @@ std::optional<CriLogLine> ParseCriLogLine(std::string_view line) {
   if (out.stream != "stdout" && out.stream != "stderr") return std::nullopt;
   // The tag field is ':'-separated flags; "P" marks a partial line (CRI log format).
   size_t third = line.find(' ', second + 1);
-  std::string_view tag = line.substr(second + 1, third == std::string_view::npos
-                                                     ? std::string_view::npos
-                                                     : third - second - 1);
+  std::string_view tag = line.substr(
+      second + 1, third == std::string_view::npos ? std::string_view::npos : third - second - 1);
   out.partial = tag.substr(0, tag.find(':')) == "P";
   if (third != std::string_view::npos) out.content = line.substr(third + 1);
   return out;
@@ -152,9 +150,9 @@ grpc::Status PodService::Logs(Ctx* ctx, const pv1::LogsRequest* req,
   int fd = ::open(path->c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) {
     if (errno == ENOENT) {
-      return grpc::Status(grpc::StatusCode::NOT_FOUND,
-                          "container " + container + " of pod " + ns + "/" + req->pod() +
-                              " has no log yet (" + *path + ")");
+      return grpc::Status(grpc::StatusCode::NOT_FOUND, "container " + container + " of pod " + ns +
+                                                           "/" + req->pod() + " has no log yet (" +
+                                                           *path + ")");
     }
     return ToGrpcStatus(FailErrno("open log " + *path).error());
   }

@@ -39,8 +39,8 @@ TEST_F(ConfdNginxDemo, EtcdChangeReloadsNginxWithoutRestart) {
   std::string pid_before = nginx_pid();
   ASSERT_FALSE(pid_before.empty());
 
-  auto put = Cli({"exec", "demo", "-c", "etcd", "--", "etcdctl", "put", "/demo/upstream",
-                  "127.0.0.1:8082"});
+  auto put = Cli(
+      {"exec", "demo", "-c", "etcd", "--", "etcdctl", "put", "/demo/upstream", "127.0.0.1:8082"});
   ASSERT_EQ(put.exit_code, 0) << put.Describe();
   EXPECT_EQ(put.out, "OK\n");
   EXPECT_TRUE(WaitUntil([&] { return Curl(port) == "hello from green\n"; })) << Curl(port);

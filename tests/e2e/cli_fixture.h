@@ -47,10 +47,10 @@ inline CliResult RunCli(const std::vector<std::string>& args, const std::string&
   posix_spawn_file_actions_t actions;
   posix_spawn_file_actions_init(&actions);
   posix_spawn_file_actions_addopen(&actions, 0, (io / "in").c_str(), O_RDONLY, 0);
-  posix_spawn_file_actions_addopen(&actions, 1, (io / "out").c_str(),
-                                   O_WRONLY | O_CREAT | O_TRUNC, 0644);
-  posix_spawn_file_actions_addopen(&actions, 2, (io / "err").c_str(),
-                                   O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  posix_spawn_file_actions_addopen(&actions, 1, (io / "out").c_str(), O_WRONLY | O_CREAT | O_TRUNC,
+                                   0644);
+  posix_spawn_file_actions_addopen(&actions, 2, (io / "err").c_str(), O_WRONLY | O_CREAT | O_TRUNC,
+                                   0644);
   std::vector<std::string> argv_strings = {CliBinary()};
   argv_strings.insert(argv_strings.end(), args.begin(), args.end());
   std::vector<char*> argv;
@@ -149,7 +149,9 @@ class CliTest : public ::testing::Test {
     return nlohmann::json::parse(r.out, nullptr, false);
   }
 
-  nlohmann::json Pod(const std::string& name) { return GetJson({"get", "pod", name, "-o", "json"}); }
+  nlohmann::json Pod(const std::string& name) {
+    return GetJson({"get", "pod", name, "-o", "json"});
+  }
 
   CliResult Apply(const std::string& yaml, const std::vector<std::string>& extra = {}) {
     std::vector<std::string> args = {"apply", "-f", "-"};

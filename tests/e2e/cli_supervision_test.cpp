@@ -184,8 +184,9 @@ spec:
       command: [sh, -c, 'exit 3']
 )");
   ASSERT_EQ(applied.exit_code, 0) << applied.Describe();
-  ASSERT_TRUE(WaitUntil([&] { return Pod("onfailure")["status"].value("phase", "") == "Succeeded"; }))
-      << Cli({"describe", "pod", "onfailure"}).out;
+  ASSERT_TRUE(WaitUntil([&] {
+    return Pod("onfailure")["status"].value("phase", "") == "Succeeded";
+  })) << Cli({"describe", "pod", "onfailure"}).out;
   auto pod = Pod("onfailure");
   EXPECT_EQ(RestartCount(pod, "ok"), 0);
   EXPECT_EQ(RestartCount(pod, "fails-twice"), 2);

@@ -37,7 +37,9 @@ class Verbs : public CliTest {
       auto pod = Pod("machine");
       return StateKind(pod, "shell") == "running" && StateKind(pod, "other") == "running";
     })) << Cli({"describe", "pod", "machine"}).out;
-    ASSERT_TRUE(WaitUntil([&] { return Cli({"logs", "machine"}).out.find("oops") != std::string::npos; }));
+    ASSERT_TRUE(WaitUntil([&] {
+      return Cli({"logs", "machine"}).out.find("oops") != std::string::npos;
+    }));
   }
 };
 
@@ -134,9 +136,10 @@ TEST_F(Verbs, DescribeShowsContainersConditionsAndEvents) {
   auto d = Cli({"describe", "pod", "machine"});
   ASSERT_EQ(d.exit_code, 0) << d.Describe();
   for (const char* expected :
-       {"Name:             machine\n", "Namespace:        default\n", "Labels:           role=dev\n",
-        "Containers:\n", "  shell:\n", "  other:\n", "    Image:          busybox:latest\n",
-        "    State:          Running\n", "Conditions:\n", "Events:\n", "Started"}) {
+       {"Name:             machine\n", "Namespace:        default\n",
+        "Labels:           role=dev\n", "Containers:\n", "  shell:\n", "  other:\n",
+        "    Image:          busybox:latest\n", "    State:          Running\n", "Conditions:\n",
+        "Events:\n", "Started"}) {
     EXPECT_NE(d.out.find(expected), std::string::npos) << "missing " << expected << "\n" << d.out;
   }
 }

@@ -41,10 +41,11 @@ TEST(CliAge, ParsesApiServerTimestamps) {
 }
 
 json Pod(json spec, json status) {
-  return {{"metadata", {{"name", "p"}, {"namespace", "default"},
-                        {"creationTimestamp", "2026-11-24T14:59:00Z"}}},
-          {"spec", std::move(spec)},
-          {"status", std::move(status)}};
+  return {
+      {"metadata",
+       {{"name", "p"}, {"namespace", "default"}, {"creationTimestamp", "2026-11-24T14:59:00Z"}}},
+      {"spec", std::move(spec)},
+      {"status", std::move(status)}};
 }
 
 json Running(bool ready, int restarts = 0) {
@@ -65,12 +66,12 @@ TEST(CliPodStatus, RunningAndReady) {
 }
 
 TEST(CliPodStatus, WaitingReasonWinsAndRestartsShowTheLastOne) {
-  json cs = {{"name", "c"},
-             {"ready", false},
-             {"restartCount", 5},
-             {"state", {{"waiting", {{"reason", "CrashLoopBackOff"}}}}},
-             {"lastState",
-              {{"terminated", {{"exitCode", 1}, {"finishedAt", "2026-11-24T14:59:55Z"}}}}}};
+  json cs = {
+      {"name", "c"},
+      {"ready", false},
+      {"restartCount", 5},
+      {"state", {{"waiting", {{"reason", "CrashLoopBackOff"}}}}},
+      {"lastState", {{"terminated", {{"exitCode", 1}, {"finishedAt", "2026-11-24T14:59:55Z"}}}}}};
   auto row = ComputePodRow(
       Pod({{"containers", {{{"name", "c"}}}}}, {{"phase", "Running"}, {"containerStatuses", {cs}}}),
       kNow);
@@ -117,24 +118,26 @@ TEST(CliPodStatus, CompletedWithARunningContainerIsRunning) {
 TEST(CliPodStatus, InitContainersShowProgress) {
   json spec = {{"initContainers", {{{"name", "i1"}}, {{"name", "i2"}}}},
                {"containers", {{{"name", "c"}}}}};
-  json i1 = {{"name", "i1"}, {"state", {{"terminated", {{"exitCode", 0}, {"reason", "Completed"}}}}}};
+  json i1 = {{"name", "i1"},
+             {"state", {{"terminated", {{"exitCode", 0}, {"reason", "Completed"}}}}}};
   json i2 = {{"name", "i2"}, {"state", {{"running", json::object()}}}};
   json c = {{"name", "c"}, {"state", {{"waiting", {{"reason", "PodInitializing"}}}}}};
   auto row = ComputePodRow(
-      Pod(spec, {{"phase", "Pending"}, {"initContainerStatuses", {i1, i2}},
-                 {"containerStatuses", {c}}}),
+      Pod(spec,
+          {{"phase", "Pending"}, {"initContainerStatuses", {i1, i2}}, {"containerStatuses", {c}}}),
       kNow);
   EXPECT_EQ(row.status, "Init:1/2");
   EXPECT_EQ(row.ready, "0/1");
 
-  json failed = {{"name", "i2"}, {"state", {{"terminated", {{"exitCode", 2}, {"reason", "Error"}}}}}};
-  EXPECT_EQ(ComputePodRow(Pod(spec, {{"phase", "Pending"}, {"initContainerStatuses", {i1, failed}}}),
-                          kNow)
+  json failed = {{"name", "i2"},
+                 {"state", {{"terminated", {{"exitCode", 2}, {"reason", "Error"}}}}}};
+  EXPECT_EQ(ComputePodRow(
+                Pod(spec, {{"phase", "Pending"}, {"initContainerStatuses", {i1, failed}}}), kNow)
                 .status,
             "Init:Error");
   json backoff = {{"name", "i2"}, {"state", {{"waiting", {{"reason", "CrashLoopBackOff"}}}}}};
-  EXPECT_EQ(ComputePodRow(Pod(spec, {{"phase", "Pending"}, {"initContainerStatuses", {i1, backoff}}}),
-                          kNow)
+  EXPECT_EQ(ComputePodRow(
+                Pod(spec, {{"phase", "Pending"}, {"initContainerStatuses", {i1, backoff}}}), kNow)
                 .status,
             "Init:CrashLoopBackOff");
 }
@@ -147,12 +150,12 @@ TEST(CliPodStatus, SidecarsCountAsContainers) {
                {"ready", true},
                {"restartCount", 2},
                {"state", {{"running", json::object()}}}};
-  auto row = ComputePodRow(
-      Pod(spec, {{"phase", "Running"},
-                 {"conditions", {{{"type", "Initialized"}, {"status", "True"}}}},
-                 {"initContainerStatuses", {side}},
-                 {"containerStatuses", {Running(true)}}}),
-      kNow);
+  auto row =
+      ComputePodRow(Pod(spec, {{"phase", "Running"},
+                               {"conditions", {{{"type", "Initialized"}, {"status", "True"}}}},
+                               {"initContainerStatuses", {side}},
+                               {"containerStatuses", {Running(true)}}}),
+                    kNow);
   EXPECT_EQ(row.ready, "2/2");
   EXPECT_EQ(row.status, "Running");
   EXPECT_EQ(row.restarts, "2");
@@ -174,8 +177,9 @@ TEST(CliTable, PadsColumnsLikeKubectl) {
 }
 
 TEST(CliTable, PodTableHasKubectlColumnsAndWideAddsIpNode) {
-  json pod = Pod({{"containers", {{{"name", "c"}}}}, {"nodeName", "node1"}},
-                 {{"phase", "Running"}, {"podIP", "10.0.0.5"}, {"containerStatuses", {Running(true)}}});
+  json pod =
+      Pod({{"containers", {{{"name", "c"}}}}, {"nodeName", "node1"}},
+          {{"phase", "Running"}, {"podIP", "10.0.0.5"}, {"containerStatuses", {Running(true)}}});
   EXPECT_EQ(FormatPodTable({pod}, kNow, GetFormat::kTable, false),
             "NAME   READY   STATUS    RESTARTS   AGE\n"
             "p      1/1     Running   0          60s\n");
@@ -185,11 +189,11 @@ TEST(CliTable, PodTableHasKubectlColumnsAndWideAddsIpNode) {
 }
 
 TEST(CliEvents, RepeatedEventsShowCountAndSpan) {
-  EventRow once{"Normal", "Started", "peapodd", "Started container c", 1, kNow - 10 * kSec,
-                kNow - 10 * kSec};
+  EventRow once{"Normal", "Started",        "peapodd",       "Started container c",
+                1,        kNow - 10 * kSec, kNow - 10 * kSec};
   EXPECT_EQ(EventAge(once, kNow), "10s");
-  EventRow repeated{"Warning", "BackOff", "peapodd", "Back-off", 5, kNow - 600 * kSec,
-                    kNow - 3 * kSec};
+  EventRow repeated{"Warning", "BackOff",         "peapodd",      "Back-off",
+                    5,         kNow - 600 * kSec, kNow - 3 * kSec};
   EXPECT_EQ(EventAge(repeated, kNow), "3s (x5 over 10m)");
 }
 
@@ -211,9 +215,8 @@ TEST(CliDescribe, HasKubectlSectionsAndEvents) {
                  {"conditions", {{{"type", "Ready"}, {"status", "True"}}}},
                  {"containerStatuses", {Running(true, 1)}}};
   status["containerStatuses"][0]["name"] = "web";
-  std::vector<EventRow> events = {
-      {"Normal", "Started", "peapodd", "Started container web", 1, kNow - 5 * kSec,
-       kNow - 5 * kSec}};
+  std::vector<EventRow> events = {{"Normal", "Started", "peapodd", "Started container web", 1,
+                                   kNow - 5 * kSec, kNow - 5 * kSec}};
   std::string text = DescribePod(Pod(spec, status), events, kNow);
   for (const char* expected :
        {"Name:             p\n", "Namespace:        default\n", "Status:           Running\n",

@@ -28,7 +28,8 @@ class PodService final : public ::peapod::v1::PodService::Service {
 
   using Ctx = grpc::ServerContext;
 
-  grpc::Status Apply(Ctx*, const ::peapod::v1::ApplyRequest*, ::peapod::v1::ApplyResponse*) override;
+  grpc::Status Apply(Ctx*, const ::peapod::v1::ApplyRequest*,
+                     ::peapod::v1::ApplyResponse*) override;
   grpc::Status Delete(Ctx*, const ::peapod::v1::DeleteRequest*,
                       ::peapod::v1::DeleteResponse*) override;
   grpc::Status ListPods(Ctx*, const ::peapod::v1::ListPodsRequest*,
