@@ -522,4 +522,97 @@ std::optional<std::string> DecodeBase64(std::string_view text) {
   return out;
 }
 
+// ---- shared by the pod and container readers --------------------------------------------
+
+std::string Quote(std::string_view value) {
+  std::string out = "\"";
+  out += value;
+  out += '"';
+  return out;
+}
+
+// "must be one of \"A\", \"B\"" for the values an enum field accepts.
+std::string OneOf(std::initializer_list<std::string_view> values) {
+  std::string out = "must be one of ";
+  bool first = true;
+  for (std::string_view v : values) {
+    if (!first) out += ", ";
+    first = false;
+    out += '"';
+    out += v;
+    out += '"';
+  }
+  return out;
+}
+
+// A list element that must be an object (a null element is not allowed either).
+bool ListItem(Reader& r, const YAML::Node& item, const std::string& path,
+              std::initializer_list<std::string_view> known) {
+  if (item.IsNull()) {
+    r.Error(item, path, "must be an object");
+    return false;
+  }
+  return r.Object(item, path, known);
+}
+
+// Reads an enum-like string field and checks it against `values`.
+void Enum(Reader& r, const YAML::Node& node, const std::string& path, std::string& out,
+          std::initializer_list<std::string_view> values) {
+  if (!r.String(node, path, out)) return;
+  if (std::find(values.begin(), values.end(), out) == values.end()) {
+    r.Error(node, path, OneOf(values));
+  }
+}
+
+void PortNumber(Reader& r, const YAML::Node& node, const std::string& path, int32_t value,
+                bool allow_zero) {
+  if ((allow_zero && value == 0) || (value >= 1 && value <= 65535)) return;
+  r.Error(node, path, allow_zero ? "must be 0-65535" : "must be 1-65535");
+}
+
+void NonNegative(Reader& r, const YAML::Node& node, const std::string& path, int64_t value) {
+  if (value < 0) r.Error(node, path, "must be greater than or equal to 0");
+}
+
+void FileMode(Reader& r, const YAML::Node& node, const std::string& path,
+              std::optional<int32_t>& out) {
+  int32_t mode = 0;
+  if (!r.Int32(node, path, mode)) return;
+  if (mode < 0 || mode > 0777) {
+    r.Error(node, path, "must be a number between 0 and 0777 (octal), both inclusive");
+    return;
+  }
+  out = mode;
+}
+
+// Names in the pod that refer to this container's ports (probe and hook ports by name).
+
+std::optional<SeccompProfile> ReadSeccomp(Reader& r, const YAML::Node& node,
+                                          const std::string& path) {
+  if (!r.Object(node, path, {"type", "localhostProfile"})) return std::nullopt;
+  SeccompProfile profile;
+  if (!node["type"].IsDefined()) {
+    r.Error(node, Field(path, "type"), "required");
+  } else {
+    Enum(r, node["type"], Field(path, "type"), profile.type,
+         {"RuntimeDefault", "Unconfined", "Localhost"});
+  }
+  r.String(node["localhostProfile"], Field(path, "localhostProfile"), profile.localhost_profile);
+  if (profile.type == "Localhost" && profile.localhost_profile.empty()) {
+    r.Error(node, Field(path, "localhostProfile"), "must be set when seccomp type is Localhost");
+  }
+  if (profile.type != "Localhost" && !profile.localhost_profile.empty()) {
+    r.Error(node["localhostProfile"], Field(path, "localhostProfile"),
+            "can only be set when seccomp type is Localhost");
+  }
+  return profile;
+}
+
+void IdField(Reader& r, const YAML::Node& node, const std::string& path,
+             std::optional<int64_t>& out) {
+  if (r.Int64(node, path, out) && (*out < 0 || *out > 2147483647)) {
+    r.Error(node, path, "must be between 0 and 2147483647, inclusive");
+  }
+}
+
 }  // namespace peapod::agent::controller::manifest_internal

@@ -94,6 +94,39 @@ bool IsIpAddress(const std::string& value);
 // when malformed.
 std::optional<std::string> DecodeBase64(std::string_view text);
 
+// ---- helpers shared by the pod and container readers ----------------------------------------
+
+std::string Quote(std::string_view value);
+// "must be one of \"A\", \"B\"".
+std::string OneOf(std::initializer_list<std::string_view> values);
+// A list element that must be an object (null is not allowed either).
+bool ListItem(Reader& r, const YAML::Node& item, const std::string& path,
+              std::initializer_list<std::string_view> known);
+// An enum-like string field checked against `values`.
+void Enum(Reader& r, const YAML::Node& node, const std::string& path, std::string& out,
+          std::initializer_list<std::string_view> values);
+void PortNumber(Reader& r, const YAML::Node& node, const std::string& path, int32_t value,
+                bool allow_zero);
+void NonNegative(Reader& r, const YAML::Node& node, const std::string& path, int64_t value);
+// A file mode (0-0777), as defaultMode and items[].mode.
+void FileMode(Reader& r, const YAML::Node& node, const std::string& path,
+              std::optional<int32_t>& out);
+// A user or group id (0-2147483647).
+void IdField(Reader& r, const YAML::Node& node, const std::string& path,
+             std::optional<int64_t>& out);
+std::optional<SeccompProfile> ReadSeccomp(Reader& r, const YAML::Node& node,
+                                          const std::string& path);
+
+// What a container's fields are checked against in its pod.
+struct PodContext {
+  std::set<std::string> volumes;
+  bool host_network = false;
+};
+
+// One entry of containers or initContainers (manifest_container.cpp).
+Container ReadContainer(Reader& r, const YAML::Node& node, const std::string& path, bool init,
+                        const PodContext& pod);
+
 // Parses a pod object's spec into `pod` (manifest_pod.cpp). Validates everything that can be
 // checked within one pod.
 void ReadPodSpec(Reader& reader, const YAML::Node& spec, const std::string& path, Pod& pod);
