@@ -584,7 +584,7 @@ Result<std::vector<Mount>> ContainerMounts(const Pod& pod, const Container& cont
     if (vm.mount_propagation == "Bidirectional") m.propagation = MountPropagation::kBidirectional;
     if (!vm.sub_path.empty()) {
       fs::path sub = fs::path(vm.sub_path).lexically_normal();
-      if (sub.is_absolute() || sub.string().starts_with("..")) {
+      if (sub.is_absolute() || sub.empty() || *sub.begin() == "..") {
         return Fail(ErrorCode::kInvalidArgument, "subPath " + vm.sub_path + " must stay inside the volume");
       }
       fs::path base = fs::weakly_canonical(it->second);
@@ -597,7 +597,7 @@ Result<std::vector<Mount>> ContainerMounts(const Pod& pod, const Container& cont
       // A symlink inside the volume must not lead the mount out of it.
       fs::path resolved = fs::weakly_canonical(full, ec);
       auto rel = resolved.lexically_relative(base);
-      if (ec || rel.empty() || rel.string().starts_with("..")) {
+      if (ec || rel.empty() || *rel.begin() == "..") {
         return Fail(ErrorCode::kInvalidArgument,
                     "subPath " + vm.sub_path + " resolves outside of volume " + vm.name);
       }

@@ -84,6 +84,11 @@ struct PodWorker::Slot {
   milliseconds backoff{0};
   milliseconds image_backoff{0};
   Clock::time_point image_retry_at{};
+  // A config error (missing ConfigMap key, bad subPath) is retried with a back-off, or at once
+  // when ConfigMaps/Secrets change.
+  milliseconds config_backoff{0};
+  Clock::time_point config_retry_at{};
+  uint64_t config_generation = 0;
   bool adopted_running = false;
   std::shared_ptr<std::atomic<bool>> started_flag = std::make_shared<std::atomic<bool>>(false);
   std::unique_ptr<ProbeWorker> startup, liveness, readiness;
@@ -571,6 +576,11 @@ bool PodWorker::StartOrBackOff(Slot& s) {
       }
     }
   }
+  uint64_t generation = shared_.objects_generation.load();
+  if (Clock::now() < s.config_retry_at && generation == s.config_generation) {
+    next_wake_ = std::min(next_wake_, s.config_retry_at);
+    return false;
+  }
   if (!EnsureImage(s)) return false;
   return StartContainer(s);
 }
@@ -632,6 +642,13 @@ bool PodWorker::StartContainer(Slot& s) {
     s.waiting_reason = reason;
     s.waiting_message = message;
     Event("Warning", "Failed", s.object, "Error: " + message);
+    const auto& config = shared_.config;
+    s.config_backoff = s.config_backoff.count() == 0
+                           ? config.backoff_initial
+                           : std::min(s.config_backoff * 2, config.backoff_max);
+    s.config_retry_at = Clock::now() + s.config_backoff;
+    s.config_generation = shared_.objects_generation.load();
+    next_wake_ = std::min(next_wake_, s.config_retry_at);
     return false;
   };
   ConfigObjects objects = shared_.SnapshotObjects();
@@ -685,6 +702,7 @@ bool PodWorker::StartContainer(Slot& s) {
 
   auto id = containers.CreateContainer(sandbox_id_, cc, sandbox_config_);
   if (!id) return config_error("CreateContainerError", id.error().ToString());
+  s.config_backoff = milliseconds(0);
 
   // The instance before is kept for `logs --previous`; older ones go.
   if (!s.previous_id.empty()) (void)containers.RemoveContainer(s.previous_id);

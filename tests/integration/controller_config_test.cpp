@@ -85,6 +85,17 @@ spec:
     - name: MISSING_OK
       valueFrom:
         configMapKeyRef: {name: nope, key: x, optional: true}
+    - name: MEMORY_MI
+      valueFrom:
+        resourceFieldRef: {resource: limits.memory, divisor: 1Mi}
+    resources:
+      limits: {memory: 64Mi}
+    volumeMounts:
+    - {name: settings, mountPath: /etc/mode, subPath: mode}
+  volumes:
+  - name: settings
+    configMap:
+      name: settings
 )");
   auto pod = WaitPod("envy", [](const PodView& p) { return ContainerRunning(p, "app"); }, "running");
   auto env = ParseEnv(Exec("envy", "app", "cat /tmp/env"));
@@ -100,6 +111,8 @@ spec:
   EXPECT_EQ(env["CFG_mode"], "fast");
   EXPECT_EQ(env["CFG_LEVEL"], "3");
   EXPECT_FALSE(env.contains("MISSING_OK"));
+  EXPECT_EQ(env["MEMORY_MI"], "64");
+  EXPECT_EQ(Exec("envy", "app", "cat /etc/mode"), "fast");  // one key through subPath
   EXPECT_EQ(Exec("envy", "app", "cat /tmp/args"), "hello-world-$(NAME)\n");
 }
 
