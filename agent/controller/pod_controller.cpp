@@ -306,6 +306,7 @@ Status PodController::Impl::LoadPods() {
     record.created_at = j.value("created_at", int64_t{0});
     record.initialized = j.value("initialized", false);
     record.terminal_phase = j.value("terminal_phase", "");
+    record.deleting = j.value("deleting", false);
     record.sandbox_attempt = j.value("sandbox_attempt", uint32_t{0});
     if (j.contains("restart_counts") && j["restart_counts"].is_object()) {
       record.restart_counts = j["restart_counts"].get<std::map<std::string, int32_t>>();

@@ -123,6 +123,7 @@ PodWorker::PodWorker(ControllerShared& shared, Pod pod, PodRecord record)
     }
   }
   initialized_ = record_.initialized;
+  delete_requested_ = record_.deleting;
   Publish();
 }
 
@@ -180,6 +181,8 @@ void PodWorker::Run() {
       else if (stop_) break;
     }
     if (do_delete) {
+      record_.deleting = true;
+      Persist();
       Terminate(true);
       Cleanup();
       break;
@@ -891,6 +894,7 @@ void PodWorker::Persist() {
   j["created_at"] = record_.created_at;
   j["initialized"] = record_.initialized;
   j["terminal_phase"] = record_.terminal_phase;
+  j["deleting"] = record_.deleting;
   j["sandbox_attempt"] = record_.sandbox_attempt;
   j["restart_counts"] = record_.restart_counts;
   std::string path = shared_.PodRecordPath(pod_.metadata.namespace_, pod_.metadata.name);

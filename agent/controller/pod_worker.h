@@ -54,6 +54,7 @@ struct PodRecord {
   int64_t created_at = 0;
   bool initialized = false;
   std::string terminal_phase;  // "", Succeeded, Failed
+  bool deleting = false;       // a delete began: an agent restart finishes it
   uint32_t sandbox_attempt = 0;
   std::map<std::string, int32_t> restart_counts;
 };
