@@ -429,5 +429,45 @@ spec:
   EXPECT_EQ(agent_->sandboxes().ListPodSandbox().size(), 1u);
 }
 
+TEST_F(ControllerLifecycleTest, SidecarsStopAfterTheAppInReverseOrder) {
+  Apply(R"(apiVersion: v1
+kind: Pod
+metadata:
+  name: ordered-stop
+spec:
+  terminationGracePeriodSeconds: 5
+  volumes:
+  - name: out
+    hostPath:
+      path: )" + std::string(dir_ / "stop-order") + R"(
+      type: DirectoryOrCreate
+  initContainers:
+  - name: first-sidecar
+    image: busybox
+    imagePullPolicy: IfNotPresent
+    restartPolicy: Always
+    command: ["sh", "-c", "trap 'echo first-sidecar >> /out/log; exit 0' TERM; while true; do sleep 0.1; done"]
+    volumeMounts: [{name: out, mountPath: /out}]
+  - name: second-sidecar
+    image: busybox
+    imagePullPolicy: IfNotPresent
+    restartPolicy: Always
+    command: ["sh", "-c", "trap 'echo second-sidecar >> /out/log; exit 0' TERM; while true; do sleep 0.1; done"]
+    volumeMounts: [{name: out, mountPath: /out}]
+  containers:
+  - name: app
+    image: busybox
+    imagePullPolicy: IfNotPresent
+    command: ["sh", "-c", "trap 'sleep 0.3; echo app >> /out/log; exit 0' TERM; while true; do sleep 0.1; done"]
+    volumeMounts: [{name: out, mountPath: /out}]
+)");
+  WaitPod("ordered-stop", [](const PodView& p) {
+    return ContainerRunning(p, "app") && ContainerRunning(p, "first-sidecar") &&
+           ContainerRunning(p, "second-sidecar");
+  }, "everything running");
+  ASSERT_TRUE(controller_->DeletePod("default", "ordered-stop", true).has_value());
+  EXPECT_EQ(ReadFile(dir_ / "stop-order/log"), "app\nsecond-sidecar\nfirst-sidecar\n");
+}
+
 }  // namespace
 }  // namespace peapod::testing
