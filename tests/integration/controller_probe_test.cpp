@@ -234,5 +234,40 @@ spec:
   EXPECT_EQ(Restarts(pod, "etcd"), 0);
 }
 
+TEST_F(ControllerProbeTest, TheStartupProbeHoldsLivenessBackAndRestartsWhenItFails) {
+  Apply(R"(apiVersion: v1
+kind: Pod
+metadata:
+  name: slow
+spec:
+  terminationGracePeriodSeconds: 1
+  containers:
+  - name: app
+    image: busybox
+    imagePullPolicy: IfNotPresent
+    command: ["sh", "-c", "trap 'exit 0' TERM; while true; do sleep 0.1; done"]
+    startupProbe:
+      exec:
+        command: ["test", "-f", "/tmp/started"]
+      periodSeconds: 1
+      failureThreshold: 2
+    livenessProbe:
+      exec:
+        command: ["false"]
+      periodSeconds: 1
+      failureThreshold: 1
+)");
+  auto pod = WaitPod("slow", [](const PodView& p) { return Restarts(p, "app") >= 1; }, "a restart");
+  bool startup_kill = false, liveness_kill = false;
+  for (const auto& e : pod.events) {
+    if (e.reason != "Killing") continue;
+    startup_kill |= e.message.find("failed startup probe") != std::string::npos;
+    liveness_kill |= e.message.find("failed liveness probe") != std::string::npos;
+  }
+  EXPECT_TRUE(startup_kill) << Describe(pod);
+  EXPECT_FALSE(liveness_kill) << Describe(pod);  // liveness waits for the startup probe
+  EXPECT_FALSE(Find(pod, "app")->started);
+}
+
 }  // namespace
 }  // namespace peapod::testing
