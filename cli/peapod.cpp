@@ -360,7 +360,7 @@ int Logs(Client& client, const LogsFlags& flags) {
   req.set_container(flags.container);
   req.set_follow(flags.follow);
   req.set_previous(flags.previous);
-  req.set_tail_lines(flags.tail);
+  if (flags.tail >= 0) req.set_tail_lines(flags.tail);
   req.set_timestamps(flags.timestamps);
   grpc::ClientContext ctx;
   auto reader = client.pods().Logs(&ctx, req);

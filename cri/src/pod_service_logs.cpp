@@ -160,7 +160,7 @@ grpc::Status PodService::Logs(Ctx* ctx, const pv1::LogsRequest* req,
   std::string text;
   if (!reader.ReadLines(text)) return ToGrpcStatus(FailErrno("read log " + *path).error());
   std::string_view tail(text);
-  tail.remove_prefix(TailOffset(tail, req->tail_lines()));
+  tail.remove_prefix(TailOffset(tail, req->has_tail_lines() ? req->tail_lines() : -1));
   if (!SendLines(tail, req->timestamps(), writer)) return grpc::Status::OK;  // client left
   if (!req->follow() || container_id.empty()) return grpc::Status::OK;
 
