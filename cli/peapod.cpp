@@ -600,6 +600,9 @@ int main(int argc, char** argv) {
   exec->add_option("pod", pod, "the pod")->required();
   exec->add_option("command", command, "the command, after --");
   exec->add_option("-c,--container", container, "the container (default: the first)");
+  bool interactive = false, tty = false;
+  exec->add_flag("-i,--stdin", interactive, "not supported: exec is non-interactive");
+  exec->add_flag("-t,--tty", tty, "not supported: exec is non-interactive");
 
   app.add_subcommand("images", "list images");
   std::string ref;
@@ -628,7 +631,13 @@ int main(int argc, char** argv) {
   if (verb == "get") return Get(client, args, output);
   if (verb == "describe") return Describe(client, args);
   if (verb == "logs") return Logs(client, logs_flags);
-  if (verb == "exec") return Exec(client, pod, container, command);
+  if (verb == "exec") {
+    // Say so plainly rather than run a shell that would read nothing and exit at once.
+    if (interactive || tty) {
+      return UserError("peapod exec is non-interactive (no -i/-t yet): give the command after --");
+    }
+    return Exec(client, pod, container, command);
+  }
   if (verb == "images") return Images(client);
   if (verb == "pull") return Pull(client, ref);
   if (verb == "load") return Load(client, archive);

@@ -208,5 +208,11 @@ TEST(CliWithoutAgent, SaysPeapoddIsNotRunning) {
   EXPECT_EQ(r.out, "");
 }
 
+TEST(CliWithoutAgent, RefusesInteractiveExecPlainly) {
+  auto r = RunCli({"--socket", "/nonexistent/peapod.sock", "exec", "-it", "pod", "--", "sh"});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("non-interactive"), std::string::npos) << r.Describe();
+}
+
 }  // namespace
 }  // namespace peapod::testing
