@@ -703,11 +703,16 @@ bool PodWorker::StartContainer(Slot& s) {
   cc.linux.resources = ConvertResources(pod_, spec);
   cc.linux.security_context = std::move(*security);
 
+  // The instance before this one is kept for `logs --previous`; older ones go, first, so a
+  // container never has more than two instances.
+  if (!s.previous_id.empty() && !s.id.empty()) {
+    (void)containers.RemoveContainer(s.previous_id);
+    s.previous_id.clear();
+  }
   auto id = containers.CreateContainer(sandbox_id_, cc, sandbox_config_);
   if (!id) return config_error("CreateContainerError", id.error().ToString());
   s.config_backoff = milliseconds(0);
 
-  // The instance before is kept for `logs --previous`; older ones go.
   if (!s.previous_id.empty()) (void)containers.RemoveContainer(s.previous_id);
   if (!s.id.empty()) {
     s.previous_id = s.id;

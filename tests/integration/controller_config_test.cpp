@@ -98,6 +98,9 @@ spec:
       name: settings
 )");
   auto pod = WaitPod("envy", [](const PodView& p) { return ContainerRunning(p, "app"); }, "running");
+  // /tmp/args is written after /tmp/env.
+  WaitPod("envy", [&](const PodView&) { return Exec("envy", "app", "test -f /tmp/args && echo y") == "y\n"; },
+          "the container's env dump");
   auto env = ParseEnv(Exec("envy", "app", "cat /tmp/env"));
   EXPECT_EQ(env["NAME"], "world");
   EXPECT_EQ(env["GREETING"], "hello-world-$(NAME)");

@@ -32,6 +32,10 @@ spec:
 )");
   auto pod = WaitPod("live", [](const PodView& p) { return ContainerRunning(p, "app"); }, "running");
   std::string first_id = Find(pod, "app")->container_id;
+  auto healthy = [&](const PodView&) {
+    return Exec("live", "app", "test -f /tmp/healthy && echo yes") == "yes\n";
+  };
+  WaitPod("live", healthy, "the container to mark itself healthy");
   Exec("live", "app", "rm /tmp/healthy");
   pod = WaitPod("live", [](const PodView& p) {
     return Restarts(p, "app") == 1 && ContainerRunning(p, "app");
@@ -41,8 +45,8 @@ spec:
   EXPECT_TRUE(HasEvent(pod, "Killing", "app")) << Describe(pod);
   ASSERT_TRUE(Find(pod, "app")->last_state.has_value());
   EXPECT_EQ(Find(pod, "app")->last_state->exit_code, 0);  // it got SIGTERM and trapped it
-  // The new instance is healthy again (its own /tmp/healthy) and stays.
-  EXPECT_EQ(Exec("live", "app", "test -f /tmp/healthy && echo yes"), "yes\n");
+  // The new instance is healthy again (its own /tmp/healthy).
+  WaitPod("live", healthy, "the new instance to mark itself healthy");
 }
 
 TEST_F(ControllerProbeTest, ReadinessFlipsTheReadyConditionBothWays) {
