@@ -1,8 +1,10 @@
 // PodService::Logs: a container's CRI log file as `kubectl logs` shows it. The CRI prefix
 // ("<time> <stream> <P|F> ") is stripped (the time kept with --timestamps), partial lines are
-// joined, --tail counts lines from the end, and --follow polls the file for growth until the
-// container instance ends or the client goes away.
+// joined, --tail counts lines from the end, and --follow waits on inotify for the file to grow
+// (re-checking at least every 200 ms) until the container instance ends or the client goes away.
 #include <fcntl.h>
+#include <poll.h>
+#include <sys/inotify.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -50,6 +52,41 @@ class LogFileReader {
   int fd_;
   std::string pending_;
 };
+
+// An inotify watch for writes to one file; without inotify, WaitForGrowth just sleeps.
+class InotifyWatch {
+ public:
+  explicit InotifyWatch(const std::string& path) : fd_(::inotify_init1(IN_NONBLOCK | IN_CLOEXEC)) {
+    if (fd_ >= 0 && ::inotify_add_watch(fd_, path.c_str(), IN_MODIFY | IN_CLOSE_WRITE) < 0) {
+      ::close(fd_);
+      fd_ = -1;
+    }
+  }
+  ~InotifyWatch() {
+    if (fd_ >= 0) ::close(fd_);
+  }
+  InotifyWatch(const InotifyWatch&) = delete;
+  InotifyWatch& operator=(const InotifyWatch&) = delete;
+  int fd() const { return fd_; }
+
+ private:
+  int fd_;
+};
+
+// Returns when the file was written to, or after kFollowPoll (to notice cancellation and the
+// container's end).
+void WaitForGrowth(const InotifyWatch& watch) {
+  if (watch.fd() < 0) {
+    std::this_thread::sleep_for(kFollowPoll);
+    return;
+  }
+  pollfd pfd{watch.fd(), POLLIN, 0};
+  if (::poll(&pfd, 1, static_cast<int>(kFollowPoll.count())) > 0) {
+    char events[4096];
+    while (::read(watch.fd(), events, sizeof(events)) > 0) {
+    }
+  }
+}
 
 bool SendLines(std::string_view text, bool timestamps, grpc::ServerWriter<pv1::LogChunk>* writer) {
   std::string out;
@@ -163,6 +200,7 @@ grpc::Status PodService::Logs(Ctx* ctx, const pv1::LogsRequest* req,
   tail.remove_prefix(TailOffset(tail, req->has_tail_lines() ? req->tail_lines() : -1));
   if (!SendLines(tail, req->timestamps(), writer)) return grpc::Status::OK;  // client left
   if (!req->follow() || container_id.empty()) return grpc::Status::OK;
+  InotifyWatch watch(*path);
 
   while (!ctx->IsCancelled()) {
     text.clear();
@@ -177,7 +215,7 @@ grpc::Status PodService::Logs(Ctx* ctx, const pv1::LogsRequest* req,
       if (reader.ReadLines(text)) SendLines(text, req->timestamps(), writer);
       return grpc::Status::OK;
     }
-    std::this_thread::sleep_for(kFollowPoll);
+    WaitForGrowth(watch);
   }
   return grpc::Status::OK;
 }
