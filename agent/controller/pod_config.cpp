@@ -17,7 +17,8 @@
 namespace peapod::agent::controller {
 namespace fs = std::filesystem;
 
-const ConfigMap* ConfigObjects::FindConfigMap(const std::string& ns, const std::string& name) const {
+const ConfigMap* ConfigObjects::FindConfigMap(const std::string& ns,
+                                              const std::string& name) const {
   auto it = config_maps.find(ns + "/" + name);
   return it == config_maps.end() ? nullptr : &it->second;
 }
@@ -27,7 +28,8 @@ const Secret* ConfigObjects::FindSecret(const std::string& ns, const std::string
   return it == secrets.end() ? nullptr : &it->second;
 }
 
-// ---- Environment ----------------------------------------------------------------------------------
+// ---- Environment
+// ----------------------------------------------------------------------------------
 
 std::string ExpandVariables(const std::string& input,
                             const std::map<std::string, std::string>& vars) {
@@ -88,11 +90,14 @@ int64_t NodeMemoryBytes() {
   return static_cast<int64_t>(si.totalram) * si.mem_unit;
 }
 
-// resourceFieldRef: the value divided by the divisor, rounded up (kubelet's ExtractContainerResourceValue).
+// resourceFieldRef: the value divided by the divisor, rounded up (kubelet's
+// ExtractContainerResourceValue).
 Result<std::string> ResourceFieldValue(const Pod& pod, const Container& self,
                                        const ResourceFieldRef& ref) {
   const Container* c = ref.container_name.empty() ? &self : FindContainer(pod, ref.container_name);
-  if (!c) return Fail(ErrorCode::kInvalidArgument, "resourceFieldRef: no container " + ref.container_name);
+  if (!c)
+    return Fail(ErrorCode::kInvalidArgument,
+                "resourceFieldRef: no container " + ref.container_name);
   bool cpu = ref.resource.ends_with(".cpu");
   auto dot = ref.resource.find('.');
   std::string kind = ref.resource.substr(0, dot), what = ref.resource.substr(dot + 1);
@@ -118,7 +123,8 @@ Result<std::string> ResourceFieldValue(const Pod& pod, const Container& self,
   return std::to_string(result);
 }
 
-Result<std::string> FieldValue(const Pod& pod, const PodRuntimeInfo& info, const std::string& path) {
+Result<std::string> FieldValue(const Pod& pod, const PodRuntimeInfo& info,
+                               const std::string& path) {
   const auto& m = pod.metadata;
   if (path == "metadata.name") return m.name;
   if (path == "metadata.namespace") return m.namespace_;
@@ -167,7 +173,8 @@ Result<std::vector<KeyValue>> ResolveEnvironment(const Pod& pod, const Container
       const ConfigMap* cm = objects.FindConfigMap(ns, from.config_map_ref->name);
       if (!cm) {
         if (from.config_map_ref->optional) continue;
-        return Fail(ErrorCode::kNotFound, "configmap \"" + from.config_map_ref->name + "\" not found");
+        return Fail(ErrorCode::kNotFound,
+                    "configmap \"" + from.config_map_ref->name + "\" not found");
       }
       data = cm->data;
     } else if (from.secret_ref) {
@@ -195,8 +202,9 @@ Result<std::vector<KeyValue>> ResolveEnvironment(const Pod& pod, const Container
       auto it = cm ? cm->data.find(ref.key) : decltype(cm->data.end()){};
       if (!cm || it == cm->data.end()) {
         if (ref.optional) continue;
-        return Fail(ErrorCode::kNotFound, cm ? "couldn't find key " + ref.key + " in ConfigMap " + ns + "/" + ref.name
-                                             : "configmap \"" + ref.name + "\" not found");
+        return Fail(ErrorCode::kNotFound,
+                    cm ? "couldn't find key " + ref.key + " in ConfigMap " + ns + "/" + ref.name
+                       : "configmap \"" + ref.name + "\" not found");
       }
       value = it->second;
     } else if (var.secret_key_ref) {
@@ -205,8 +213,9 @@ Result<std::vector<KeyValue>> ResolveEnvironment(const Pod& pod, const Container
       auto it = s ? s->data.find(ref.key) : decltype(s->data.end()){};
       if (!s || it == s->data.end()) {
         if (ref.optional) continue;
-        return Fail(ErrorCode::kNotFound, s ? "couldn't find key " + ref.key + " in Secret " + ns + "/" + ref.name
-                                            : "secret \"" + ref.name + "\" not found");
+        return Fail(ErrorCode::kNotFound,
+                    s ? "couldn't find key " + ref.key + " in Secret " + ns + "/" + ref.name
+                      : "secret \"" + ref.name + "\" not found");
       }
       value = it->second;
     } else if (var.field_ref) {
@@ -224,7 +233,8 @@ Result<std::vector<KeyValue>> ResolveEnvironment(const Pod& pod, const Container
   return env;
 }
 
-// ---- Resources ------------------------------------------------------------------------------------
+// ---- Resources
+// ------------------------------------------------------------------------------------
 
 namespace {
 
@@ -289,7 +299,8 @@ LinuxContainerResources ConvertResources(const Pod& pod, const Container& contai
   return r;
 }
 
-// ---- Security context -----------------------------------------------------------------------------
+// ---- Security context
+// -----------------------------------------------------------------------------
 
 namespace {
 
@@ -311,7 +322,8 @@ std::optional<SecurityProfile> ConvertSeccomp(const std::optional<SeccompProfile
 std::optional<int64_t> NumericImageUser(const std::string& user) {
   std::string u = user.substr(0, user.find(':'));
   if (u.empty()) return 0;
-  if (!std::all_of(u.begin(), u.end(), [](char c) { return c >= '0' && c <= '9'; })) return std::nullopt;
+  if (!std::all_of(u.begin(), u.end(), [](char c) { return c >= '0' && c <= '9'; }))
+    return std::nullopt;
   return std::stoll(u);
 }
 
@@ -323,7 +335,8 @@ Result<LinuxContainerSecurityContext> ConvertSecurityContext(const Pod& pod,
   LinuxContainerSecurityContext out;
   const PodSecurityContext empty_pod;
   const SecurityContext empty_container;
-  const PodSecurityContext& psc = pod.spec.security_context ? *pod.spec.security_context : empty_pod;
+  const PodSecurityContext& psc =
+      pod.spec.security_context ? *pod.spec.security_context : empty_pod;
   const SecurityContext& csc =
       container.security_context ? *container.security_context : empty_container;
 
@@ -369,12 +382,14 @@ Result<LinuxContainerSecurityContext> ConvertSecurityContext(const Pod& pod,
   return out;
 }
 
-// ---- Volumes --------------------------------------------------------------------------------------
+// ---- Volumes
+// --------------------------------------------------------------------------------------
 
 namespace {
 
 bool IsMountPoint(const std::string& path) {
-  struct stat self {}, parent {};
+  struct stat self {
+  }, parent{};
   if (::stat(path.c_str(), &self) != 0) return false;
   std::string up = fs::path(path).parent_path();
   if (::stat(up.c_str(), &parent) != 0) return false;
@@ -398,7 +413,8 @@ Status CheckHostPath(const HostPathVolume& hp) {
   struct stat st {};
   bool exists = ::stat(hp.path.c_str(), &st) == 0;
   auto fail = [&](const std::string& what) {
-    return Fail(ErrorCode::kFailedPrecondition, "hostPath type check failed: " + hp.path + " " + what);
+    return Fail(ErrorCode::kFailedPrecondition,
+                "hostPath type check failed: " + hp.path + " " + what);
   };
   const std::string& t = hp.type;
   if (t.empty()) return Ok();
@@ -440,8 +456,8 @@ void ApplyFsGroup(const std::string& dir, int64_t gid, bool read_only) {
   };
   fix(dir);
   std::error_code ec;
-  for (auto it = fs::recursive_directory_iterator(dir, ec); !ec && it != fs::recursive_directory_iterator();
-       it.increment(ec)) {
+  for (auto it = fs::recursive_directory_iterator(dir, ec);
+       !ec && it != fs::recursive_directory_iterator(); it.increment(ec)) {
     fix(it->path());
   }
 }
@@ -487,7 +503,8 @@ Result<std::map<std::string, std::string>> SetUpVolumes(const Pod& pod, const Po
     std::error_code ec;
     if (const auto* ed = std::get_if<EmptyDirVolume>(&volume.source_)) {
       if (ed->medium == "Memory") {
-        if (auto s = EnsureTmpfs(dir, ed->size_limit); !s) return std::unexpected(std::move(s.error()).Context(what));
+        if (auto s = EnsureTmpfs(dir, ed->size_limit); !s)
+          return std::unexpected(std::move(s.error()).Context(what));
       } else {
         fs::create_directories(dir, ec);
         if (ec) return FailErrno("create " + dir, ec.value());
@@ -496,7 +513,8 @@ Result<std::map<std::string, std::string>> SetUpVolumes(const Pod& pod, const Po
       if (fs_group) ApplyFsGroup(dir, *fs_group, false);
       result[volume.name] = dir;
     } else if (const auto* hp = std::get_if<HostPathVolume>(&volume.source_)) {
-      if (auto s = CheckHostPath(*hp); !s) return std::unexpected(std::move(s.error()).Context(what));
+      if (auto s = CheckHostPath(*hp); !s)
+        return std::unexpected(std::move(s.error()).Context(what));
       result[volume.name] = hp->path;
     } else if (const auto* cmv = std::get_if<ConfigMapVolume>(&volume.source_)) {
       const ConfigMap* cm = objects.FindConfigMap(ns, cmv->name);
@@ -505,8 +523,8 @@ Result<std::map<std::string, std::string>> SetUpVolumes(const Pod& pod, const Po
         data = cm->data;
         for (const auto& [k, v] : cm->binary_data) data[k] = v;
       } else if (!cmv->optional) {
-        return Fail(ErrorCode::kNotFound, "MountVolume.SetUp failed for " + what + ": configmap \"" +
-                                              cmv->name + "\" not found");
+        return Fail(ErrorCode::kNotFound, "MountVolume.SetUp failed for " + what +
+                                              ": configmap \"" + cmv->name + "\" not found");
       }
       std::map<std::string, int32_t> item_modes;
       auto files = ProjectKeys(data, cm ? cmv->items : std::vector<KeyToPath>{}, what, item_modes);
@@ -524,7 +542,8 @@ Result<std::map<std::string, std::string>> SetUpVolumes(const Pod& pod, const Po
                                               sv->secret_name + "\" not found");
       }
       // Secrets live in memory only, as kubelet keeps them.
-      if (auto s = EnsureTmpfs(dir, std::nullopt); !s) return std::unexpected(std::move(s.error()).Context(what));
+      if (auto s = EnsureTmpfs(dir, std::nullopt); !s)
+        return std::unexpected(std::move(s.error()).Context(what));
       ::chmod(dir.c_str(), 01777);
       std::map<std::string, int32_t> item_modes;
       auto files = ProjectKeys(secret ? secret->data : std::map<std::string, std::string>{},
@@ -580,12 +599,14 @@ Result<std::vector<Mount>> ContainerMounts(const Pod& pod, const Container& cont
     m.host_path = it->second;
     // configMap and secret volumes are always read-only, as kubelet mounts them.
     m.readonly = vm.read_only || projected;
-    if (vm.mount_propagation == "HostToContainer") m.propagation = MountPropagation::kHostToContainer;
+    if (vm.mount_propagation == "HostToContainer")
+      m.propagation = MountPropagation::kHostToContainer;
     if (vm.mount_propagation == "Bidirectional") m.propagation = MountPropagation::kBidirectional;
     if (!vm.sub_path.empty()) {
       fs::path sub = fs::path(vm.sub_path).lexically_normal();
       if (sub.is_absolute() || sub.empty() || *sub.begin() == "..") {
-        return Fail(ErrorCode::kInvalidArgument, "subPath " + vm.sub_path + " must stay inside the volume");
+        return Fail(ErrorCode::kInvalidArgument,
+                    "subPath " + vm.sub_path + " must stay inside the volume");
       }
       fs::path base = fs::weakly_canonical(it->second);
       fs::path full = base / sub;
@@ -612,8 +633,9 @@ Result<std::vector<Mount>> ContainerMounts(const Pod& pod, const Container& cont
     mounts.push_back(std::move(m));
   }
   if (!hosts_file.empty()) {
-    bool user_mounted = std::any_of(mounts.begin(), mounts.end(),
-                                    [](const Mount& m) { return m.container_path == "/etc/hosts"; });
+    bool user_mounted = std::any_of(mounts.begin(), mounts.end(), [](const Mount& m) {
+      return m.container_path == "/etc/hosts";
+    });
     if (!user_mounted) {
       Mount m;
       m.container_path = "/etc/hosts";
@@ -624,7 +646,8 @@ Result<std::vector<Mount>> ContainerMounts(const Pod& pod, const Container& cont
   return mounts;
 }
 
-// ---- Sandbox --------------------------------------------------------------------------------------
+// ---- Sandbox
+// --------------------------------------------------------------------------------------
 
 std::string PodHostname(const Pod& pod) {
   std::string h = pod.spec.hostname.empty() ? pod.metadata.name : pod.spec.hostname;
@@ -740,7 +763,7 @@ PodSandboxConfig BuildSandboxConfig(const Pod& pod, const std::string& uid, uint
       for (const auto& port : container.ports) {
         if (port.host_port <= 0) continue;
         PortMapping pm;
-        pm.protocol = port.protocol == "UDP" ? Protocol::kUdp
+        pm.protocol = port.protocol == "UDP"    ? Protocol::kUdp
                       : port.protocol == "SCTP" ? Protocol::kSctp
                                                 : Protocol::kTcp;
         pm.container_port = port.container_port;

@@ -42,7 +42,8 @@ struct PodRuntimeInfo {
 
 // Expands $(VAR) references as kubelet does: a defined variable is replaced, an undefined one is
 // left as written, and $$ escapes a dollar sign.
-std::string ExpandVariables(const std::string& input, const std::map<std::string, std::string>& vars);
+std::string ExpandVariables(const std::string& input,
+                            const std::map<std::string, std::string>& vars);
 
 // The container's environment in kubelet's order: envFrom sources first, then env (later names
 // override earlier ones). Missing non-optional references fail (kubelet's

@@ -2,11 +2,11 @@
 // PodWorker per pod (pod_worker.cpp does the supervising).
 #include "peapod/agent/controller/pod_controller.h"
 
+#include <arpa/inet.h>
 #include <fcntl.h>
 #include <ifaddrs.h>
-#include <netinet/in.h>
-#include <arpa/inet.h>
 #include <net/if.h>
+#include <netinet/in.h>
 #include <spdlog/spdlog.h>
 #include <sys/utsname.h>
 #include <unistd.h>
@@ -223,7 +223,8 @@ PodController::~PodController() {
   pods.clear();  // each worker stops its thread and probes; the pods keep running
 }
 
-// ---- Start-up -------------------------------------------------------------------------------------
+// ---- Start-up
+// -------------------------------------------------------------------------------------
 
 namespace {
 
@@ -251,7 +252,8 @@ Result<LoadedSource> LoadSourceFile(const std::string& path) {
 std::vector<std::string> JsonFiles(const std::string& dir) {
   std::vector<std::string> files;
   std::error_code ec;
-  for (auto it = fs::directory_iterator(dir, ec); !ec && it != fs::directory_iterator(); it.increment(ec)) {
+  for (auto it = fs::directory_iterator(dir, ec); !ec && it != fs::directory_iterator();
+       it.increment(ec)) {
     if (it->path().extension() == ".json") files.push_back(it->path());
   }
   std::sort(files.begin(), files.end());
@@ -350,7 +352,8 @@ Status PodController::Start() {
   return impl_->LoadPods();
 }
 
-// ---- Apply / delete -------------------------------------------------------------------------------
+// ---- Apply / delete
+// -------------------------------------------------------------------------------
 
 Result<ApplyResult> PodController::Apply(const std::vector<ManifestSource>& sources, bool strict) {
   auto parsed = ParseAll(sources, strict);
@@ -503,7 +506,8 @@ Status PodController::DeletePod(const std::string& namespace_, const std::string
   return impl_->DeleteAndWait(ns, name, wait);
 }
 
-// ---- Status ---------------------------------------------------------------------------------------
+// ---- Status
+// ---------------------------------------------------------------------------------------
 
 std::vector<PodView> PodController::ListPods(const std::string& namespace_) {
   impl_->Reap();

@@ -58,7 +58,8 @@ std::string LogTail(const std::string& path) {
   std::string text;
   size_t first = lines.size() > kMaxFallbackLogLines ? lines.size() - kMaxFallbackLogLines : 0;
   for (size_t i = first; i < lines.size(); ++i) text += lines[i] + "\n";
-  if (text.size() > kMaxTerminationMessage) text = text.substr(text.size() - kMaxTerminationMessage);
+  if (text.size() > kMaxTerminationMessage)
+    text = text.substr(text.size() - kMaxTerminationMessage);
   return text;
 }
 
@@ -177,8 +178,10 @@ void PodWorker::Run() {
     bool do_delete = false;
     {
       std::lock_guard lock(mu_);
-      if (delete_requested_) do_delete = true;
-      else if (stop_) break;
+      if (delete_requested_)
+        do_delete = true;
+      else if (stop_)
+        break;
     }
     if (do_delete) {
       record_.deleting = true;
@@ -203,7 +206,8 @@ void PodWorker::Run() {
   cv_.notify_all();
 }
 
-// ---- Adoption after an agent restart --------------------------------------------------------------
+// ---- Adoption after an agent restart
+// --------------------------------------------------------------
 
 void PodWorker::Adopt() {
   auto& sandboxes = shared_.agent->sandboxes();
@@ -249,9 +253,8 @@ void PodWorker::Adopt() {
   std::map<std::string, std::vector<agent::Container>> by_name;
   for (auto& c : containers.ListContainers(cf)) by_name[c.metadata.name].push_back(std::move(c));
   for (auto& [name, list] : by_name) {
-    std::sort(list.begin(), list.end(), [](const auto& a, const auto& b) {
-      return a.metadata.attempt > b.metadata.attempt;
-    });
+    std::sort(list.begin(), list.end(),
+              [](const auto& a, const auto& b) { return a.metadata.attempt > b.metadata.attempt; });
     Slot* slot = nullptr;
     for (auto& s : slots_) {
       if (s->name == name) slot = s.get();
@@ -262,7 +265,8 @@ void PodWorker::Adopt() {
     Slot& s = *slot;
     s.id = list[0].id;
     s.had_instance = true;
-    s.restart_count = std::max<int32_t>(s.restart_count, static_cast<int32_t>(list[0].metadata.attempt));
+    s.restart_count =
+        std::max<int32_t>(s.restart_count, static_cast<int32_t>(list[0].metadata.attempt));
     if (auto st = containers.ContainerStatus(s.id); st) s.cri = st->status;
     if (list.size() > 1) {
       s.previous_id = list[1].id;
@@ -275,11 +279,13 @@ void PodWorker::Adopt() {
       s.started_flag->store(true);
       StartProbes(s, true);
     }
-    spdlog::info("pod {}: adopted container {} ({}, restarts {})", key_, name, s.id, s.restart_count);
+    spdlog::info("pod {}: adopted container {} ({}, restarts {})", key_, name, s.id,
+                 s.restart_count);
   }
 }
 
-// ---- The sync loop --------------------------------------------------------------------------------
+// ---- The sync loop
+// --------------------------------------------------------------------------------
 
 void PodWorker::Sync() {
   RefreshContainers();
@@ -534,7 +540,8 @@ void PodWorker::UpdatePhase() {
   }
 }
 
-// ---- Starting containers --------------------------------------------------------------------------
+// ---- Starting containers
+// --------------------------------------------------------------------------
 
 bool PodWorker::Running(const Slot& s) const {
   return s.cri && s.cri->state == ContainerState::kRunning;
@@ -561,19 +568,21 @@ bool PodWorker::StartOrBackOff(Slot& s) {
   if (Exited(s)) {
     const auto& config = shared_.config;
     int64_t finished = s.cri->finished_at, started = s.cri->started_at;
-    int64_t reset_ns = std::chrono::duration_cast<std::chrono::nanoseconds>(config.backoff_reset).count();
+    int64_t reset_ns =
+        std::chrono::duration_cast<std::chrono::nanoseconds>(config.backoff_reset).count();
     if (started > 0 && finished - started >= reset_ns) s.backoff = milliseconds(0);
     if (s.backoff.count() > 0) {
-      int64_t until = finished + std::chrono::duration_cast<std::chrono::nanoseconds>(s.backoff).count();
+      int64_t until =
+          finished + std::chrono::duration_cast<std::chrono::nanoseconds>(s.backoff).count();
       int64_t now = NowNs();
       if (now < until) {
         s.waiting_reason = "CrashLoopBackOff";
-        s.waiting_message = "back-off " + FormatDuration(s.backoff) + " restarting failed container=" +
-                            s.name + " pod=" + pod_.metadata.name + "_" + pod_.metadata.namespace_ +
-                            "(" + record_.uid + ")";
-        Event("Warning", "BackOff", s.object, "Back-off restarting failed container " + s.name +
-                                                  " in pod " + pod_.metadata.name + "_" +
-                                                  pod_.metadata.namespace_ + "(" + record_.uid + ")");
+        s.waiting_message =
+            "back-off " + FormatDuration(s.backoff) + " restarting failed container=" + s.name +
+            " pod=" + pod_.metadata.name + "_" + pod_.metadata.namespace_ + "(" + record_.uid + ")";
+        Event("Warning", "BackOff", s.object,
+              "Back-off restarting failed container " + s.name + " in pod " + pod_.metadata.name +
+                  "_" + pod_.metadata.namespace_ + "(" + record_.uid + ")");
         next_wake_ = std::min(next_wake_, Clock::now() + std::chrono::nanoseconds(until - now));
         return false;
       }
@@ -596,7 +605,8 @@ bool PodWorker::EnsureImage(Slot& s) {
   if (policy == "Never") {
     if (present) return true;
     s.waiting_reason = "ErrImageNeverPull";
-    s.waiting_message = "Container image \"" + image + "\" is not present with pull policy of Never";
+    s.waiting_message =
+        "Container image \"" + image + "\" is not present with pull policy of Never";
     Event("Warning", "ErrImageNeverPull", s.object, s.waiting_message);
     return false;
   }
@@ -668,7 +678,8 @@ bool PodWorker::StartContainer(Slot& s) {
   std::string container_dir = paths_.ContainerDir(s.name);
   fs::create_directories(container_dir, ec);
   std::string termination_file = container_dir + "/termination-log-" + std::to_string(attempt);
-  if (int fd = ::open(termination_file.c_str(), O_CREAT | O_WRONLY | O_TRUNC | O_CLOEXEC, 0666); fd >= 0) {
+  if (int fd = ::open(termination_file.c_str(), O_CREAT | O_WRONLY | O_TRUNC | O_CLOEXEC, 0666);
+      fd >= 0) {
     ::fchmod(fd, 0666);  // whatever user the container runs as may write it
     ::close(fd);
   } else {
@@ -693,9 +704,12 @@ bool PodWorker::StartContainer(Slot& s) {
                {kLabelPodNamespace, pod_.metadata.namespace_},
                {kLabelPodUid, record_.uid},
                {kLabelManaged, "true"}};
-  cc.annotations = {{"io.kubernetes.container.restartCount", std::to_string(attempt)},
-                    {"io.kubernetes.container.terminationMessagePath", spec.termination_message_path},
-                    {"io.peapod.container.type", s.is_sidecar ? "sidecar" : s.is_init ? "init" : "app"}};
+  cc.annotations = {
+      {"io.kubernetes.container.restartCount", std::to_string(attempt)},
+      {"io.kubernetes.container.terminationMessagePath", spec.termination_message_path},
+      {"io.peapod.container.type", s.is_sidecar ? "sidecar"
+                                   : s.is_init  ? "init"
+                                                : "app"}};
   cc.log_path = s.name + "/" + std::to_string(attempt) + ".log";
   cc.stdin = spec.stdin;
   cc.stdin_once = spec.stdin_once;
@@ -791,7 +805,8 @@ void PodWorker::StopProbes(Slot& s) {
   s.readiness.reset();
 }
 
-// ---- Stopping -------------------------------------------------------------------------------------
+// ---- Stopping
+// -------------------------------------------------------------------------------------
 
 void PodWorker::KillContainer(Slot& s, const std::string& message,
                               std::optional<int64_t> grace_override) {
@@ -802,9 +817,11 @@ void PodWorker::KillContainer(Slot& s, const std::string& message,
   int64_t grace = std::max<int64_t>(0, grace_override.value_or(GraceSeconds()));
   auto deadline = Clock::now() + std::chrono::seconds(grace);
   const Container& spec = *s.spec;
-  if (spec.lifecycle && !std::holds_alternative<std::monostate>(spec.lifecycle->pre_stop) && grace > 0) {
+  if (spec.lifecycle && !std::holds_alternative<std::monostate>(spec.lifecycle->pre_stop) &&
+      grace > 0) {
     ProbeTarget target{s.id, pod_.spec.host_network ? "" : pod_ip_, spec.ports};
-    auto result = RunHandler(containers, spec.lifecycle->pre_stop, target, std::chrono::seconds(grace));
+    auto result =
+        RunHandler(containers, spec.lifecycle->pre_stop, target, std::chrono::seconds(grace));
     if (!result.success) {
       Event("Warning", "FailedPreStopHook", s.object, "PreStopHook failed: " + result.message);
     }
@@ -831,7 +848,8 @@ void PodWorker::Terminate(bool for_delete) {
   for (auto& sp : slots_) {
     Slot* s = sp.get();
     if (s->is_sidecar || !Running(*s)) continue;
-    stops.emplace_back([this, s] { KillContainer(*s, "Stopping container " + s->name, std::nullopt); });
+    stops.emplace_back(
+        [this, s] { KillContainer(*s, "Stopping container " + s->name, std::nullopt); });
   }
   for (auto& t : stops) t.join();
   for (auto it = slots_.rbegin(); it != slots_.rend(); ++it) {
@@ -867,7 +885,8 @@ void PodWorker::Cleanup() {
   spdlog::info("pod {}: deleted", key_);
 }
 
-// ---- Status ---------------------------------------------------------------------------------------
+// ---- Status
+// ---------------------------------------------------------------------------------------
 
 void PodWorker::Event(const std::string& type, const std::string& reason, const std::string& object,
                       const std::string& message) {
@@ -1010,8 +1029,8 @@ void PodWorker::Publish() {
   std::string ready_reason = terminal ? "PodCompleted" : "ContainersNotReady";
   std::string ready_message = terminal ? "" : "containers with unready status: " + join(unready);
   condition("PodScheduled", true, "", "");
-  condition("Initialized", initialized_,
-            "ContainersNotInitialized", "containers with incomplete status: " + join(uninitialized));
+  condition("Initialized", initialized_, "ContainersNotInitialized",
+            "containers with incomplete status: " + join(uninitialized));
   condition("ContainersReady", ready, ready_reason, ready_message);
   condition("Ready", ready, ready_reason, ready_message);
   v.spec = pod_;
@@ -1037,8 +1056,9 @@ Result<std::string> PodWorker::ContainerId(const std::string& container) {
                 "container " + container + " is not valid for pod " + pod_.metadata.name);
   }
   if (it->second.first.empty()) {
-    return Fail(ErrorCode::kFailedPrecondition, "container " + container + " in pod " +
-                                                    pod_.metadata.name + " has not been created yet");
+    return Fail(
+        ErrorCode::kFailedPrecondition,
+        "container " + container + " in pod " + pod_.metadata.name + " has not been created yet");
   }
   return it->second.first;
 }

@@ -33,7 +33,7 @@ struct ControllerShared {
   std::string host_ip;
 
   std::mutex objects_mu;
-  ConfigObjects objects;                       // guarded by objects_mu
+  ConfigObjects objects;                        // guarded by objects_mu
   std::atomic<uint64_t> objects_generation{0};  // bumped when a ConfigMap/Secret changes
 
   ConfigObjects SnapshotObjects() {

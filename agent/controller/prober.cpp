@@ -23,7 +23,8 @@ int RemainingMs(Clock::time_point deadline) {
 }
 
 std::string Endpoint(const std::string& host, int port) {
-  return (host.find(':') != std::string::npos ? "[" + host + "]" : host) + ":" + std::to_string(port);
+  return (host.find(':') != std::string::npos ? "[" + host + "]" : host) + ":" +
+         std::to_string(port);
 }
 
 // A connected non-blocking TCP socket, or an error message.
@@ -101,7 +102,8 @@ Result<int> ResolvePort(const std::variant<int32_t, std::string>& port,
     if (p.name == name) return p.container_port;
   }
   // A number written as a string.
-  if (!name.empty() && name.find_first_not_of("0123456789") == std::string::npos) return std::stoi(name);
+  if (!name.empty() && name.find_first_not_of("0123456789") == std::string::npos)
+    return std::stoi(name);
   return Fail(ErrorCode::kNotFound, "port \"" + name + "\" not found in the container's ports");
 }
 
@@ -161,7 +163,8 @@ HandlerResult HttpGet(const std::string& host, int port, const HttpGetAction& ac
   return {false, "HTTP probe failed with statuscode: " + std::to_string(status)};
 }
 
-// ---- gRPC health over cleartext HTTP/2 ------------------------------------------------------------
+// ---- gRPC health over cleartext HTTP/2
+// ------------------------------------------------------------
 
 namespace {
 
@@ -250,10 +253,14 @@ int DecodeServingStatus(std::string_view message) {
 
 const char* ServingStatusName(int s) {
   switch (s) {
-    case 1: return "SERVING";
-    case 2: return "NOT_SERVING";
-    case 3: return "SERVICE_UNKNOWN";
-    default: return "UNKNOWN";
+    case 1:
+      return "SERVING";
+    case 2:
+      return "NOT_SERVING";
+    case 3:
+      return "SERVICE_UNKNOWN";
+    default:
+      return "UNKNOWN";
   }
 }
 
@@ -269,11 +276,11 @@ HandlerResult GrpcHealthCheck(const std::string& host, int port, const std::stri
                        std::to_string(timeout.count() / 1000) + "s: " + error};
   }
   std::string headers;
-  headers += '\x83';  // :method POST (static index 3)
-  headers += '\x86';  // :scheme http (static index 6)
+  headers += '\x83';                                         // :method POST (static index 3)
+  headers += '\x86';                                         // :scheme http (static index 6)
   HpackLiteral(headers, 4, "/grpc.health.v1.Health/Check");  // :path
-  HpackLiteral(headers, 1, target);                           // :authority
-  HpackLiteral(headers, 31, "application/grpc");              // content-type
+  HpackLiteral(headers, 1, target);                          // :authority
+  HpackLiteral(headers, 31, "application/grpc");             // content-type
   HpackLiteralNewName(headers, "te", "trailers");
   HpackLiteralNewName(headers, "user-agent", "kube-probe/1.29");
   std::string request_message;
@@ -295,9 +302,9 @@ HandlerResult GrpcHealthCheck(const std::string& host, int port, const std::stri
   data += request_message;
 
   std::string out = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
-  out += Frame(0x4, 0, 0, "");                  // SETTINGS
-  out += Frame(0x1, 0x4, 1, headers);           // HEADERS, END_HEADERS
-  out += Frame(0x0, 0x1, 1, data);              // DATA, END_STREAM
+  out += Frame(0x4, 0, 0, "");         // SETTINGS
+  out += Frame(0x1, 0x4, 1, headers);  // HEADERS, END_HEADERS
+  out += Frame(0x0, 0x1, 1, data);     // DATA, END_STREAM
   if (!SendAll(fd.Get(), out, deadline)) return {false, "grpc: write failed"};
 
   std::string in, message;
@@ -311,10 +318,10 @@ HandlerResult GrpcHealthCheck(const std::string& host, int port, const std::stri
       if (!ReadSome(fd.Get(), in, deadline)) return {false, "grpc: truncated response"};
     }
     uint8_t type = static_cast<uint8_t>(in[3]), flags = static_cast<uint8_t>(in[4]);
-    uint32_t stream = (uint32_t{static_cast<uint8_t>(in[5])} << 24 |
-                       uint32_t{static_cast<uint8_t>(in[6])} << 16 |
-                       uint32_t{static_cast<uint8_t>(in[7])} << 8 | static_cast<uint8_t>(in[8])) &
-                      0x7fffffff;
+    uint32_t stream =
+        (uint32_t{static_cast<uint8_t>(in[5])} << 24 | uint32_t{static_cast<uint8_t>(in[6])} << 16 |
+         uint32_t{static_cast<uint8_t>(in[7])} << 8 | static_cast<uint8_t>(in[8])) &
+        0x7fffffff;
     std::string payload = in.substr(9, flen);
     in.erase(0, 9 + flen);
     if (type == 0x4 && !(flags & 0x1)) {
@@ -338,7 +345,8 @@ HandlerResult GrpcHealthCheck(const std::string& host, int port, const std::stri
       if (message.size() >= 5) {
         size_t mlen = (size_t{static_cast<uint8_t>(message[1])} << 24) |
                       (size_t{static_cast<uint8_t>(message[2])} << 16) |
-                      (size_t{static_cast<uint8_t>(message[3])} << 8) | static_cast<uint8_t>(message[4]);
+                      (size_t{static_cast<uint8_t>(message[3])} << 8) |
+                      static_cast<uint8_t>(message[4]);
         if (message.size() >= 5 + mlen) {
           if (message[0] != 0) return {false, "grpc: compressed response not supported"};
           int status = DecodeServingStatus(std::string_view(message).substr(5, mlen));
@@ -365,7 +373,8 @@ HandlerResult RunHandler(ContainerManager& containers, const Handler& handler,
     }
     std::string output = result->stdout_data + result->stderr_data;
     if (result->status.ShellCode() == 0) return {true, output};
-    if (output.empty()) output = "command exited with " + std::to_string(result->status.ShellCode());
+    if (output.empty())
+      output = "command exited with " + std::to_string(result->status.ShellCode());
     return {false, output};
   }
   if (const auto* http = std::get_if<HttpGetAction>(&handler)) {
@@ -382,8 +391,8 @@ HandlerResult RunHandler(ContainerManager& containers, const Handler& handler,
     return GrpcHealthCheck(HostOf("", target), grpc->port, grpc->service, timeout);
   }
   if (const auto* sleep = std::get_if<SleepAction>(&handler)) {
-    std::this_thread::sleep_for(std::min<std::chrono::milliseconds>(
-        std::chrono::seconds(sleep->seconds), timeout));
+    std::this_thread::sleep_for(
+        std::min<std::chrono::milliseconds>(std::chrono::seconds(sleep->seconds), timeout));
     return {true, ""};
   }
   return {false, "no handler"};
@@ -391,9 +400,12 @@ HandlerResult RunHandler(ContainerManager& containers, const Handler& handler,
 
 const char* ProbeKindName(ProbeKind kind) {
   switch (kind) {
-    case ProbeKind::kStartup: return "Startup";
-    case ProbeKind::kLiveness: return "Liveness";
-    case ProbeKind::kReadiness: return "Readiness";
+    case ProbeKind::kStartup:
+      return "Startup";
+    case ProbeKind::kLiveness:
+      return "Liveness";
+    case ProbeKind::kReadiness:
+      return "Readiness";
   }
   return "";
 }

@@ -24,7 +24,7 @@ namespace peapod::agent::controller {
 
 struct ProbeTarget {
   std::string container_id;
-  std::string pod_ip;  // 127.0.0.1 is used when empty (hostNetwork)
+  std::string pod_ip;                // 127.0.0.1 is used when empty (hostNetwork)
   std::vector<ContainerPort> ports;  // for named ports
 };
 

@@ -97,10 +97,13 @@ spec:
     configMap:
       name: settings
 )");
-  auto pod = WaitPod("envy", [](const PodView& p) { return ContainerRunning(p, "app"); }, "running");
+  auto pod = WaitPod(
+      "envy", [](const PodView& p) { return ContainerRunning(p, "app"); }, "running");
   // /tmp/args is written after /tmp/env.
-  WaitPod("envy", [&](const PodView&) { return Exec("envy", "app", "test -f /tmp/args && echo y") == "y\n"; },
-          "the container's env dump");
+  WaitPod(
+      "envy",
+      [&](const PodView&) { return Exec("envy", "app", "test -f /tmp/args && echo y") == "y\n"; },
+      "the container's env dump");
   auto env = ParseEnv(Exec("envy", "app", "cat /tmp/env"));
   EXPECT_EQ(env["NAME"], "world");
   EXPECT_EQ(env["GREETING"], "hello-world-$(NAME)");
@@ -135,15 +138,20 @@ spec:
       valueFrom:
         configMapKeyRef: {name: absent, key: x}
 )");
-  auto pod = WaitPod("needy", [](const PodView& p) {
-    auto* c = Find(p, "app");
-    return c && c->state.reason == "CreateContainerConfigError";
-  }, "CreateContainerConfigError");
+  auto pod = WaitPod(
+      "needy",
+      [](const PodView& p) {
+        auto* c = Find(p, "app");
+        return c && c->state.reason == "CreateContainerConfigError";
+      },
+      "CreateContainerConfigError");
   EXPECT_EQ(pod.phase, "Pending");
   EXPECT_NE(Find(pod, "app")->state.message.find("absent"), std::string::npos);
   // Applying the ConfigMap lets it start.
-  Apply("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: absent\ndata:\n  x: here\n", "cm.yaml");
-  WaitPod("needy", [](const PodView& p) { return ContainerRunning(p, "app"); }, "running");
+  Apply("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: absent\ndata:\n  x: here\n",
+        "cm.yaml");
+  WaitPod(
+      "needy", [](const PodView& p) { return ContainerRunning(p, "app"); }, "running");
   EXPECT_EQ(Exec("needy", "app", "echo $X"), "here\n");
 }
 
@@ -175,7 +183,8 @@ spec:
     - {name: site, mountPath: /site}
     - {name: out, mountPath: /out}
 )");
-  auto pod = WaitPod("watcher", [](const PodView& p) { return ContainerRunning(p, "app"); }, "running");
+  auto pod = WaitPod(
+      "watcher", [](const PodView& p) { return ContainerRunning(p, "app"); }, "running");
   std::string volume = VolumeDir(pod, "site");
   // kubelet's layout: each key a symlink through ..data.
   struct stat st {};
@@ -183,14 +192,16 @@ spec:
   EXPECT_TRUE(S_ISLNK(st.st_mode));
   EXPECT_EQ(std::filesystem::read_symlink(volume + "/a"), "..data/a");
   std::string out = VolumeDir(pod, "out") + "/seen";
-  WaitPod("watcher", [&](const PodView&) { return ReadFile(out).find("v1v1") != std::string::npos; },
-          "the watcher to see v1");
+  WaitPod(
+      "watcher", [&](const PodView&) { return ReadFile(out).find("v1v1") != std::string::npos; },
+      "the watcher to see v1");
 
   auto result = Apply(config_map("v2"), "cm.yaml");
   ASSERT_EQ(result.objects.size(), 1u);
   EXPECT_EQ(result.objects[0].action, "configured");
-  pod = WaitPod("watcher", [&](const PodView&) { return ReadFile(out).find("v2v2") != std::string::npos; },
-                "the watcher to see v2");
+  pod = WaitPod(
+      "watcher", [&](const PodView&) { return ReadFile(out).find("v2v2") != std::string::npos; },
+      "the watcher to see v2");
   EXPECT_EQ(ReadFile(volume + "/a"), "v2");
   std::istringstream lines(ReadFile(out));
   std::string line;

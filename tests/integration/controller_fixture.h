@@ -56,7 +56,8 @@ class ControllerFixture : public AgentFixture {
     StartController();
   }
 
-  agent::controller::ApplyResult Apply(const std::string& yaml, const std::string& name = "pod.yaml") {
+  agent::controller::ApplyResult Apply(const std::string& yaml,
+                                       const std::string& name = "pod.yaml") {
     auto result = controller_->Apply({{name, yaml}});
     if (!result) {
       ADD_FAILURE() << "Apply: " << result.error().ToString();
@@ -66,10 +67,9 @@ class ControllerFixture : public AgentFixture {
   }
 
   // Polls the pod until `done` holds; fails the test (and returns the last view) at the deadline.
-  agent::controller::PodView WaitPod(const std::string& name,
-                                     const std::function<bool(const agent::controller::PodView&)>& done,
-                                     const std::string& what,
-                                     std::chrono::seconds timeout = std::chrono::seconds(60)) {
+  agent::controller::PodView WaitPod(
+      const std::string& name, const std::function<bool(const agent::controller::PodView&)>& done,
+      const std::string& what, std::chrono::seconds timeout = std::chrono::seconds(60)) {
     auto deadline = std::chrono::steady_clock::now() + timeout;
     agent::controller::PodView last;
     for (;;) {
@@ -79,8 +79,8 @@ class ControllerFixture : public AgentFixture {
         if (done(last)) return last;
       }
       if (std::chrono::steady_clock::now() > deadline) {
-        ADD_FAILURE() << "pod " << name << ": timed out waiting for " << what << "\n" << Describe(last)
-                      << Logs(last);
+        ADD_FAILURE() << "pod " << name << ": timed out waiting for " << what << "\n"
+                      << Describe(last) << Logs(last);
         return last;
       }
       std::this_thread::sleep_for(std::chrono::milliseconds(50));
@@ -126,15 +126,16 @@ class ControllerFixture : public AgentFixture {
     std::string out = "phase=" + pod.phase + " reason=" + pod.reason + "\n";
     for (const auto* list : {&pod.init_container_statuses, &pod.container_statuses}) {
       for (const auto& c : *list) {
-        out += "  " + c.name + ": " + c.state.kind + " " + c.state.reason + " exit=" +
-               std::to_string(c.state.exit_code) + " restarts=" + std::to_string(c.restart_count) +
-               " ready=" + (c.ready ? "1" : "0") + " " + c.state.message + "\n";
+        out += "  " + c.name + ": " + c.state.kind + " " + c.state.reason +
+               " exit=" + std::to_string(c.state.exit_code) +
+               " restarts=" + std::to_string(c.restart_count) + " ready=" + (c.ready ? "1" : "0") +
+               " " + c.state.message + "\n";
       }
     }
     for (const auto& c : pod.conditions) out += "  cond " + c.type + "=" + c.status + "\n";
     for (const auto& e : pod.events) {
-      out += "  event " + e.type + " " + e.reason + " " + e.object + " x" + std::to_string(e.count) +
-             ": " + e.message + "\n";
+      out += "  event " + e.type + " " + e.reason + " " + e.object + " x" +
+             std::to_string(e.count) + ": " + e.message + "\n";
     }
     return out;
   }
@@ -157,7 +158,8 @@ class ControllerFixture : public AgentFixture {
   }
 
   // Runs a shell command in the current instance of a container; its stdout.
-  std::string Exec(const std::string& pod, const std::string& container, const std::string& script) {
+  std::string Exec(const std::string& pod, const std::string& container,
+                   const std::string& script) {
     auto id = controller_->ContainerId("default", pod, container);
     if (!id) {
       ADD_FAILURE() << "ContainerId: " << id.error().ToString();

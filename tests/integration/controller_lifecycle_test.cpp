@@ -1,7 +1,6 @@
 // The pod controller's supervision on a real agent: restarts with CrashLoopBackOff per
 // restartPolicy, init containers in order, sidecars, re-apply, delete, and the agent restart.
 #include <gtest/gtest.h>
-
 #include <signal.h>
 
 #include <filesystem>
@@ -28,16 +27,19 @@ spec:
     imagePullPolicy: IfNotPresent
     command: ["sh", "-c", "echo attempt; exit 1"]
 )");
-  auto pod = WaitPod("crasher", [](const PodView& p) { return Restarts(p, "app") >= 3; },
-                     "three restarts");
+  auto pod = WaitPod(
+      "crasher", [](const PodView& p) { return Restarts(p, "app") >= 3; }, "three restarts");
   EXPECT_EQ(pod.phase, "Running");
   EXPECT_TRUE(HasEvent(pod, "BackOff", "app")) << Describe(pod);
   EXPECT_TRUE(HasEvent(pod, "Started", "app"));
   // Between restarts the container waits in CrashLoopBackOff with its last exit recorded.
-  pod = WaitPod("crasher", [](const PodView& p) {
-    auto* c = Find(p, "app");
-    return c && c->state.reason == "CrashLoopBackOff";
-  }, "CrashLoopBackOff");
+  pod = WaitPod(
+      "crasher",
+      [](const PodView& p) {
+        auto* c = Find(p, "app");
+        return c && c->state.reason == "CrashLoopBackOff";
+      },
+      "CrashLoopBackOff");
   auto* app = Find(pod, "app");
   ASSERT_NE(app, nullptr);
   ASSERT_TRUE(app->last_state.has_value());
@@ -97,8 +99,9 @@ spec:
     imagePullPolicy: IfNotPresent
     command: ["sh", "-c", "exit 0"]
 )");
-  auto pod = WaitPod("onfailure", [](const PodView& p) { return Restarts(p, "bad") >= 2; },
-                     "restarts of the failing container");
+  auto pod = WaitPod(
+      "onfailure", [](const PodView& p) { return Restarts(p, "bad") >= 2; },
+      "restarts of the failing container");
   EXPECT_EQ(Restarts(pod, "ok"), 0);
   auto* ok = Find(pod, "ok");
   ASSERT_NE(ok, nullptr);
@@ -106,13 +109,14 @@ spec:
   EXPECT_EQ(ok->state.reason, "Completed");
   EXPECT_EQ(pod.phase, "Running");
 
-  auto failed = WaitPod("never-fails", [](const PodView& p) { return p.phase == "Failed"; }, "Failed");
+  auto failed = WaitPod(
+      "never-fails", [](const PodView& p) { return p.phase == "Failed"; }, "Failed");
   EXPECT_EQ(Restarts(failed, "bad"), 0);
   ASSERT_NE(Find(failed, "bad"), nullptr);
   EXPECT_EQ(Find(failed, "bad")->state.exit_code, 3);
 
-  auto succeeded = WaitPod("never-succeeds", [](const PodView& p) { return p.phase == "Succeeded"; },
-                           "Succeeded");
+  auto succeeded = WaitPod(
+      "never-succeeds", [](const PodView& p) { return p.phase == "Succeeded"; }, "Succeeded");
   EXPECT_EQ(Restarts(succeeded, "ok"), 0);
   EXPECT_EQ(Condition(succeeded, "Ready"), "False");
 }
@@ -144,7 +148,8 @@ spec:
     command: ["sh", "-c", "echo app >> /work/order; exec sleep 3600"]
     volumeMounts: [{name: work, mountPath: /work}]
 )");
-  auto pod = WaitPod("inits", [](const PodView& p) { return ContainerRunning(p, "app"); }, "app running");
+  auto pod = WaitPod(
+      "inits", [](const PodView& p) { return ContainerRunning(p, "app"); }, "app running");
   EXPECT_EQ(Condition(pod, "Initialized"), "True");
   for (const char* name : {"first", "second"}) {
     auto* c = Find(pod, name);
@@ -153,8 +158,12 @@ spec:
     EXPECT_EQ(c->state.kind, "terminated");
     EXPECT_EQ(c->state.reason, "Completed");
   }
-  WaitPod("inits", [&](const PodView& p) { return ReadFile(VolumeDir(p, "work") + "/order") == "first\nsecond\napp\n"; },
-          "the order file");
+  WaitPod(
+      "inits",
+      [&](const PodView& p) {
+        return ReadFile(VolumeDir(p, "work") + "/order") == "first\nsecond\napp\n";
+      },
+      "the order file");
 }
 
 TEST_F(ControllerLifecycleTest, AFailedInitContainerFailsANeverPodAndIsRetriedOtherwise) {
@@ -191,12 +200,13 @@ spec:
     imagePullPolicy: IfNotPresent
     command: ["sleep", "3600"]
 )");
-  auto failed = WaitPod("init-never", [](const PodView& p) { return p.phase == "Failed"; }, "Failed");
+  auto failed = WaitPod(
+      "init-never", [](const PodView& p) { return p.phase == "Failed"; }, "Failed");
   EXPECT_EQ(Restarts(failed, "setup"), 0);
   EXPECT_EQ(Find(failed, "app")->state.kind, "waiting");
   EXPECT_EQ(Condition(failed, "Initialized"), "False");
-  auto retried = WaitPod("init-always", [](const PodView& p) { return Restarts(p, "setup") >= 2; },
-                         "init retries");
+  auto retried = WaitPod(
+      "init-always", [](const PodView& p) { return Restarts(p, "setup") >= 2; }, "init retries");
   EXPECT_EQ(retried.phase, "Pending");
   EXPECT_EQ(Find(retried, "app")->state.reason, "PodInitializing");
   EXPECT_FALSE(Find(retried, "app")->container_id.size());
@@ -231,9 +241,10 @@ spec:
     command: ["sh", "-c", "echo app >> /work/order; exec sleep 3600"]
     volumeMounts: [{name: work, mountPath: /work}]
 )");
-  auto pod = WaitPod("sidecar", [](const PodView& p) {
-    return ContainerRunning(p, "app") && Restarts(p, "helper") >= 2;
-  }, "the app running and the sidecar restarted");
+  auto pod = WaitPod(
+      "sidecar",
+      [](const PodView& p) { return ContainerRunning(p, "app") && Restarts(p, "helper") >= 2; },
+      "the app running and the sidecar restarted");
   auto* helper = Find(pod, "helper");
   ASSERT_NE(helper, nullptr);
   EXPECT_TRUE(helper->is_sidecar);
@@ -260,7 +271,8 @@ spec:
   auto first = Apply(yaml);
   ASSERT_EQ(first.objects.size(), 1u);
   EXPECT_EQ(first.objects[0].action, "created");
-  auto pod = WaitPod("web", [](const PodView& p) { return ContainerRunning(p, "app"); }, "running");
+  auto pod = WaitPod(
+      "web", [](const PodView& p) { return ContainerRunning(p, "app"); }, "running");
   auto again = Apply(yaml);
   ASSERT_EQ(again.objects.size(), 1u);
   EXPECT_EQ(again.objects[0].action, "unchanged");
@@ -274,12 +286,15 @@ spec:
   auto replaced = Apply(changed);
   ASSERT_EQ(replaced.objects.size(), 1u);
   EXPECT_EQ(replaced.objects[0].action, "configured");
-  auto fresh = WaitPod("web", [](const PodView& p) { return ContainerRunning(p, "app"); }, "running again");
+  auto fresh = WaitPod(
+      "web", [](const PodView& p) { return ContainerRunning(p, "app"); }, "running again");
   EXPECT_NE(fresh.uid, pod.uid);
   EXPECT_EQ(agent_->sandboxes().ListPodSandbox().size(), 1u);
 
   // A bad document anywhere changes nothing.
-  auto bad = controller_->Apply({{"ok.yaml", changed}, {"bad.yaml", "apiVersion: v1\nkind: Pod\nmetadata:\n  name: Bad_Name\n"}});
+  auto bad = controller_->Apply(
+      {{"ok.yaml", changed},
+       {"bad.yaml", "apiVersion: v1\nkind: Pod\nmetadata:\n  name: Bad_Name\n"}});
   EXPECT_FALSE(bad.has_value());
   auto still = controller_->GetPod("default", "web");
   ASSERT_TRUE(still.has_value());
@@ -316,7 +331,8 @@ spec:
     - {name: scratch, mountPath: /scratch}
     - {name: creds, mountPath: /creds}
 )");
-  auto pod = WaitPod("doomed", [](const PodView& p) { return ContainerRunning(p, "app"); }, "running");
+  auto pod = WaitPod(
+      "doomed", [](const PodView& p) { return ContainerRunning(p, "app"); }, "running");
   EXPECT_EQ(Exec("doomed", "app", "cat /creds/password"), "hunter2");
   EXPECT_FALSE(MountsUnder(dir_ / "state").empty());
   ASSERT_TRUE(controller_->DeletePod("default", "doomed", true).has_value());
@@ -381,17 +397,21 @@ spec:
     imagePullPolicy: IfNotPresent
     command: ["sh", "-c", "sleep 0.2; exit 1"]
 )");
-  auto before = WaitPod("survivor", [](const PodView& p) {
-    return ContainerRunning(p, "steady") && Restarts(p, "flaky") >= 2;
-  }, "steady running and flaky restarted");
+  auto before = WaitPod(
+      "survivor",
+      [](const PodView& p) { return ContainerRunning(p, "steady") && Restarts(p, "flaky") >= 2; },
+      "steady running and flaky restarted");
   std::string steady_id = Find(before, "steady")->container_id;
   int32_t flaky_restarts = Restarts(before, "flaky");
 
   RestartAgent();
   ASSERT_FALSE(HasFatalFailure());
-  auto after = WaitPod("survivor", [&](const PodView& p) {
-    return ContainerRunning(p, "steady") && Restarts(p, "flaky") > flaky_restarts;
-  }, "the pod back, flaky still counting");
+  auto after = WaitPod(
+      "survivor",
+      [&](const PodView& p) {
+        return ContainerRunning(p, "steady") && Restarts(p, "flaky") > flaky_restarts;
+      },
+      "the pod back, flaky still counting");
   EXPECT_EQ(after.uid, before.uid);
   EXPECT_EQ(after.sandbox_id, before.sandbox_id);
   EXPECT_EQ(Find(after, "steady")->container_id, steady_id);
@@ -414,16 +434,21 @@ spec:
     imagePullPolicy: IfNotPresent
     command: ["sleep", "3600"]
 )");
-  auto pod = WaitPod("phoenix", [](const PodView& p) { return ContainerRunning(p, "app"); }, "running");
+  auto pod = WaitPod(
+      "phoenix", [](const PodView& p) { return ContainerRunning(p, "app"); }, "running");
   auto status = agent_->sandboxes().PodSandboxStatus(pod.sandbox_id, true);
   ASSERT_TRUE(status.has_value());
   int pause = std::stoi(status->info.at("pid"));
   ASSERT_GT(pause, 1);
   // pause is this test's own child (the agent runs in-process): killed by its pid.
   ASSERT_EQ(::kill(pause, SIGKILL), 0);
-  auto after = WaitPod("phoenix", [&](const PodView& p) {
-    return p.sandbox_id != pod.sandbox_id && !p.sandbox_id.empty() && ContainerRunning(p, "app");
-  }, "a new sandbox with the app running");
+  auto after = WaitPod(
+      "phoenix",
+      [&](const PodView& p) {
+        return p.sandbox_id != pod.sandbox_id && !p.sandbox_id.empty() &&
+               ContainerRunning(p, "app");
+      },
+      "a new sandbox with the app running");
   EXPECT_TRUE(HasEvent(after, "SandboxChanged")) << Describe(after);
   EXPECT_EQ(Restarts(after, "app"), 1);
   EXPECT_EQ(agent_->sandboxes().ListPodSandbox().size(), 1u);
@@ -439,7 +464,8 @@ spec:
   volumes:
   - name: out
     hostPath:
-      path: )" + std::string(dir_ / "stop-order") + R"(
+      path: )" +
+        std::string(dir_ / "stop-order") + R"(
       type: DirectoryOrCreate
   initContainers:
   - name: first-sidecar
@@ -461,10 +487,13 @@ spec:
     command: ["sh", "-c", "trap 'sleep 0.3; echo app >> /out/log; exit 0' TERM; while true; do sleep 0.1; done"]
     volumeMounts: [{name: out, mountPath: /out}]
 )");
-  WaitPod("ordered-stop", [](const PodView& p) {
-    return ContainerRunning(p, "app") && ContainerRunning(p, "first-sidecar") &&
-           ContainerRunning(p, "second-sidecar");
-  }, "everything running");
+  WaitPod(
+      "ordered-stop",
+      [](const PodView& p) {
+        return ContainerRunning(p, "app") && ContainerRunning(p, "first-sidecar") &&
+               ContainerRunning(p, "second-sidecar");
+      },
+      "everything running");
   ASSERT_TRUE(controller_->DeletePod("default", "ordered-stop", true).has_value());
   EXPECT_EQ(ReadFile(dir_ / "stop-order/log"), "app\nsecond-sidecar\nfirst-sidecar\n");
 }

@@ -37,9 +37,12 @@ spec:
       allowPrivilegeEscalation: false
     volumeMounts: [{name: data, mountPath: /data}]
 )");
-  auto pod = WaitPod("secure", [&](const PodView& p) {
-    return ContainerRunning(p, "app") && !ReadFile(VolumeDir(p, "data") + "/group").empty();
-  }, "the container's report");
+  auto pod = WaitPod(
+      "secure",
+      [&](const PodView& p) {
+        return ContainerRunning(p, "app") && !ReadFile(VolumeDir(p, "data") + "/group").empty();
+      },
+      "the container's report");
   std::string dir = VolumeDir(pod, "data");
   std::string id = ReadFile(dir + "/id");
   EXPECT_NE(id.find("uid=1000"), std::string::npos) << id;
@@ -65,10 +68,13 @@ spec:
     securityContext:
       runAsNonRoot: true
 )");
-  auto pod = WaitPod("rootless", [](const PodView& p) {
-    auto* c = Find(p, "app");
-    return c && c->state.reason == "CreateContainerConfigError";
-  }, "CreateContainerConfigError");
+  auto pod = WaitPod(
+      "rootless",
+      [](const PodView& p) {
+        auto* c = Find(p, "app");
+        return c && c->state.reason == "CreateContainerConfigError";
+      },
+      "CreateContainerConfigError");
   EXPECT_NE(Find(pod, "app")->state.message.find("runAsNonRoot"), std::string::npos);
   EXPECT_TRUE(agent_->containers().ListContainers().empty());
 }
@@ -89,7 +95,8 @@ spec:
       requests: {cpu: 250m, memory: 32Mi}
       limits: {cpu: 500m, memory: 64Mi}
 )");
-  auto pod = WaitPod("limited", [](const PodView& p) { return ContainerRunning(p, "app"); }, "running");
+  auto pod = WaitPod(
+      "limited", [](const PodView& p) { return ContainerRunning(p, "app"); }, "running");
   auto st = agent_->containers().ContainerStatus(Find(pod, "app")->container_id);
   ASSERT_TRUE(st.has_value());
   ASSERT_TRUE(st->status.resources.has_value());
@@ -126,11 +133,13 @@ spec:
     imagePullPolicy: IfNotPresent
     command: ["sleep", "3600"]
 )");
-  auto pod = WaitPod("named", [](const PodView& p) { return ContainerRunning(p, "app"); }, "running");
+  auto pod = WaitPod(
+      "named", [](const PodView& p) { return ContainerRunning(p, "app"); }, "running");
   EXPECT_EQ(Exec("named", "app", "hostname"), "web-0\n");
   std::string hosts = Exec("named", "app", "cat /etc/hosts");
   EXPECT_NE(hosts.find(pod.pod_ip + "\tweb-0.backends.default.svc.cluster.local\tweb-0\n"),
-            std::string::npos) << hosts;
+            std::string::npos)
+      << hosts;
   EXPECT_NE(hosts.find("10.9.8.7\tdb.internal\tcache.internal\n"), std::string::npos) << hosts;
   std::string resolv = Exec("named", "app", "cat /etc/resolv.conf");
   EXPECT_NE(resolv.find("nameserver 10.0.0.53\n"), std::string::npos) << resolv;
@@ -156,7 +165,8 @@ spec:
     terminationMessagePolicy: FallbackToLogsOnError
     command: ["sh", "-c", "echo oops-in-the-log; exit 5"]
 )");
-  auto pod = WaitPod("farewell", [](const PodView& p) { return p.phase == "Failed"; }, "Failed");
+  auto pod = WaitPod(
+      "farewell", [](const PodView& p) { return p.phase == "Failed"; }, "Failed");
   auto* app = Find(pod, "app");
   ASSERT_NE(app, nullptr);
   EXPECT_EQ(app->state.kind, "terminated");
@@ -179,10 +189,13 @@ spec:
     image: 127.0.0.1:1/missing:1.0
     command: ["sleep", "3600"]
 )");
-  auto pod = WaitPod("unpullable", [](const PodView& p) {
-    auto* c = Find(p, "app");
-    return c && c->state.reason == "ImagePullBackOff";
-  }, "ImagePullBackOff");
+  auto pod = WaitPod(
+      "unpullable",
+      [](const PodView& p) {
+        auto* c = Find(p, "app");
+        return c && c->state.reason == "ImagePullBackOff";
+      },
+      "ImagePullBackOff");
   EXPECT_TRUE(HasEvent(pod, "Pulling", "app"));
   EXPECT_TRUE(HasEvent(pod, "Failed", "app")) << Describe(pod);
   EXPECT_EQ(pod.phase, "Pending");

@@ -30,16 +30,18 @@ spec:
       periodSeconds: 1
       failureThreshold: 2
 )");
-  auto pod = WaitPod("live", [](const PodView& p) { return ContainerRunning(p, "app"); }, "running");
+  auto pod = WaitPod(
+      "live", [](const PodView& p) { return ContainerRunning(p, "app"); }, "running");
   std::string first_id = Find(pod, "app")->container_id;
   auto healthy = [&](const PodView&) {
     return Exec("live", "app", "test -f /tmp/healthy && echo yes") == "yes\n";
   };
   WaitPod("live", healthy, "the container to mark itself healthy");
   Exec("live", "app", "rm /tmp/healthy");
-  pod = WaitPod("live", [](const PodView& p) {
-    return Restarts(p, "app") == 1 && ContainerRunning(p, "app");
-  }, "the restart");
+  pod = WaitPod(
+      "live",
+      [](const PodView& p) { return Restarts(p, "app") == 1 && ContainerRunning(p, "app"); },
+      "the restart");
   EXPECT_NE(Find(pod, "app")->container_id, first_id);
   EXPECT_TRUE(HasEvent(pod, "Unhealthy", "app")) << Describe(pod);
   EXPECT_TRUE(HasEvent(pod, "Killing", "app")) << Describe(pod);
@@ -66,15 +68,18 @@ spec:
         command: ["test", "-f", "/tmp/ready"]
       periodSeconds: 1
 )");
-  auto pod = WaitPod("ready", [](const PodView& p) { return ContainerRunning(p, "app"); }, "running");
+  auto pod = WaitPod(
+      "ready", [](const PodView& p) { return ContainerRunning(p, "app"); }, "running");
   EXPECT_EQ(Condition(pod, "Ready"), "False");
   EXPECT_FALSE(Find(pod, "app")->ready);
   Exec("ready", "app", "touch /tmp/ready");
-  pod = WaitPod("ready", [](const PodView& p) { return Condition(p, "Ready") == "True"; }, "Ready");
+  pod = WaitPod(
+      "ready", [](const PodView& p) { return Condition(p, "Ready") == "True"; }, "Ready");
   EXPECT_EQ(Condition(pod, "ContainersReady"), "True");
   EXPECT_TRUE(Find(pod, "app")->ready);
   Exec("ready", "app", "rm /tmp/ready");
-  pod = WaitPod("ready", [](const PodView& p) { return Condition(p, "Ready") == "False"; }, "not Ready");
+  pod = WaitPod(
+      "ready", [](const PodView& p) { return Condition(p, "Ready") == "False"; }, "not Ready");
   EXPECT_FALSE(Find(pod, "app")->ready);
   EXPECT_EQ(Restarts(pod, "app"), 0);  // readiness never restarts
   EXPECT_TRUE(HasEvent(pod, "Unhealthy", "app"));
@@ -122,10 +127,14 @@ spec:
         port: 9999
       periodSeconds: 1
 )");
-  auto pod = WaitPod("web", [](const PodView& p) {
-    auto* h = Find(p, "httpd");
-    return h && h->ready && HasEvent(p, "Unhealthy", "missing") && HasEvent(p, "Unhealthy", "closed");
-  }, "httpd ready and the others failing");
+  auto pod = WaitPod(
+      "web",
+      [](const PodView& p) {
+        auto* h = Find(p, "httpd");
+        return h && h->ready && HasEvent(p, "Unhealthy", "missing") &&
+               HasEvent(p, "Unhealthy", "closed");
+      },
+      "httpd ready and the others failing");
   EXPECT_FALSE(pod.pod_ip.empty());
   EXPECT_FALSE(Find(pod, "missing")->ready);
   EXPECT_FALSE(Find(pod, "closed")->ready);
@@ -151,7 +160,8 @@ spec:
   volumes:
   - name: out
     hostPath:
-      path: )" + std::string(dir_ / "hook-out") + R"(
+      path: )" +
+        std::string(dir_ / "hook-out") + R"(
       type: DirectoryOrCreate
   containers:
   - name: app
@@ -167,7 +177,8 @@ spec:
         exec:
           command: ["sh", "-c", "echo prestop >> /out/log"]
 )");
-  WaitPod("hooks", [](const PodView& p) { return ContainerRunning(p, "app"); }, "running");
+  WaitPod(
+      "hooks", [](const PodView& p) { return ContainerRunning(p, "app"); }, "running");
   ASSERT_TRUE(controller_->DeletePod("default", "hooks", true).has_value());
   EXPECT_EQ(ReadFile(dir_ / "hook-out/log"), "poststart\nprestop\nterm\n");
 }
@@ -190,8 +201,9 @@ spec:
         exec:
           command: ["sh", "-c", "exit 1"]
 )");
-  auto pod = WaitPod("badhook", [](const PodView& p) { return p.phase == "Succeeded" || p.phase == "Failed"; },
-                     "the pod to end");
+  auto pod = WaitPod(
+      "badhook", [](const PodView& p) { return p.phase == "Succeeded" || p.phase == "Failed"; },
+      "the pod to end");
   EXPECT_TRUE(HasEvent(pod, "FailedPostStartHook", "app")) << Describe(pod);
   EXPECT_EQ(Find(pod, "app")->state.kind, "terminated");
 }
@@ -223,17 +235,20 @@ spec:
         service: no.such.Service
       periodSeconds: 1
 )");
-  auto pod = WaitPod("etcd", [](const PodView& p) {
-    auto* e = Find(p, "etcd");
-    bool other_answered = false;  // failing by the server's answer, not by a refused connection
-    for (const auto& ev : p.events) {
-      if (ev.object.find("other") != std::string::npos && ev.reason == "Unhealthy" &&
-          ev.message.find("connect") == std::string::npos) {
-        other_answered = true;
-      }
-    }
-    return e && e->ready && other_answered;
-  }, "etcd ready by its gRPC health, the unknown service failing");
+  auto pod = WaitPod(
+      "etcd",
+      [](const PodView& p) {
+        auto* e = Find(p, "etcd");
+        bool other_answered = false;  // failing by the server's answer, not by a refused connection
+        for (const auto& ev : p.events) {
+          if (ev.object.find("other") != std::string::npos && ev.reason == "Unhealthy" &&
+              ev.message.find("connect") == std::string::npos) {
+            other_answered = true;
+          }
+        }
+        return e && e->ready && other_answered;
+      },
+      "etcd ready by its gRPC health, the unknown service failing");
   EXPECT_FALSE(Find(pod, "other")->ready);
   EXPECT_EQ(Restarts(pod, "etcd"), 0);
 }
@@ -261,7 +276,8 @@ spec:
       periodSeconds: 1
       failureThreshold: 1
 )");
-  auto pod = WaitPod("slow", [](const PodView& p) { return Restarts(p, "app") >= 1; }, "a restart");
+  auto pod = WaitPod(
+      "slow", [](const PodView& p) { return Restarts(p, "app") >= 1; }, "a restart");
   bool startup_kill = false, liveness_kill = false;
   for (const auto& e : pod.events) {
     if (e.reason != "Killing") continue;

@@ -126,8 +126,8 @@ TEST(ConvertSecurityContext, MergesPodAndContainerAndChecksRunAsNonRoot) {
   EXPECT_FALSE(ConvertSecurityContext(pod, c, "").has_value());
   c.security_context->run_as_user.reset();
   pod.spec.security_context->run_as_user.reset();
-  EXPECT_FALSE(ConvertSecurityContext(pod, c, "").has_value());         // image runs as root
-  EXPECT_FALSE(ConvertSecurityContext(pod, c, "nobody").has_value());   // cannot verify a name
+  EXPECT_FALSE(ConvertSecurityContext(pod, c, "").has_value());        // image runs as root
+  EXPECT_FALSE(ConvertSecurityContext(pod, c, "nobody").has_value());  // cannot verify a name
   EXPECT_TRUE(ConvertSecurityContext(pod, c, "65534:65534").has_value());
 }
 
@@ -172,7 +172,8 @@ TEST(BuildPodHostsFile, AddsTheFqdnAndHostAliases) {
   std::string hosts = BuildPodHostsFile(pod, {"10.1.1.1"}, "");
   EXPECT_NE(hosts.find("127.0.0.1\tlocalhost\n"), std::string::npos);
   EXPECT_NE(hosts.find("10.1.1.1\th.sub.shop.svc.cluster.local\th\n"), std::string::npos);
-  EXPECT_NE(hosts.find("# Entries added by HostAliases.\n10.9.9.9\tdb\tdb.local\n"), std::string::npos);
+  EXPECT_NE(hosts.find("# Entries added by HostAliases.\n10.9.9.9\tdb\tdb.local\n"),
+            std::string::npos);
 }
 
 }  // namespace
