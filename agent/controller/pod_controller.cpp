@@ -416,8 +416,8 @@ Result<ApplyResult> PodController::Apply(const std::vector<ManifestSource>& sour
   }
 
   for (auto& [pod, source] : parsed->pods) {
-    const std::string& ns = pod.metadata.namespace_;
-    const std::string& name = pod.metadata.name;
+    const std::string ns = pod.metadata.namespace_;  // copies: the pod is moved away below
+    const std::string name = pod.metadata.name;
     std::string hash = SpecHash(pod);
     std::string action = "created";
     if (auto existing = impl_->Find(ns, name)) {

@@ -271,6 +271,9 @@ spec:
   auto first = Apply(yaml);
   ASSERT_EQ(first.objects.size(), 1u);
   EXPECT_EQ(first.objects[0].action, "created");
+  EXPECT_EQ(first.objects[0].kind, "Pod");
+  EXPECT_EQ(first.objects[0].name, "web");
+  EXPECT_EQ(first.objects[0].namespace_, "default");
   auto pod = WaitPod(
       "web", [](const PodView& p) { return ContainerRunning(p, "app"); }, "running");
   auto again = Apply(yaml);
