@@ -1,6 +1,7 @@
 // peapodd: the node agent. Opens the Agent over its state and run roots (re-adopting the pods
-// recorded there), serves CRI v1 on a unix socket, and on SIGTERM/SIGINT stops serving while
-// leaving every pod running, so a restarted peapodd picks them up again.
+// recorded there), starts the pod controller (which supervises the pods applied with
+// `peapod apply`), serves CRI v1 and peapod's pod API on one unix socket, and on SIGTERM/SIGINT
+// stops serving while leaving every pod running, so a restarted peapodd picks them up again.
 #include <limits.h>
 #include <signal.h>
 #include <spdlog/sinks/stdout_color_sinks.h>
@@ -9,12 +10,17 @@
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
+#include <charconv>
+#include <chrono>
 #include <cstring>
 #include <filesystem>
+#include <fstream>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "peapod/agent/agent.h"
+#include "peapod/agent/controller/pod_controller.h"
 #include "peapod/cri/cri_server.h"
 
 namespace {
@@ -32,7 +38,69 @@ struct Flags {
   std::string cgroup_parent = "peapod";
   std::string stream_address = "127.0.0.1:0";
   int stream_token_ttl_seconds = 60;
+  std::string pid_file;
+  // The pod controller (durations as "500ms", "10s", "5m").
+  std::string backoff_initial = "10s";
+  std::string backoff_max = "5m";
+  std::string backoff_reset = "10m";
+  std::string relist_period = "1s";
+  std::string pod_log_root = "/var/log/pods";
 };
+
+// "250ms", "10s", "5m", "1h" (a bare number is seconds).
+std::optional<std::chrono::milliseconds> ParseDuration(const std::string& text) {
+  int64_t value = 0;
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (ec != std::errc() || end == text.data() || value < 0) return std::nullopt;
+  std::string unit(end, text.data() + text.size());
+  if (unit == "ms") return std::chrono::milliseconds(value);
+  if (unit == "s" || unit.empty()) return std::chrono::seconds(value);
+  if (unit == "m") return std::chrono::minutes(value);
+  if (unit == "h") return std::chrono::hours(value);
+  return std::nullopt;
+}
+
+peapod::Result<peapod::agent::controller::ControllerConfig> MakeControllerConfig(
+    const Flags& flags) {
+  peapod::agent::controller::ControllerConfig config;
+  const std::pair<const char*, std::pair<const std::string*, std::chrono::milliseconds*>>
+      durations[] = {
+          {"--backoff-initial", {&flags.backoff_initial, &config.backoff_initial}},
+          {"--backoff-max", {&flags.backoff_max, &config.backoff_max}},
+          {"--backoff-reset", {&flags.backoff_reset, &config.backoff_reset}},
+          {"--relist-period", {&flags.relist_period, &config.relist_period}},
+      };
+  for (const auto& [flag, target] : durations) {
+    auto parsed = ParseDuration(*target.first);
+    if (!parsed || (*parsed).count() == 0) {
+      return peapod::Fail(peapod::ErrorCode::kInvalidArgument,
+                          std::string(flag) + " \"" + *target.first +
+                              "\": expected a positive duration such as 500ms, 10s or 5m");
+    }
+    *target.second = *parsed;
+  }
+  if (config.backoff_max < config.backoff_initial) {
+    return peapod::Fail(peapod::ErrorCode::kInvalidArgument,
+                        "--backoff-max must not be shorter than --backoff-initial");
+  }
+  config.pod_log_root = flags.pod_log_root;
+  return config;
+}
+
+// Writes our pid for scripts (quickstart.sh) that stop the agent later; removed on exit.
+peapod::Status WritePidFile(const std::string& path) {
+  std::error_code ec;
+  auto dir = std::filesystem::path(path).parent_path();
+  if (!dir.empty()) std::filesystem::create_directories(dir, ec);
+  std::string tmp = path + ".tmp";
+  {
+    std::ofstream out(tmp, std::ios::trunc);
+    out << ::getpid() << "\n";
+    if (!out.flush()) return peapod::FailErrno("write pid file " + tmp);
+  }
+  if (::rename(tmp.c_str(), path.c_str()) != 0) return peapod::FailErrno("rename " + tmp);
+  return peapod::Ok();
+}
 
 // peapod-pause next to this executable (an installed tree), else the one this build made.
 std::string DefaultPauseBinary() {
@@ -138,6 +206,21 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   app.add_option("--log-level", flags.log_level, "trace, debug, info, warn, error, critical, off")
       ->capture_default_str();
+  app.add_option("--pid-file", flags.pid_file, "write the daemon's pid here (removed on exit)");
+  app.add_option("--backoff-initial", flags.backoff_initial,
+                 "CrashLoopBackOff: first restart delay (kubelet: 10s)")
+      ->capture_default_str();
+  app.add_option("--backoff-max", flags.backoff_max, "CrashLoopBackOff: delay cap (kubelet: 5m)")
+      ->capture_default_str();
+  app.add_option("--backoff-reset", flags.backoff_reset,
+                 "CrashLoopBackOff: a container that ran this long starts over (kubelet: 10m)")
+      ->capture_default_str();
+  app.add_option("--relist-period", flags.relist_period,
+                 "how often the pod controller relists container states (kubelet's PLEG: 1s)")
+      ->capture_default_str();
+  app.add_option("--pod-log-root", flags.pod_log_root,
+                 "container logs of applied pods: <root>/<ns>_<pod>_<uid>/<container>/<n>.log")
+      ->capture_default_str();
   CLI11_PARSE(app, argc, argv);
 
   spdlog::set_default_logger(spdlog::stderr_color_mt("peapodd"));
@@ -152,6 +235,11 @@ int main(int argc, char** argv) {
   auto config = MakeAgentConfig(flags);
   if (!config) {
     spdlog::error("{}", config.error().ToString());
+    return 2;
+  }
+  auto controller_config = MakeControllerConfig(flags);
+  if (!controller_config) {
+    spdlog::error("{}", controller_config.error().ToString());
     return 2;
   }
 
@@ -171,15 +259,28 @@ int main(int argc, char** argv) {
     spdlog::error("open agent: {}", agent.error().ToString());
     return 1;
   }
+  auto pods =
+      std::make_unique<peapod::agent::controller::PodController>(**agent, *controller_config);
+  if (auto s = pods->Start(); !s) {
+    spdlog::error("start pod controller: {}", s.error().ToString());
+    return 1;
+  }
   peapod::cri::CriServerOptions options;
   options.socket_path = flags.listen;
   options.runtime_handlers = flags.runtime_handlers;
   options.stream_address = flags.stream_address;
   options.stream_token_ttl = std::chrono::seconds(flags.stream_token_ttl_seconds);
+  options.pods = pods.get();
   auto server = peapod::cri::CriServer::Start(**agent, options);
   if (!server) {
     spdlog::error("{}", server.error().ToString());
     return 1;
+  }
+  if (!flags.pid_file.empty()) {
+    if (auto s = WritePidFile(flags.pid_file); !s) {
+      spdlog::error("{}", s.error().ToString());
+      return 1;
+    }
   }
 
   int signo = 0;
@@ -188,7 +289,9 @@ int main(int argc, char** argv) {
   spdlog::info("received {}, shutting down; pods keep running", ::strsignal(signo));
   (*server)->Shutdown();
   server->reset();
+  pods.reset();  // stops the workers; pods keep running
   agent->reset();
+  if (!flags.pid_file.empty()) ::unlink(flags.pid_file.c_str());
   spdlog::info("peapodd stopped");
   return 0;
 }

@@ -17,6 +17,7 @@
 #include "peapod/cri/image_service.h"
 #include "peapod/cri/streaming/agent_runtime.h"
 #include "peapod/cri/streaming/server.h"
+#include "peapod/cri/pod_service.h"
 #include "peapod/cri/runtime_service.h"
 
 namespace peapod::cri {
@@ -110,6 +111,10 @@ Result<std::unique_ptr<CriServer>> CriServer::Start(agent::Agent& agent, CriServ
     server->streaming_server_ = std::move(*streaming_server);
     server->runtime_service_->SetStreamingServer(server->streaming_server_.get());
   }
+  if (server->options_.pods) {
+    server->pod_service_ = std::make_unique<PodService>(agent, *server->options_.pods,
+                                                        server->options_.socket_path);
+  }
 
   const std::string& path = server->options_.socket_path;
   grpc::ServerBuilder builder;
@@ -118,6 +123,7 @@ Result<std::unique_ptr<CriServer>> CriServer::Start(agent::Agent& agent, CriServ
   builder.SetMaxSendMessageSize(kMaxMessageBytes);
   builder.RegisterService(server->runtime_service_.get());
   builder.RegisterService(server->image_service_.get());
+  if (server->pod_service_) builder.RegisterService(server->pod_service_.get());
   server->server_ = builder.BuildAndStart();
   if (!server->server_) {
     return Fail(ErrorCode::kUnavailable,

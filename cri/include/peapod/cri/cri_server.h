@@ -1,4 +1,5 @@
-// CriServer: serves the CRI v1 RuntimeService and ImageService of one Agent on a unix socket.
+// CriServer: serves the CRI v1 RuntimeService and ImageService of one Agent on a unix socket,
+// and peapod's pod API (PodService) beside them when a pod controller is given.
 // The socket's directory is made 0700 and the socket 0660; a stale socket file is replaced, a
 // socket another server still answers on is refused. Shutdown leaves pods running.
 #pragma once
@@ -17,6 +18,9 @@ class Server;
 namespace peapod::agent {
 class Agent;
 }
+namespace peapod::agent::controller {
+class PodController;
+}
 
 namespace peapod::cri {
 
@@ -26,6 +30,7 @@ namespace streaming {
 class StreamingRuntime;
 class StreamingServer;
 }  // namespace streaming
+class PodService;
 
 struct CriServerOptions {
   std::string socket_path = "/run/peapod/peapod.sock";
@@ -36,6 +41,8 @@ struct CriServerOptions {
   std::string stream_address = "127.0.0.1:0";
   // How long a streaming URL stays usable (kubelet: one minute).
   std::chrono::milliseconds stream_token_ttl = std::chrono::minutes(1);
+  // When set, peapod's own pod API (peapod.v1.PodService, for the CLI) is served too.
+  agent::controller::PodController* pods = nullptr;
 };
 
 class CriServer {
@@ -60,6 +67,7 @@ class CriServer {
   std::unique_ptr<CriImageService> image_service_;
   std::unique_ptr<streaming::StreamingRuntime> streaming_runtime_;
   std::unique_ptr<streaming::StreamingServer> streaming_server_;
+  std::unique_ptr<PodService> pod_service_;
   std::unique_ptr<grpc::Server> server_;
 };
 

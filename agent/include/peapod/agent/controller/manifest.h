@@ -262,6 +262,9 @@ struct SecretVolume {
 
 struct Volume {
   std::string name;
+  // std::monostate: a source peapod does not support (persistentVolumeClaim, projected, ...),
+  // already reported as a warning; the controller must refuse to mount it. A volume written with
+  // no source at all is an EmptyDirVolume, as the API server defaults it.
   std::variant<std::monostate, EmptyDirVolume, HostPathVolume, ConfigMapVolume, SecretVolume>
       source_;
   SourceRef source;
@@ -323,7 +326,9 @@ struct ManifestSet {
   std::vector<ConfigMap> config_maps;
   std::vector<Secret> secrets;
   // Fields peapod does not support (and documents of other kinds): reported, never silently
-  // dropped. With strict parsing they are errors instead.
+  // dropped. With strict parsing they are errors instead. Dropped without a word, because the
+  // API server also discards them on create (so `kubectl get -o yaml` output applies): `status`,
+  // metadata.creationTimestamp, uid, resourceVersion, generation, selfLink, managedFields.
   std::vector<ManifestIssue> warnings;
 };
 
@@ -335,7 +340,9 @@ struct ParseOptions {
 // validates it as the API server would (DNS-1123 names, required fields, port ranges, unique
 // container names and ports, volumes that exist, probe thresholds). On any error the result is
 // kInvalidArgument whose message lists every issue, one per line, in ManifestIssue form.
-// `file_name` is only used in messages.
+// `file_name` is only used in messages. Scalars are typed as kubectl types them (YAML 1.1, then
+// JSON): unquoted `yes`/`on` are booleans, `0644` is octal, a quoted "80" is not an integer, and
+// an unquoted 8080 is not a string.
 Result<ManifestSet> ParseManifests(const std::string& text, const std::string& file_name,
                                    const ParseOptions& options = {});
 
@@ -343,8 +350,9 @@ Result<ManifestSet> ParseManifests(const std::string& text, const std::string& f
 // termination grace 30 s, namespace "default", protocol TCP, ...). ParseManifests calls it.
 void ApplyDefaults(Pod& pod);
 
-// A stable hash of a pod's spec and metadata (not its source lines): equal for an unchanged
-// re-apply, different when anything the controller acts on changed.
+// A stable hash of a pod's spec and metadata (not its source lines, not metadata.uid), taken
+// after ApplyDefaults: equal for an unchanged re-apply however it is formatted ("0.5" and "500m"
+// cpu are equal), different when anything the controller acts on changed (labels included).
 std::string SpecHash(const Pod& pod);
 
 // Parses a quantity; nullopt when malformed. cpu=true gives millicores, else bytes (rounded up).

@@ -1,0 +1,399 @@
+// What the API server adds to a pod (defaults), quantities, and the spec hash the controller
+// compares to tell a re-apply of the same pod from a changed one.
+#include <cctype>
+#include <nlohmann/json.hpp>
+
+#include "peapod/agent/controller/manifest.h"
+#include "peapod/image/digest.h"
+
+namespace peapod::agent::controller {
+namespace {
+
+// kubelet's rule (pkg/apis/core/v1/defaults.go): pull always for ":latest" or no tag at all;
+// a digest without a tag counts as pinned.
+std::string DefaultPullPolicy(const std::string& image) {
+  std::string ref = image;
+  size_t at = ref.find('@');
+  bool has_digest = at != std::string::npos;
+  if (has_digest) ref.resize(at);
+  size_t slash = ref.rfind('/');
+  size_t colon = ref.rfind(':');
+  bool has_tag = colon != std::string::npos && (slash == std::string::npos || colon > slash);
+  if (!has_tag) return has_digest ? "IfNotPresent" : "Always";
+  return ref.substr(colon + 1) == "latest" ? "Always" : "IfNotPresent";
+}
+
+void DefaultHandler(Handler& handler) {
+  if (auto* http = std::get_if<HttpGetAction>(&handler)) {
+    if (http->path.empty()) http->path = "/";
+    if (http->scheme.empty()) http->scheme = "HTTP";
+  }
+}
+
+// 0 in a probe field means "unset" in the v1 API; the API server then fills Kubernetes' value.
+void DefaultProbe(std::optional<Probe>& probe) {
+  if (!probe) return;
+  if (probe->timeout_seconds == 0) probe->timeout_seconds = 1;
+  if (probe->period_seconds == 0) probe->period_seconds = 10;
+  if (probe->success_threshold == 0) probe->success_threshold = 1;
+  if (probe->failure_threshold == 0) probe->failure_threshold = 3;
+  DefaultHandler(probe->handler);
+}
+
+void DefaultContainer(Container& c) {
+  if (c.image_pull_policy.empty()) c.image_pull_policy = DefaultPullPolicy(c.image);
+  for (ContainerPort& port : c.ports) {
+    if (port.protocol.empty()) port.protocol = "TCP";
+  }
+  DefaultProbe(c.liveness_probe);
+  DefaultProbe(c.readiness_probe);
+  DefaultProbe(c.startup_probe);
+  if (c.lifecycle) {
+    DefaultHandler(c.lifecycle->post_start);
+    DefaultHandler(c.lifecycle->pre_stop);
+  }
+  if (c.termination_message_path.empty()) c.termination_message_path = "/dev/termination-log";
+  if (c.termination_message_policy.empty()) c.termination_message_policy = "File";
+}
+
+// ---- canonical form for the hash ----------------------------------------------------------
+
+using nlohmann::json;
+
+template <typename T>
+json Opt(const std::optional<T>& value) {
+  return value ? json(*value) : json(nullptr);
+}
+
+json PortJson(const std::variant<int32_t, std::string>& port) {
+  if (const int32_t* number = std::get_if<int32_t>(&port)) return *number;
+  return std::get<std::string>(port);
+}
+
+json HandlerJson(const Handler& handler) {
+  struct Visitor {
+    json operator()(std::monostate) const { return nullptr; }
+    json operator()(const ExecAction& a) const { return {{"exec", a.command}}; }
+    json operator()(const HttpGetAction& a) const {
+      json headers = json::array();
+      for (const HttpHeader& h : a.http_headers) headers.push_back({h.name, h.value});
+      return {{"httpGet",
+               {{"path", a.path},
+                {"port", PortJson(a.port)},
+                {"host", a.host},
+                {"scheme", a.scheme},
+                {"headers", headers}}}};
+    }
+    json operator()(const TcpSocketAction& a) const {
+      return {{"tcpSocket", {{"port", PortJson(a.port)}, {"host", a.host}}}};
+    }
+    json operator()(const GrpcAction& a) const {
+      return {{"grpc", {{"port", a.port}, {"service", a.service}}}};
+    }
+    json operator()(const SleepAction& a) const { return {{"sleep", a.seconds}}; }
+  };
+  return std::visit(Visitor{}, handler);
+}
+
+json ProbeJson(const std::optional<Probe>& probe) {
+  if (!probe) return nullptr;
+  return {{"handler", HandlerJson(probe->handler)},
+          {"initialDelaySeconds", probe->initial_delay_seconds},
+          {"timeoutSeconds", probe->timeout_seconds},
+          {"periodSeconds", probe->period_seconds},
+          {"successThreshold", probe->success_threshold},
+          {"failureThreshold", probe->failure_threshold},
+          {"terminationGracePeriodSeconds", Opt(probe->termination_grace_period_seconds)}};
+}
+
+json SelectorJson(const std::optional<KeySelector>& s) {
+  if (!s) return nullptr;
+  return {{"name", s->name}, {"key", s->key}, {"optional", s->optional}};
+}
+
+json QuantitiesJson(const std::map<std::string, Quantity>& quantities) {
+  json out = json::object();
+  // The value, not the text: "0.5" and "500m" are the same cpu.
+  for (const auto& [name, q] : quantities) out[name] = q.value;
+  return out;
+}
+
+json SeccompJson(const std::optional<SeccompProfile>& p) {
+  if (!p) return nullptr;
+  return {{"type", p->type}, {"localhostProfile", p->localhost_profile}};
+}
+
+json ContainerJson(const Container& c) {
+  json env = json::array();
+  for (const EnvVar& e : c.env) {
+    json ref = nullptr;
+    if (e.field_ref) ref = e.field_ref->field_path;
+    json resource = nullptr;
+    if (e.resource_field_ref) {
+      resource = {e.resource_field_ref->container_name, e.resource_field_ref->resource,
+                  e.resource_field_ref->divisor};
+    }
+    env.push_back({{"name", e.name},
+                   {"value", Opt(e.value)},
+                   {"configMapKeyRef", SelectorJson(e.config_map_key_ref)},
+                   {"secretKeyRef", SelectorJson(e.secret_key_ref)},
+                   {"fieldRef", ref},
+                   {"resourceFieldRef", resource}});
+  }
+  json env_from = json::array();
+  for (const EnvFromSource& e : c.env_from) {
+    env_from.push_back({{"prefix", e.prefix},
+                        {"configMapRef", SelectorJson(e.config_map_ref)},
+                        {"secretRef", SelectorJson(e.secret_ref)}});
+  }
+  json ports = json::array();
+  for (const ContainerPort& p : c.ports) {
+    ports.push_back({p.name, p.container_port, p.host_port, p.host_ip, p.protocol});
+  }
+  json mounts = json::array();
+  for (const VolumeMount& m : c.volume_mounts) {
+    mounts.push_back({m.name, m.mount_path, m.sub_path, m.read_only, m.mount_propagation});
+  }
+  json lifecycle = nullptr;
+  if (c.lifecycle) {
+    lifecycle = {{"postStart", HandlerJson(c.lifecycle->post_start)},
+                 {"preStop", HandlerJson(c.lifecycle->pre_stop)}};
+  }
+  json security = nullptr;
+  if (const auto& sc = c.security_context) {
+    json caps = nullptr;
+    if (sc->capabilities) caps = {{"add", sc->capabilities->add}, {"drop", sc->capabilities->drop}};
+    security = {{"runAsUser", Opt(sc->run_as_user)},
+                {"runAsGroup", Opt(sc->run_as_group)},
+                {"runAsNonRoot", Opt(sc->run_as_non_root)},
+                {"readOnlyRootFilesystem", Opt(sc->read_only_root_filesystem)},
+                {"privileged", Opt(sc->privileged)},
+                {"allowPrivilegeEscalation", Opt(sc->allow_privilege_escalation)},
+                {"capabilities", caps},
+                {"seccompProfile", SeccompJson(sc->seccomp_profile)}};
+  }
+  return {{"name", c.name},
+          {"image", c.image},
+          {"imagePullPolicy", c.image_pull_policy},
+          {"command", c.command},
+          {"args", c.args},
+          {"workingDir", c.working_dir},
+          {"env", env},
+          {"envFrom", env_from},
+          {"ports", ports},
+          {"requests", QuantitiesJson(c.resources.requests)},
+          {"limits", QuantitiesJson(c.resources.limits)},
+          {"volumeMounts", mounts},
+          {"livenessProbe", ProbeJson(c.liveness_probe)},
+          {"readinessProbe", ProbeJson(c.readiness_probe)},
+          {"startupProbe", ProbeJson(c.startup_probe)},
+          {"lifecycle", lifecycle},
+          {"securityContext", security},
+          {"restartPolicy", Opt(c.restart_policy)},
+          {"terminationMessagePath", c.termination_message_path},
+          {"terminationMessagePolicy", c.termination_message_policy},
+          {"stdin", c.stdin},
+          {"stdinOnce", c.stdin_once},
+          {"tty", c.tty}};
+}
+
+json ItemsJson(const std::vector<KeyToPath>& items) {
+  json out = json::array();
+  for (const KeyToPath& i : items) out.push_back({i.key, i.path, Opt(i.mode)});
+  return out;
+}
+
+json VolumeJson(const Volume& v) {
+  struct Visitor {
+    json operator()(std::monostate) const { return nullptr; }
+    json operator()(const EmptyDirVolume& s) const {
+      json size = nullptr;
+      if (s.size_limit) size = s.size_limit->value;
+      return {{"emptyDir", {{"medium", s.medium}, {"sizeLimit", size}}}};
+    }
+    json operator()(const HostPathVolume& s) const {
+      return {{"hostPath", {{"path", s.path}, {"type", s.type}}}};
+    }
+    json operator()(const ConfigMapVolume& s) const {
+      return {{"configMap",
+               {{"name", s.name},
+                {"items", ItemsJson(s.items)},
+                {"defaultMode", Opt(s.default_mode)},
+                {"optional", s.optional}}}};
+    }
+    json operator()(const SecretVolume& s) const {
+      return {{"secret",
+               {{"secretName", s.secret_name},
+                {"items", ItemsJson(s.items)},
+                {"defaultMode", Opt(s.default_mode)},
+                {"optional", s.optional}}}};
+    }
+  };
+  return {{"name", v.name}, {"source", std::visit(Visitor{}, v.source_)}};
+}
+
+json PodJson(const Pod& pod) {
+  const PodSpec& s = pod.spec;
+  json init = json::array();
+  for (const Container& c : s.init_containers) init.push_back(ContainerJson(c));
+  json containers = json::array();
+  for (const Container& c : s.containers) containers.push_back(ContainerJson(c));
+  json volumes = json::array();
+  for (const Volume& v : s.volumes) volumes.push_back(VolumeJson(v));
+  json dns = nullptr;
+  if (s.dns_config) {
+    json options = json::array();
+    for (const auto& o : s.dns_config->options) options.push_back({o.name, Opt(o.value)});
+    dns = {{"nameservers", s.dns_config->nameservers},
+           {"searches", s.dns_config->searches},
+           {"options", options}};
+  }
+  json aliases = json::array();
+  for (const HostAlias& a : s.host_aliases) aliases.push_back({a.ip, a.hostnames});
+  json security = nullptr;
+  if (const auto& sc = s.security_context) {
+    json sysctls = json::array();
+    for (const Sysctl& x : sc->sysctls) sysctls.push_back({x.name, x.value});
+    security = {{"runAsUser", Opt(sc->run_as_user)},
+                {"runAsGroup", Opt(sc->run_as_group)},
+                {"runAsNonRoot", Opt(sc->run_as_non_root)},
+                {"fsGroup", Opt(sc->fs_group)},
+                {"supplementalGroups", sc->supplemental_groups},
+                {"seccompProfile", SeccompJson(sc->seccomp_profile)},
+                {"sysctls", sysctls}};
+  }
+  // uid is peapod's own (assigned at first apply), so it is not part of what the user wrote.
+  return {{"metadata",
+           {{"name", pod.metadata.name},
+            {"namespace", pod.metadata.namespace_},
+            {"labels", pod.metadata.labels},
+            {"annotations", pod.metadata.annotations}}},
+          {"spec",
+           {{"initContainers", init},
+            {"containers", containers},
+            {"volumes", volumes},
+            {"restartPolicy", s.restart_policy},
+            {"terminationGracePeriodSeconds", Opt(s.termination_grace_period_seconds)},
+            {"shareProcessNamespace", s.share_process_namespace},
+            {"hostNetwork", s.host_network},
+            {"hostPID", s.host_pid},
+            {"hostIPC", s.host_ipc},
+            {"hostname", s.hostname},
+            {"subdomain", s.subdomain},
+            {"dnsPolicy", s.dns_policy},
+            {"dnsConfig", dns},
+            {"hostAliases", aliases},
+            {"securityContext", security},
+            {"runtimeClassName", s.runtime_class_name}}}};
+}
+
+// ---- quantities ---------------------------------------------------------------------------
+
+struct Suffix {
+  int exp10 = 0;
+  int exp2 = 0;
+};
+
+std::optional<Suffix> ParseSuffix(std::string_view s) {
+  if (s.empty()) return Suffix{};
+  static const std::pair<std::string_view, Suffix> kSuffixes[] = {
+      {"n", {-9, 0}},  {"u", {-6, 0}},  {"m", {-3, 0}},  {"k", {3, 0}},   {"M", {6, 0}},
+      {"G", {9, 0}},   {"T", {12, 0}},  {"P", {15, 0}},  {"E", {18, 0}},  {"Ki", {0, 10}},
+      {"Mi", {0, 20}}, {"Gi", {0, 30}}, {"Ti", {0, 40}}, {"Pi", {0, 50}}, {"Ei", {0, 60}}};
+  for (const auto& [text, suffix] : kSuffixes) {
+    if (s == text) return suffix;
+  }
+  // A decimal exponent: e/E followed by a signed integer ("1e3", "5E-2").
+  if (s.size() >= 2 && (s[0] == 'e' || s[0] == 'E')) {
+    size_t i = 1;
+    bool negative = false;
+    if (s[i] == '+' || s[i] == '-') negative = s[i++] == '-';
+    if (i >= s.size() || s.size() - i > 3) return std::nullopt;
+    int exponent = 0;
+    for (; i < s.size(); ++i) {
+      if (!std::isdigit(static_cast<unsigned char>(s[i]))) return std::nullopt;
+      exponent = exponent * 10 + (s[i] - '0');
+    }
+    return Suffix{negative ? -exponent : exponent, 0};
+  }
+  return std::nullopt;
+}
+
+}  // namespace
+
+void ApplyDefaults(Pod& pod) {
+  if (pod.metadata.namespace_.empty()) pod.metadata.namespace_ = "default";
+  PodSpec& spec = pod.spec;
+  if (spec.restart_policy.empty()) spec.restart_policy = "Always";
+  if (spec.dns_policy.empty()) spec.dns_policy = "ClusterFirst";
+  if (!spec.termination_grace_period_seconds) spec.termination_grace_period_seconds = 30;
+  for (Container& c : spec.init_containers) DefaultContainer(c);
+  for (Container& c : spec.containers) DefaultContainer(c);
+  for (Volume& volume : spec.volumes) {
+    if (auto* cm = std::get_if<ConfigMapVolume>(&volume.source_)) {
+      if (!cm->default_mode) cm->default_mode = 0644;
+    }
+    if (auto* secret = std::get_if<SecretVolume>(&volume.source_)) {
+      if (!secret->default_mode) secret->default_mode = 0644;
+    }
+  }
+}
+
+std::string SpecHash(const Pod& pod) {
+  Pod defaulted = pod;
+  ApplyDefaults(defaulted);
+  // nlohmann::json keeps object keys sorted, so dump() is canonical.
+  return image::DigestOf(PodJson(defaulted).dump());
+}
+
+std::optional<Quantity> ParseQuantity(const std::string& text, bool cpu) {
+  size_t i = 0;
+  bool negative = false;
+  if (i < text.size() && (text[i] == '+' || text[i] == '-')) negative = text[i++] == '-';
+  unsigned __int128 mantissa = 0;
+  int digits = 0;
+  int significant = 0;
+  int fraction_digits = 0;
+  bool seen_point = false;
+  for (; i < text.size(); ++i) {
+    char c = text[i];
+    if (c == '.' && !seen_point) {
+      seen_point = true;
+      continue;
+    }
+    if (!std::isdigit(static_cast<unsigned char>(c))) break;
+    ++digits;
+    if (seen_point) ++fraction_digits;
+    if (mantissa == 0 && c == '0') continue;
+    // More precision than this cannot matter for an int64 of bytes or millicores.
+    if (++significant > 30) return std::nullopt;
+    mantissa = mantissa * 10 + static_cast<unsigned>(c - '0');
+  }
+  if (digits == 0) return std::nullopt;
+  auto suffix = ParseSuffix(std::string_view(text).substr(i));
+  if (!suffix) return std::nullopt;
+  int exp10 = suffix->exp10 - fraction_digits + (cpu ? 3 : 0);
+  unsigned __int128 limit = static_cast<unsigned __int128>(INT64_MAX);
+  unsigned __int128 value = mantissa;
+  for (int k = 0; k < suffix->exp2; ++k) {
+    value <<= 1;
+    if (value > (static_cast<unsigned __int128>(1) << 120)) return std::nullopt;
+  }
+  for (; exp10 > 0; --exp10) {
+    value *= 10;
+    if (value > limit) return std::nullopt;
+  }
+  // Negative exponent: divide, rounding up as Kubernetes does (0.1 byte is 1 byte).
+  bool inexact = false;
+  for (; exp10 < 0 && value > 0; ++exp10) {
+    if (value % 10 != 0) inexact = true;
+    value /= 10;
+  }
+  if (exp10 < 0 && mantissa != 0) inexact = true;  // divided down to zero
+  if (inexact && !negative) value += 1;
+  if (value > limit) return std::nullopt;
+  int64_t signed_value = static_cast<int64_t>(value);
+  return Quantity{text, negative ? -signed_value : signed_value};
+}
+
+}  // namespace peapod::agent::controller

@@ -1,0 +1,410 @@
+// A Pod's spec: volumes, pod-level settings and the checks across containers, validated as the
+// API server's ValidatePodCreate would, every problem reported with the line of its node.
+// Containers are read in manifest_container.cpp.
+#include <algorithm>
+#include <cctype>
+#include <set>
+#include <tuple>
+
+#include "manifest_reader.h"
+
+namespace peapod::agent::controller::manifest_internal {
+namespace {
+
+void ReadKeyToPaths(Reader& r, const YAML::Node& node, const std::string& path,
+                    std::vector<KeyToPath>& out) {
+  if (!r.List(node, path)) return;
+  for (size_t i = 0; i < node.size(); ++i) {
+    std::string p = Index(path, i);
+    const YAML::Node item = node[i];
+    if (!ListItem(r, item, p, {"key", "path", "mode"})) continue;
+    KeyToPath entry;
+    if (!r.String(item["key"], Field(p, "key"), entry.key) || entry.key.empty()) {
+      r.Error(item, Field(p, "key"), "required");
+    } else if (auto problem = CheckConfigMapKey(entry.key)) {
+      r.Error(item["key"], Field(p, "key"), *problem);
+    }
+    if (!r.String(item["path"], Field(p, "path"), entry.path) || entry.path.empty()) {
+      r.Error(item, Field(p, "path"), "required");
+    } else if (auto problem = CheckRelativePath(entry.path)) {
+      r.Error(item["path"], Field(p, "path"), *problem);
+    }
+    FileMode(r, item["mode"], Field(p, "mode"), entry.mode);
+    out.push_back(std::move(entry));
+  }
+}
+
+// Volume sources Kubernetes knows but peapod does not implement: reported as unsupported.
+constexpr std::string_view kOtherVolumeSources[] = {"persistentVolumeClaim",
+                                                    "projected",
+                                                    "downwardAPI",
+                                                    "nfs",
+                                                    "csi",
+                                                    "ephemeral",
+                                                    "image",
+                                                    "iscsi",
+                                                    "gitRepo",
+                                                    "awsElasticBlockStore",
+                                                    "gcePersistentDisk",
+                                                    "azureDisk",
+                                                    "azureFile",
+                                                    "cephfs",
+                                                    "cinder",
+                                                    "fc",
+                                                    "flexVolume",
+                                                    "flocker",
+                                                    "glusterfs",
+                                                    "photonPersistentDisk",
+                                                    "portworxVolume",
+                                                    "quobyte",
+                                                    "rbd",
+                                                    "scaleIO",
+                                                    "storageos",
+                                                    "vsphereVolume"};
+
+Volume ReadVolume(Reader& r, const YAML::Node& node, const std::string& path) {
+  Volume volume;
+  volume.source = r.Source(node);
+  if (!node.IsMap()) {
+    r.Error(node, path, "must be an object");
+    return volume;
+  }
+  int sources = 0;
+  for (const auto& kv : node) {
+    if (!kv.first.IsScalar()) continue;
+    const std::string& key = kv.first.Scalar();
+    if (key == "name") continue;
+    if (key == "emptyDir" || key == "hostPath" || key == "configMap" || key == "secret" ||
+        std::find(std::begin(kOtherVolumeSources), std::end(kOtherVolumeSources), key) !=
+            std::end(kOtherVolumeSources)) {
+      ++sources;
+    }
+    if (key != "emptyDir" && key != "hostPath" && key != "configMap" && key != "secret") {
+      r.Unsupported(kv.first, Field(path, key));
+    }
+  }
+  if (!r.String(node["name"], Field(path, "name"), volume.name) || volume.name.empty()) {
+    r.Error(node, Field(path, "name"), "required");
+  } else if (auto problem = CheckDns1123Label(volume.name)) {
+    r.Error(node["name"], Field(path, "name"), *problem);
+  }
+  if (sources > 1) r.Error(node, path, "may not specify more than 1 volume type");
+  // The API server turns a volume without a source into an emptyDir.
+  if (sources == 0) volume.source_ = EmptyDirVolume{};
+
+  const YAML::Node empty_dir = node["emptyDir"];
+  std::string empty_path = Field(path, "emptyDir");
+  if (empty_dir.IsDefined() &&
+      (empty_dir.IsNull() || r.Object(empty_dir, empty_path, {"medium", "sizeLimit"}))) {
+    EmptyDirVolume source;
+    if (empty_dir.IsMap()) {
+      if (empty_dir["medium"].IsDefined()) {
+        Enum(r, empty_dir["medium"], Field(empty_path, "medium"), source.medium, {"", "Memory"});
+      }
+      Quantity size;
+      if (r.QuantityValue(empty_dir["sizeLimit"], Field(empty_path, "sizeLimit"), false, size)) {
+        source.size_limit = size;
+      }
+    }
+    volume.source_ = std::move(source);
+  }
+  const YAML::Node host_path = node["hostPath"];
+  std::string host_path_path = Field(path, "hostPath");
+  if (r.Object(host_path, host_path_path, {"path", "type"})) {
+    HostPathVolume source;
+    if (!r.String(host_path["path"], Field(host_path_path, "path"), source.path) ||
+        source.path.empty()) {
+      r.Error(host_path, Field(host_path_path, "path"), "required");
+    } else if (source.path.front() != '/') {
+      r.Error(host_path["path"], Field(host_path_path, "path"), "must be an absolute path");
+    } else if (CheckRelativePath(source.path.substr(1)) == "must not contain '..'") {
+      r.Error(host_path["path"], Field(host_path_path, "path"), "must not contain '..'");
+    }
+    if (host_path["type"].IsDefined()) {
+      Enum(r, host_path["type"], Field(host_path_path, "type"), source.type,
+           {"", "DirectoryOrCreate", "Directory", "FileOrCreate", "File", "Socket", "CharDevice",
+            "BlockDevice"});
+    }
+    volume.source_ = std::move(source);
+  }
+  const YAML::Node config_map = node["configMap"];
+  std::string cm_path = Field(path, "configMap");
+  if (r.Object(config_map, cm_path, {"name", "items", "defaultMode", "optional"})) {
+    ConfigMapVolume source;
+    if (!r.String(config_map["name"], Field(cm_path, "name"), source.name) || source.name.empty()) {
+      r.Error(config_map, Field(cm_path, "name"), "required");
+    } else if (auto problem = CheckDns1123Subdomain(source.name)) {
+      r.Error(config_map["name"], Field(cm_path, "name"), *problem);
+    }
+    ReadKeyToPaths(r, config_map["items"], Field(cm_path, "items"), source.items);
+    FileMode(r, config_map["defaultMode"], Field(cm_path, "defaultMode"), source.default_mode);
+    r.Bool(config_map["optional"], Field(cm_path, "optional"), source.optional);
+    volume.source_ = std::move(source);
+  }
+  const YAML::Node secret = node["secret"];
+  std::string secret_path = Field(path, "secret");
+  if (r.Object(secret, secret_path, {"secretName", "items", "defaultMode", "optional"})) {
+    SecretVolume source;
+    if (!r.String(secret["secretName"], Field(secret_path, "secretName"), source.secret_name) ||
+        source.secret_name.empty()) {
+      r.Error(secret, Field(secret_path, "secretName"), "required");
+    } else if (auto problem = CheckDns1123Subdomain(source.secret_name)) {
+      r.Error(secret["secretName"], Field(secret_path, "secretName"), *problem);
+    }
+    ReadKeyToPaths(r, secret["items"], Field(secret_path, "items"), source.items);
+    FileMode(r, secret["defaultMode"], Field(secret_path, "defaultMode"), source.default_mode);
+    r.Bool(secret["optional"], Field(secret_path, "optional"), source.optional);
+    volume.source_ = std::move(source);
+  }
+  return volume;
+}
+
+std::optional<PodSecurityContext> ReadPodSecurityContext(Reader& r, const YAML::Node& node,
+                                                         const std::string& path) {
+  if (!r.Object(node, path,
+                {"runAsUser", "runAsGroup", "runAsNonRoot", "fsGroup", "supplementalGroups",
+                 "seccompProfile", "sysctls"})) {
+    return std::nullopt;
+  }
+  PodSecurityContext sc;
+  IdField(r, node["runAsUser"], Field(path, "runAsUser"), sc.run_as_user);
+  IdField(r, node["runAsGroup"], Field(path, "runAsGroup"), sc.run_as_group);
+  r.Bool(node["runAsNonRoot"], Field(path, "runAsNonRoot"), sc.run_as_non_root);
+  IdField(r, node["fsGroup"], Field(path, "fsGroup"), sc.fs_group);
+  const YAML::Node groups = node["supplementalGroups"];
+  if (r.List(groups, Field(path, "supplementalGroups"))) {
+    for (size_t i = 0; i < groups.size(); ++i) {
+      std::optional<int64_t> gid;
+      IdField(r, groups[i], Index(Field(path, "supplementalGroups"), i), gid);
+      if (gid) sc.supplemental_groups.push_back(*gid);
+    }
+  }
+  sc.seccomp_profile = ReadSeccomp(r, node["seccompProfile"], Field(path, "seccompProfile"));
+  const YAML::Node sysctls = node["sysctls"];
+  std::string sysctls_path = Field(path, "sysctls");
+  if (r.List(sysctls, sysctls_path)) {
+    std::set<std::string> names;
+    for (size_t i = 0; i < sysctls.size(); ++i) {
+      std::string p = Index(sysctls_path, i);
+      if (!r.Object(sysctls[i], p, {"name", "value"})) continue;
+      Sysctl sysctl;
+      if (!r.String(sysctls[i]["name"], Field(p, "name"), sysctl.name) || sysctl.name.empty()) {
+        r.Error(sysctls[i], Field(p, "name"), "required");
+      } else if (!std::all_of(sysctl.name.begin(), sysctl.name.end(), [](char c) {
+                   return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' ||
+                          c == '-' || c == '.' || c == '/';
+                 })) {
+        r.Error(sysctls[i]["name"], Field(p, "name"), "must be a valid sysctl name");
+      } else if (!names.insert(sysctl.name).second) {
+        r.Error(sysctls[i]["name"], Field(p, "name"), "duplicate sysctl " + Quote(sysctl.name));
+      }
+      r.String(sysctls[i]["value"], Field(p, "value"), sysctl.value);
+      sc.sysctls.push_back(std::move(sysctl));
+    }
+  }
+  return sc;
+}
+
+void ReadDns(Reader& r, const YAML::Node& spec, const std::string& path, PodSpec& out) {
+  if (spec["dnsPolicy"].IsDefined()) {
+    Enum(r, spec["dnsPolicy"], Field(path, "dnsPolicy"), out.dns_policy,
+         {"ClusterFirstWithHostNet", "ClusterFirst", "Default", "None"});
+  }
+  const YAML::Node config = spec["dnsConfig"];
+  std::string p = Field(path, "dnsConfig");
+  if (r.Object(config, p, {"nameservers", "searches", "options"})) {
+    PodDnsConfig dns;
+    if (r.StringList(config["nameservers"], Field(p, "nameservers"), dns.nameservers)) {
+      if (dns.nameservers.size() > 3) {
+        r.Error(config["nameservers"], Field(p, "nameservers"),
+                "must not have more than 3 nameservers");
+      }
+      for (size_t i = 0; i < dns.nameservers.size(); ++i) {
+        if (!IsIpAddress(dns.nameservers[i])) {
+          r.Error(config["nameservers"][i], Index(Field(p, "nameservers"), i),
+                  "must be a valid IP address");
+        }
+      }
+    }
+    if (r.StringList(config["searches"], Field(p, "searches"), dns.searches)) {
+      if (dns.searches.size() > 32) {
+        r.Error(config["searches"], Field(p, "searches"),
+                "must not have more than 32 search paths");
+      }
+      for (size_t i = 0; i < dns.searches.size(); ++i) {
+        std::string search = dns.searches[i];
+        if (search.ends_with('.')) search.pop_back();  // a fully qualified name is allowed
+        if (auto problem = CheckDns1123Subdomain(search)) {
+          r.Error(config["searches"][i], Index(Field(p, "searches"), i), *problem);
+        }
+      }
+    }
+    const YAML::Node options = config["options"];
+    if (r.List(options, Field(p, "options"))) {
+      for (size_t i = 0; i < options.size(); ++i) {
+        std::string op = Index(Field(p, "options"), i);
+        if (!r.Object(options[i], op, {"name", "value"})) continue;
+        PodDnsConfigOption option;
+        if (!r.String(options[i]["name"], Field(op, "name"), option.name) || option.name.empty()) {
+          r.Error(options[i], Field(op, "name"), "required");
+        }
+        r.String(options[i]["value"], Field(op, "value"), option.value);
+        dns.options.push_back(std::move(option));
+      }
+    }
+    out.dns_config = std::move(dns);
+  }
+  if (out.dns_policy == "None" && (!out.dns_config || out.dns_config->nameservers.empty())) {
+    r.Error(spec["dnsPolicy"], Field(path, "dnsConfig"),
+            "must provide at least one DNS nameserver when `dnsPolicy` is None");
+  }
+}
+
+void ReadHostAliases(Reader& r, const YAML::Node& node, const std::string& path, PodSpec& out) {
+  if (!r.List(node, path)) return;
+  for (size_t i = 0; i < node.size(); ++i) {
+    std::string p = Index(path, i);
+    if (!r.Object(node[i], p, {"ip", "hostnames"})) continue;
+    HostAlias alias;
+    if (!r.String(node[i]["ip"], Field(p, "ip"), alias.ip) || alias.ip.empty()) {
+      r.Error(node[i], Field(p, "ip"), "required");
+    } else if (!IsIpAddress(alias.ip)) {
+      r.Error(node[i]["ip"], Field(p, "ip"), "must be a valid IP address");
+    }
+    if (r.StringList(node[i]["hostnames"], Field(p, "hostnames"), alias.hostnames)) {
+      for (size_t j = 0; j < alias.hostnames.size(); ++j) {
+        if (auto problem = CheckDns1123Subdomain(alias.hostnames[j])) {
+          r.Error(node[i]["hostnames"][j], Index(Field(p, "hostnames"), j), *problem);
+        }
+      }
+    }
+    out.host_aliases.push_back(std::move(alias));
+  }
+}
+
+// Container names unique across init and app containers; host ports unique across the pod.
+void CheckAcrossContainers(Reader& r, const std::string& path, const PodSpec& spec) {
+  std::map<std::string, int> names;
+  std::map<std::tuple<std::string, int32_t, std::string>, int> host_ports;
+  auto check = [&](const std::vector<Container>& containers, const std::string& list) {
+    for (size_t i = 0; i < containers.size(); ++i) {
+      const Container& c = containers[i];
+      std::string p = Index(Field(path, list), i);
+      if (!c.name.empty()) {
+        auto [it, inserted] = names.emplace(c.name, c.source.line);
+        if (!inserted) {
+          r.Error(c.source.line, Field(p, "name"),
+                  "duplicate container name " + Quote(c.name) + " (first at line " +
+                      std::to_string(it->second) + ")");
+        }
+      }
+      for (size_t j = 0; j < c.ports.size(); ++j) {
+        const ContainerPort& port = c.ports[j];
+        if (port.host_port == 0) continue;
+        auto key = std::make_tuple(port.host_ip, port.host_port, port.protocol);
+        auto [it, inserted] = host_ports.emplace(key, port.source.line);
+        if (!inserted) {
+          r.Error(port.source.line, Field(Index(Field(p, "ports"), j), "hostPort"),
+                  "duplicate host port " + std::to_string(port.host_port) + "/" + port.protocol +
+                      " (first at line " + std::to_string(it->second) + ")");
+        }
+      }
+    }
+  };
+  check(spec.init_containers, "initContainers");
+  check(spec.containers, "containers");
+}
+
+}  // namespace
+
+void ReadPodSpec(Reader& r, const YAML::Node& spec, const std::string& path, Pod& pod) {
+  PodSpec& out = pod.spec;
+  if (!spec.IsDefined() || spec.IsNull()) {
+    r.Error(pod.metadata.source.line, path, "required");
+    return;
+  }
+  if (!r.Object(spec, path,
+                {"containers", "initContainers", "volumes", "restartPolicy",
+                 "terminationGracePeriodSeconds", "shareProcessNamespace", "hostNetwork", "hostPID",
+                 "hostIPC", "hostname", "subdomain", "dnsPolicy", "dnsConfig", "hostAliases",
+                 "securityContext", "runtimeClassName"})) {
+    return;
+  }
+  PodContext context;
+  r.Bool(spec["hostNetwork"], Field(path, "hostNetwork"), out.host_network);
+  context.host_network = out.host_network;
+
+  const YAML::Node volumes = spec["volumes"];
+  std::string volumes_path = Field(path, "volumes");
+  if (r.List(volumes, volumes_path)) {
+    for (size_t i = 0; i < volumes.size(); ++i) {
+      Volume volume = ReadVolume(r, volumes[i], Index(volumes_path, i));
+      if (!volume.name.empty() && !context.volumes.insert(volume.name).second) {
+        r.Error(volumes[i]["name"], Field(Index(volumes_path, i), "name"),
+                "duplicate volume name " + Quote(volume.name));
+      }
+      out.volumes.push_back(std::move(volume));
+    }
+  }
+
+  for (const char* list : {"initContainers", "containers"}) {
+    const YAML::Node containers = spec[list];
+    std::string p = Field(path, list);
+    bool init = std::string_view(list) == "initContainers";
+    if (!r.List(containers, p)) {
+      if (!init && (!containers.IsDefined() || containers.IsNull() ||
+                    (containers.IsSequence() && containers.size() == 0))) {
+        r.Error(containers.IsDefined() ? containers : spec, p, "required");
+      }
+      continue;
+    }
+    if (!init && containers.size() == 0) r.Error(containers, p, "required");
+    for (size_t i = 0; i < containers.size(); ++i) {
+      if (!containers[i].IsMap()) {
+        r.Error(containers[i], Index(p, i), "must be an object");
+        continue;
+      }
+      Container c = ReadContainer(r, containers[i], Index(p, i), init, context);
+      (init ? out.init_containers : out.containers).push_back(std::move(c));
+    }
+  }
+  CheckAcrossContainers(r, path, out);
+
+  if (spec["restartPolicy"].IsDefined()) {
+    Enum(r, spec["restartPolicy"], Field(path, "restartPolicy"), out.restart_policy,
+         {"Always", "OnFailure", "Never"});
+  }
+  const YAML::Node grace = spec["terminationGracePeriodSeconds"];
+  if (r.Int64(grace, Field(path, "terminationGracePeriodSeconds"),
+              out.termination_grace_period_seconds)) {
+    NonNegative(r, grace, Field(path, "terminationGracePeriodSeconds"),
+                *out.termination_grace_period_seconds);
+  }
+  r.Bool(spec["shareProcessNamespace"], Field(path, "shareProcessNamespace"),
+         out.share_process_namespace);
+  r.Bool(spec["hostPID"], Field(path, "hostPID"), out.host_pid);
+  r.Bool(spec["hostIPC"], Field(path, "hostIPC"), out.host_ipc);
+  if (out.share_process_namespace && out.host_pid) {
+    r.Error(spec["shareProcessNamespace"], Field(path, "shareProcessNamespace"),
+            "ShareProcessNamespace and HostPID cannot both be enabled");
+  }
+  for (auto [name, field] : {std::pair<const char*, std::string*>{"hostname", &out.hostname},
+                             std::pair<const char*, std::string*>{"subdomain", &out.subdomain}}) {
+    if (r.String(spec[name], Field(path, name), *field) && !field->empty()) {
+      if (auto problem = CheckDns1123Label(*field))
+        r.Error(spec[name], Field(path, name), *problem);
+    }
+  }
+  ReadDns(r, spec, path, out);
+  ReadHostAliases(r, spec["hostAliases"], Field(path, "hostAliases"), out);
+  out.security_context =
+      ReadPodSecurityContext(r, spec["securityContext"], Field(path, "securityContext"));
+  if (r.String(spec["runtimeClassName"], Field(path, "runtimeClassName"), out.runtime_class_name) &&
+      !out.runtime_class_name.empty()) {
+    if (auto problem = CheckDns1123Subdomain(out.runtime_class_name)) {
+      r.Error(spec["runtimeClassName"], Field(path, "runtimeClassName"), *problem);
+    }
+  }
+}
+
+}  // namespace peapod::agent::controller::manifest_internal

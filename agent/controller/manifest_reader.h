@@ -1,0 +1,134 @@
+// Internal to the manifest parser: walking yaml-cpp nodes with the JSON typing rules the API
+// server applies (a YAML manifest is converted to JSON before it is decoded), collecting every
+// issue with its line instead of stopping at the first.
+#pragma once
+
+#include <yaml-cpp/yaml.h>
+
+#include <cstdint>
+#include <initializer_list>
+#include <map>
+#include <optional>
+#include <set>
+#include <string>
+#include <string_view>
+#include <variant>
+#include <vector>
+
+#include "peapod/agent/controller/manifest.h"
+
+namespace peapod::agent::controller::manifest_internal {
+
+// Line of a node, 1-based (yaml-cpp counts from 0); 0 when the node has no mark.
+int LineOf(const YAML::Node& node);
+
+// "spec" + "containers" -> "spec.containers"; "x" + 3 -> "x[3]".
+std::string Field(const std::string& path, std::string_view name);
+std::string Index(const std::string& path, size_t i);
+
+class Reader {
+ public:
+  Reader(std::string file, const ParseOptions& options)
+      : file_(std::move(file)), options_(options) {}
+
+  void Error(const YAML::Node& at, const std::string& path, std::string message);
+  void Error(int line, const std::string& path, std::string message);
+  // An unsupported field or document: a warning, or an error when parsing strictly.
+  void Unsupported(const YAML::Node& at, const std::string& path);
+
+  // Checks that `node` is a mapping ("must be an object" otherwise) and reports every key not in
+  // `known` as unsupported (keys in `ignored` are dropped silently: see manifest.cpp for why).
+  // Duplicate keys are errors, as in kubectl. Returns false when `node` is not a mapping.
+  bool Object(const YAML::Node& node, const std::string& path,
+              std::initializer_list<std::string_view> known,
+              std::initializer_list<std::string_view> ignored = {});
+  // false (with "must be a list") unless `node` is a sequence; an absent or null node is an
+  // empty list (returns false too, without an issue).
+  bool List(const YAML::Node& node, const std::string& path);
+
+  // Scalars with JSON typing. Each returns whether a value was present and well-typed; an absent
+  // or null node leaves `out` untouched and returns false without an issue.
+  bool String(const YAML::Node& node, const std::string& path, std::string& out);
+  bool String(const YAML::Node& node, const std::string& path, std::optional<std::string>& out);
+  bool Int(const YAML::Node& node, const std::string& path, int64_t& out);
+  bool Int32(const YAML::Node& node, const std::string& path, int32_t& out);
+  bool Int64(const YAML::Node& node, const std::string& path, std::optional<int64_t>& out);
+  bool Bool(const YAML::Node& node, const std::string& path, bool& out);
+  bool Bool(const YAML::Node& node, const std::string& path, std::optional<bool>& out);
+  bool StringList(const YAML::Node& node, const std::string& path, std::vector<std::string>& out);
+  bool StringMap(const YAML::Node& node, const std::string& path,
+                 std::map<std::string, std::string>& out);
+  // Kubernetes' IntOrString (probe and hook ports).
+  bool IntOrString(const YAML::Node& node, const std::string& path,
+                   std::variant<int32_t, std::string>& out);
+  // A quantity written as a number or a string.
+  bool QuantityValue(const YAML::Node& node, const std::string& path, bool cpu, Quantity& out);
+
+  SourceRef Source(const YAML::Node& node) const { return {file_, LineOf(node)}; }
+  const std::string& file() const { return file_; }
+  bool strict() const { return options_.strict; }
+
+  std::vector<ManifestIssue> errors;
+  std::vector<ManifestIssue> warnings;
+
+ private:
+  std::string file_;
+  ParseOptions options_;
+};
+
+// ---- Kubernetes name and value rules (k8s.io/apimachinery/pkg/util/validation) ---------------
+
+// Empty optional: valid; otherwise the message to report.
+std::optional<std::string> CheckDns1123Subdomain(std::string_view value);
+std::optional<std::string> CheckDns1123Label(std::string_view value);
+std::optional<std::string> CheckIanaServiceName(std::string_view value);
+std::optional<std::string> CheckEnvVarName(std::string_view value);
+std::optional<std::string> CheckConfigMapKey(std::string_view value);
+std::optional<std::string> CheckLabelKey(std::string_view value);
+std::optional<std::string> CheckLabelValue(std::string_view value);
+// A relative path without ".." elements (items[].path, subPath).
+std::optional<std::string> CheckRelativePath(std::string_view value);
+bool IsIpAddress(const std::string& value);
+
+// Standard base64 (as Go's encoding/base64.StdEncoding, which the API server uses); nullopt
+// when malformed.
+std::optional<std::string> DecodeBase64(std::string_view text);
+
+// ---- helpers shared by the pod and container readers ----------------------------------------
+
+std::string Quote(std::string_view value);
+// "must be one of \"A\", \"B\"".
+std::string OneOf(std::initializer_list<std::string_view> values);
+// A list element that must be an object (null is not allowed either).
+bool ListItem(Reader& r, const YAML::Node& item, const std::string& path,
+              std::initializer_list<std::string_view> known);
+// An enum-like string field checked against `values`.
+void Enum(Reader& r, const YAML::Node& node, const std::string& path, std::string& out,
+          std::initializer_list<std::string_view> values);
+void PortNumber(Reader& r, const YAML::Node& node, const std::string& path, int32_t value,
+                bool allow_zero);
+void NonNegative(Reader& r, const YAML::Node& node, const std::string& path, int64_t value);
+// A file mode (0-0777), as defaultMode and items[].mode.
+void FileMode(Reader& r, const YAML::Node& node, const std::string& path,
+              std::optional<int32_t>& out);
+// A user or group id (0-2147483647).
+void IdField(Reader& r, const YAML::Node& node, const std::string& path,
+             std::optional<int64_t>& out);
+std::optional<SeccompProfile> ReadSeccomp(Reader& r, const YAML::Node& node,
+                                          const std::string& path);
+
+// What a container's fields are checked against in its pod.
+struct PodContext {
+  std::set<std::string> volumes;
+  bool host_network = false;
+};
+
+// One entry of containers or initContainers (manifest_container.cpp).
+Container ReadContainer(Reader& r, const YAML::Node& node, const std::string& path, bool init,
+                        const PodContext& pod);
+
+// Parses a pod object's spec into `pod` (manifest_pod.cpp). Validates everything that can be
+// checked within one pod.
+void ReadPodSpec(Reader& reader, const YAML::Node& spec, const std::string& path, Pod& pod);
+
+}  // namespace peapod::agent::controller::manifest_internal

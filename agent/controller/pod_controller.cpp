@@ -1,0 +1,549 @@
+// PodController: the applied objects, their persistence under <state_root>/controller, and one
+// PodWorker per pod (pod_worker.cpp does the supervising).
+#include "peapod/agent/controller/pod_controller.h"
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <ifaddrs.h>
+#include <net/if.h>
+#include <netinet/in.h>
+#include <spdlog/spdlog.h>
+#include <sys/utsname.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <filesystem>
+#include <nlohmann/json.hpp>
+#include <set>
+
+#include "peapod/agent/agent.h"
+#include "peapod/atomic_file.h"
+#include "pod_worker.h"
+
+namespace peapod::agent::controller {
+namespace fs = std::filesystem;
+
+namespace {
+
+int64_t NowNs() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+// A random RFC 4122 version 4 UUID, as the API server assigns pod uids.
+std::string NewUid() {
+  unsigned char b[16] = {};
+  int fd = ::open("/dev/urandom", O_RDONLY | O_CLOEXEC);
+  if (fd >= 0) {
+    ssize_t n = ::read(fd, b, sizeof(b));
+    (void)n;
+    ::close(fd);
+  }
+  b[6] = static_cast<unsigned char>((b[6] & 0x0f) | 0x40);
+  b[8] = static_cast<unsigned char>((b[8] & 0x3f) | 0x80);
+  static const char* hex = "0123456789abcdef";
+  std::string out;
+  for (int i = 0; i < 16; ++i) {
+    if (i == 4 || i == 6 || i == 8 || i == 10) out += '-';
+    out += hex[b[i] >> 4];
+    out += hex[b[i] & 0xf];
+  }
+  return out;
+}
+
+std::string NodeName() {
+  utsname u{};
+  if (::uname(&u) != 0) return "localhost";
+  return u.nodename;
+}
+
+// The node's address as kubelet reports status.hostIP: the first non-loopback IPv4 address.
+std::string NodeIp() {
+  ifaddrs* list = nullptr;
+  if (::getifaddrs(&list) != 0) return "";
+  std::string ip;
+  for (ifaddrs* a = list; a && ip.empty(); a = a->ifa_next) {
+    if (!a->ifa_addr || a->ifa_addr->sa_family != AF_INET) continue;
+    if ((a->ifa_flags & IFF_LOOPBACK) || !(a->ifa_flags & IFF_UP)) continue;
+    char buf[INET_ADDRSTRLEN];
+    auto* sin = reinterpret_cast<sockaddr_in*>(a->ifa_addr);
+    if (::inet_ntop(AF_INET, &sin->sin_addr, buf, sizeof(buf))) ip = buf;
+  }
+  ::freeifaddrs(list);
+  return ip;
+}
+
+std::string Key(const std::string& ns, const std::string& name) { return ns + "/" + name; }
+
+std::string ObjectFile(const std::string& ns, const std::string& name) {
+  return ns + "_" + name + ".json";
+}
+
+struct ParsedSources {
+  std::vector<std::pair<Pod, ManifestSource>> pods;
+  std::vector<std::pair<ConfigMap, ManifestSource>> config_maps;
+  std::vector<std::pair<Secret, ManifestSource>> secrets;
+  std::vector<std::string> warnings;
+};
+
+// Every source parsed and validated, or every error of every source.
+Result<ParsedSources> ParseAll(const std::vector<ManifestSource>& sources, bool strict) {
+  ParsedSources out;
+  std::string errors;
+  std::set<std::string> seen;
+  for (const auto& source : sources) {
+    auto set = ParseManifests(source.text, source.name, ParseOptions{.strict = strict});
+    if (!set) {
+      errors += (errors.empty() ? "" : "\n") + set.error().message;
+      continue;
+    }
+    for (const auto& w : set->warnings) out.warnings.push_back(w.ToString());
+    auto check_unique = [&](const std::string& kind, const ObjectMeta& m) {
+      if (!seen.insert(kind + "/" + Key(m.namespace_, m.name)).second) {
+        errors += (errors.empty() ? "" : "\n") + source.name + ": " + kind + " " +
+                  Key(m.namespace_, m.name) + " is given more than once";
+      }
+    };
+    for (auto& p : set->pods) {
+      check_unique("Pod", p.metadata);
+      out.pods.emplace_back(std::move(p), source);
+    }
+    for (auto& c : set->config_maps) {
+      check_unique("ConfigMap", c.metadata);
+      out.config_maps.emplace_back(std::move(c), source);
+    }
+    for (auto& s : set->secrets) {
+      check_unique("Secret", s.metadata);
+      out.secrets.emplace_back(std::move(s), source);
+    }
+  }
+  if (!errors.empty()) return Fail(ErrorCode::kInvalidArgument, errors);
+  return out;
+}
+
+nlohmann::json SourceJson(const ManifestSource& source) {
+  return {{"source_name", source.name}, {"source_text", source.text}};
+}
+
+}  // namespace
+
+struct PodController::Impl {
+  ControllerShared shared;
+  std::mutex apply_mu;  // one Apply/Delete at a time
+  std::mutex mu;        // guards pods and started
+  std::map<std::string, std::shared_ptr<PodWorker>> pods;
+  bool started = false;
+
+  std::string Dir(const std::string& kind) const { return shared.root + "/" + kind; }
+
+  // Drops the workers of pods that finished deleting.
+  void Reap() {
+    std::vector<std::shared_ptr<PodWorker>> done;
+    {
+      std::lock_guard lock(mu);
+      for (auto it = pods.begin(); it != pods.end();) {
+        if (it->second->finished()) {
+          done.push_back(std::move(it->second));
+          it = pods.erase(it);
+        } else {
+          ++it;
+        }
+      }
+    }
+  }
+
+  std::shared_ptr<PodWorker> Find(const std::string& ns, const std::string& name) {
+    std::lock_guard lock(mu);
+    auto it = pods.find(Key(ns, name));
+    if (it == pods.end() || it->second->finished()) return nullptr;
+    return it->second;
+  }
+
+  Status DeleteAndWait(const std::string& ns, const std::string& name, bool wait) {
+    std::shared_ptr<PodWorker> worker;
+    {
+      std::lock_guard lock(mu);
+      auto it = pods.find(Key(ns, name));
+      if (it == pods.end()) return Fail(ErrorCode::kNotFound, "pods \"" + name + "\" not found");
+      worker = it->second;
+    }
+    worker->RequestDelete();
+    if (!wait) return Ok();
+    worker->WaitFinished();
+    {
+      std::lock_guard lock(mu);
+      auto it = pods.find(Key(ns, name));
+      if (it != pods.end() && it->second == worker) pods.erase(it);
+    }
+    return Ok();
+  }
+
+  // Starts a worker for a pod (new, or loaded at start-up).
+  void Launch(Pod pod, PodRecord record) {
+    std::string key = Key(pod.metadata.namespace_, pod.metadata.name);
+    pod.metadata.uid = record.uid;
+    auto worker = std::make_shared<PodWorker>(shared, std::move(pod), std::move(record));
+    worker->Start();
+    std::lock_guard lock(mu);
+    pods[key] = std::move(worker);
+  }
+
+  void NotifyAll() {
+    std::lock_guard lock(mu);
+    for (auto& [key, w] : pods) w->Notify();
+  }
+
+  Status PersistObject(const std::string& kind, const ObjectMeta& m, const ManifestSource& source) {
+    std::error_code ec;
+    fs::create_directories(Dir(kind), ec);
+    return WriteFileAtomically(Dir(kind) + "/" + ObjectFile(m.namespace_, m.name),
+                               SourceJson(source).dump(), 0600);
+  }
+
+  Status LoadObjects();
+  Status LoadPods();
+};
+
+PodController::PodController(Agent& agent, ControllerConfig config)
+    : impl_(std::make_unique<Impl>()) {
+  impl_->shared.agent = &agent;
+  impl_->shared.config = std::move(config);
+  impl_->shared.root = agent.config().state_root + "/controller";
+  impl_->shared.node_name = NodeName();
+  impl_->shared.host_ip = NodeIp();
+}
+
+PodController::~PodController() {
+  std::map<std::string, std::shared_ptr<PodWorker>> pods;
+  {
+    std::lock_guard lock(impl_->mu);
+    pods.swap(impl_->pods);
+  }
+  pods.clear();  // each worker stops its thread and probes; the pods keep running
+}
+
+// ---- Start-up
+// -------------------------------------------------------------------------------------
+
+namespace {
+
+struct LoadedSource {
+  ManifestSource source;
+  ManifestSet set;
+};
+
+Result<LoadedSource> LoadSourceFile(const std::string& path) {
+  auto text = ReadWholeFile(path);
+  if (!text) return std::unexpected(std::move(text.error()));
+  nlohmann::json j = nlohmann::json::parse(*text, nullptr, false);
+  if (j.is_discarded() || !j.is_object()) {
+    return Fail(ErrorCode::kInvalidArgument, path + ": not a controller record");
+  }
+  LoadedSource out;
+  out.source.name = j.value("source_name", "");
+  out.source.text = j.value("source_text", "");
+  auto set = ParseManifests(out.source.text, out.source.name);
+  if (!set) return std::unexpected(std::move(set.error()).Context(path));
+  out.set = std::move(*set);
+  return out;
+}
+
+std::vector<std::string> JsonFiles(const std::string& dir) {
+  std::vector<std::string> files;
+  std::error_code ec;
+  for (auto it = fs::directory_iterator(dir, ec); !ec && it != fs::directory_iterator();
+       it.increment(ec)) {
+    if (it->path().extension() == ".json") files.push_back(it->path());
+  }
+  std::sort(files.begin(), files.end());
+  return files;
+}
+
+}  // namespace
+
+Status PodController::Impl::LoadObjects() {
+  for (const char* kind : {"configmaps", "secrets"}) {
+    for (const auto& path : JsonFiles(Dir(kind))) {
+      auto loaded = LoadSourceFile(path);
+      if (!loaded) {
+        spdlog::warn("controller: skipping {}: {}", path, loaded.error().ToString());
+        continue;
+      }
+      std::string file = fs::path(path).filename();
+      std::lock_guard lock(shared.objects_mu);
+      if (std::string(kind) == "configmaps") {
+        for (auto& cm : loaded->set.config_maps) {
+          if (ObjectFile(cm.metadata.namespace_, cm.metadata.name) != file) continue;
+          shared.objects.config_maps[Key(cm.metadata.namespace_, cm.metadata.name)] = cm;
+        }
+      } else {
+        for (auto& s : loaded->set.secrets) {
+          if (ObjectFile(s.metadata.namespace_, s.metadata.name) != file) continue;
+          shared.objects.secrets[Key(s.metadata.namespace_, s.metadata.name)] = s;
+        }
+      }
+    }
+  }
+  shared.objects_generation++;
+  return Ok();
+}
+
+Status PodController::Impl::LoadPods() {
+  std::set<std::string> uids;
+  for (const auto& path : JsonFiles(Dir("pods"))) {
+    auto text = ReadWholeFile(path);
+    nlohmann::json j = text ? nlohmann::json::parse(*text, nullptr, false) : nlohmann::json();
+    auto loaded = LoadSourceFile(path);
+    if (!loaded || j.is_discarded() || !j.is_object()) {
+      spdlog::warn("controller: skipping {}: {}", path,
+                   loaded ? "not a pod record" : loaded.error().ToString());
+      continue;
+    }
+    PodRecord record;
+    record.source_name = loaded->source.name;
+    record.source_text = loaded->source.text;
+    record.uid = j.value("uid", "");
+    record.hash = j.value("hash", "");
+    record.created_at = j.value("created_at", int64_t{0});
+    record.initialized = j.value("initialized", false);
+    record.terminal_phase = j.value("terminal_phase", "");
+    record.deleting = j.value("deleting", false);
+    record.sandbox_attempt = j.value("sandbox_attempt", uint32_t{0});
+    if (j.contains("restart_counts") && j["restart_counts"].is_object()) {
+      record.restart_counts = j["restart_counts"].get<std::map<std::string, int32_t>>();
+    }
+    std::string file = fs::path(path).filename();
+    for (auto& pod : loaded->set.pods) {
+      if (ObjectFile(pod.metadata.namespace_, pod.metadata.name) != file) continue;
+      if (record.uid.empty()) break;
+      uids.insert(record.uid);
+      spdlog::info("controller: loaded pod {}/{} ({})", pod.metadata.namespace_, pod.metadata.name,
+                   record.uid);
+      Launch(std::move(pod), std::move(record));
+      break;
+    }
+  }
+  // Sandboxes of pods no record knows (a crash during a delete): finish removing them.
+  PodSandboxFilter filter;
+  filter.label_selector = {{kLabelManaged, "true"}};
+  for (const auto& sb : shared.agent->sandboxes().ListPodSandbox(filter)) {
+    auto it = sb.labels.find(kLabelPodUid);
+    if (it != sb.labels.end() && uids.contains(it->second)) continue;
+    spdlog::info("controller: removing sandbox {} of a pod no longer applied", sb.id);
+    (void)shared.agent->sandboxes().RemovePodSandbox(sb.id);
+  }
+  return Ok();
+}
+
+Status PodController::Start() {
+  {
+    std::lock_guard lock(impl_->mu);
+    if (impl_->started) return Ok();
+    impl_->started = true;
+  }
+  for (const char* kind : {"pods", "configmaps", "secrets", "pod-data"}) {
+    std::error_code ec;
+    fs::create_directories(impl_->Dir(kind), ec);
+    if (ec) return FailErrno("create " + impl_->Dir(kind), ec.value());
+  }
+  std::lock_guard apply(impl_->apply_mu);
+  if (auto s = impl_->LoadObjects(); !s) return s;
+  return impl_->LoadPods();
+}
+
+// ---- Apply / delete
+// -------------------------------------------------------------------------------
+
+Result<ApplyResult> PodController::Apply(const std::vector<ManifestSource>& sources, bool strict) {
+  auto parsed = ParseAll(sources, strict);
+  if (!parsed) return std::unexpected(std::move(parsed.error()));
+  if (auto s = Start(); !s) return std::unexpected(std::move(s.error()));
+  std::lock_guard apply(impl_->apply_mu);
+  impl_->Reap();
+  ApplyResult result;
+  result.warnings = parsed->warnings;
+  auto& shared = impl_->shared;
+
+  // ConfigMaps and Secrets first: the pods of this apply may use them.
+  bool objects_changed = false;
+  for (auto& [cm, source] : parsed->config_maps) {
+    std::string key = Key(cm.metadata.namespace_, cm.metadata.name);
+    std::string action = "created";
+    {
+      std::lock_guard lock(shared.objects_mu);
+      auto it = shared.objects.config_maps.find(key);
+      if (it != shared.objects.config_maps.end()) {
+        action = it->second.data == cm.data && it->second.binary_data == cm.binary_data
+                     ? "unchanged"
+                     : "configured";
+      }
+    }
+    if (action != "unchanged") {
+      if (auto s = impl_->PersistObject("configmaps", cm.metadata, source); !s) {
+        return std::unexpected(std::move(s.error()).Context("store configmap " + key));
+      }
+      std::lock_guard lock(shared.objects_mu);
+      shared.objects.config_maps[key] = cm;
+      objects_changed = true;
+    }
+    result.objects.push_back({"ConfigMap", cm.metadata.namespace_, cm.metadata.name, action});
+  }
+  for (auto& [secret, source] : parsed->secrets) {
+    std::string key = Key(secret.metadata.namespace_, secret.metadata.name);
+    std::string action = "created";
+    {
+      std::lock_guard lock(shared.objects_mu);
+      auto it = shared.objects.secrets.find(key);
+      if (it != shared.objects.secrets.end()) {
+        action = it->second.data == secret.data && it->second.type == secret.type ? "unchanged"
+                                                                                  : "configured";
+      }
+    }
+    if (action != "unchanged") {
+      if (auto s = impl_->PersistObject("secrets", secret.metadata, source); !s) {
+        return std::unexpected(std::move(s.error()).Context("store secret " + key));
+      }
+      std::lock_guard lock(shared.objects_mu);
+      shared.objects.secrets[key] = secret;
+      objects_changed = true;
+    }
+    result.objects.push_back({"Secret", secret.metadata.namespace_, secret.metadata.name, action});
+  }
+  if (objects_changed) {
+    shared.objects_generation++;
+    impl_->NotifyAll();  // running pods rewrite their configMap/secret volumes
+  }
+
+  for (auto& [pod, source] : parsed->pods) {
+    const std::string ns = pod.metadata.namespace_;  // copies: the pod is moved away below
+    const std::string name = pod.metadata.name;
+    std::string hash = SpecHash(pod);
+    std::string action = "created";
+    if (auto existing = impl_->Find(ns, name)) {
+      if (existing->deleting()) {
+        // Being deleted: the apply creates it again once the old one is gone.
+        existing->WaitFinished();
+        impl_->Reap();
+      } else if (existing->hash() == hash) {
+        result.objects.push_back({"Pod", ns, name, "unchanged"});
+        continue;
+      } else {
+        // A changed spec replaces the pod: the old one terminates gracefully first.
+        spdlog::info("controller: pod {}/{} changed, replacing it", ns, name);
+        (void)impl_->DeleteAndWait(ns, name, true);
+        action = "configured";
+      }
+    }
+    PodRecord record;
+    record.source_name = source.name;
+    record.source_text = source.text;
+    record.uid = pod.metadata.uid.empty() ? NewUid() : pod.metadata.uid;
+    record.hash = hash;
+    record.created_at = NowNs();
+    nlohmann::json j = SourceJson(source);
+    j["uid"] = record.uid;
+    j["hash"] = record.hash;
+    j["created_at"] = record.created_at;
+    if (auto s = WriteFileAtomically(shared.PodRecordPath(ns, name), j.dump(), 0600); !s) {
+      return std::unexpected(std::move(s.error()).Context("store pod " + Key(ns, name)));
+    }
+    spdlog::info("controller: pod {}/{} {} ({})", ns, name, action, record.uid);
+    impl_->Launch(std::move(pod), std::move(record));
+    result.objects.push_back({"Pod", ns, name, action});
+  }
+  return result;
+}
+
+Result<std::vector<DeletedObject>> PodController::DeleteManifests(
+    const std::vector<ManifestSource>& sources, bool wait) {
+  auto parsed = ParseAll(sources, false);
+  if (!parsed) return std::unexpected(std::move(parsed.error()));
+  if (auto s = Start(); !s) return std::unexpected(std::move(s.error()));
+  std::vector<DeletedObject> deleted;
+  std::vector<std::pair<std::string, std::string>> pods;
+  {
+    std::lock_guard apply(impl_->apply_mu);
+    for (const auto& [pod, source] : parsed->pods) {
+      const auto& m = pod.metadata;
+      bool found = impl_->Find(m.namespace_, m.name) != nullptr;
+      if (found) (void)impl_->DeleteAndWait(m.namespace_, m.name, false);
+      deleted.push_back({"Pod", m.namespace_, m.name, found});
+      if (found) pods.emplace_back(m.namespace_, m.name);
+    }
+    auto& shared = impl_->shared;
+    bool changed = false;
+    for (const auto& [cm, source] : parsed->config_maps) {
+      const auto& m = cm.metadata;
+      std::lock_guard lock(shared.objects_mu);
+      bool found = shared.objects.config_maps.erase(Key(m.namespace_, m.name)) > 0;
+      std::error_code ec;
+      fs::remove(impl_->Dir("configmaps") + "/" + ObjectFile(m.namespace_, m.name), ec);
+      deleted.push_back({"ConfigMap", m.namespace_, m.name, found});
+      changed |= found;
+    }
+    for (const auto& [secret, source] : parsed->secrets) {
+      const auto& m = secret.metadata;
+      std::lock_guard lock(shared.objects_mu);
+      bool found = shared.objects.secrets.erase(Key(m.namespace_, m.name)) > 0;
+      std::error_code ec;
+      fs::remove(impl_->Dir("secrets") + "/" + ObjectFile(m.namespace_, m.name), ec);
+      deleted.push_back({"Secret", m.namespace_, m.name, found});
+      changed |= found;
+    }
+    // As kubelet: the files of a volume whose object is gone stay as they were.
+  }
+  if (wait) {
+    for (const auto& [ns, name] : pods) (void)impl_->DeleteAndWait(ns, name, true);
+  }
+  return deleted;
+}
+
+Status PodController::DeletePod(const std::string& namespace_, const std::string& name, bool wait) {
+  if (auto s = Start(); !s) return s;
+  std::string ns = namespace_.empty() ? "default" : namespace_;
+  if (!impl_->Find(ns, name)) return Fail(ErrorCode::kNotFound, "pods \"" + name + "\" not found");
+  return impl_->DeleteAndWait(ns, name, wait);
+}
+
+// ---- Status
+// ---------------------------------------------------------------------------------------
+
+std::vector<PodView> PodController::ListPods(const std::string& namespace_) {
+  impl_->Reap();
+  std::vector<std::shared_ptr<PodWorker>> workers;
+  {
+    std::lock_guard lock(impl_->mu);
+    for (const auto& [key, w] : impl_->pods) {
+      if (namespace_.empty() || key.starts_with(namespace_ + "/")) workers.push_back(w);
+    }
+  }
+  std::vector<PodView> views;
+  for (const auto& w : workers) {
+    if (!w->finished()) views.push_back(w->View());
+  }
+  return views;
+}
+
+Result<PodView> PodController::GetPod(const std::string& namespace_, const std::string& name) {
+  auto w = impl_->Find(namespace_.empty() ? "default" : namespace_, name);
+  if (!w) return Fail(ErrorCode::kNotFound, "pods \"" + name + "\" not found");
+  return w->View();
+}
+
+Result<std::string> PodController::LogPath(const std::string& namespace_, const std::string& pod,
+                                           const std::string& container, bool previous) {
+  auto w = impl_->Find(namespace_.empty() ? "default" : namespace_, pod);
+  if (!w) return Fail(ErrorCode::kNotFound, "pods \"" + pod + "\" not found");
+  return w->LogPath(container, previous);
+}
+
+Result<std::string> PodController::ContainerId(const std::string& namespace_,
+                                               const std::string& pod,
+                                               const std::string& container) {
+  auto w = impl_->Find(namespace_.empty() ? "default" : namespace_, pod);
+  if (!w) return Fail(ErrorCode::kNotFound, "pods \"" + pod + "\" not found");
+  return w->ContainerId(container);
+}
+
+}  // namespace peapod::agent::controller

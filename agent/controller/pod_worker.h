@@ -1,0 +1,158 @@
+// PodWorker: one thread per applied pod, doing what kubelet's pod worker does for it: volumes,
+// sandbox, image pulls, init containers in order, sidecars, app containers, restarts with
+// CrashLoopBackOff, probes, hooks, graceful termination, and a status snapshot for readers.
+// Internal to the controller.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "peapod/agent/controller/pod_controller.h"
+#include "peapod/agent/cri_types.h"
+#include "pod_config.h"
+#include "prober.h"
+
+namespace peapod::agent::controller {
+
+// What every worker shares with the controller.
+struct ControllerShared {
+  Agent* agent = nullptr;
+  ControllerConfig config;
+  std::string root;  // <state_root>/controller
+  std::string node_name;
+  std::string host_ip;
+
+  std::mutex objects_mu;
+  ConfigObjects objects;                        // guarded by objects_mu
+  std::atomic<uint64_t> objects_generation{0};  // bumped when a ConfigMap/Secret changes
+
+  ConfigObjects SnapshotObjects() {
+    std::lock_guard lock(objects_mu);
+    return objects;
+  }
+  std::string PodRecordPath(const std::string& ns, const std::string& name) const {
+    return root + "/pods/" + ns + "_" + name + ".json";
+  }
+};
+
+// What is persisted per pod (besides the manifest text it came from).
+struct PodRecord {
+  std::string source_name;
+  std::string source_text;
+  std::string uid;
+  std::string hash;
+  int64_t created_at = 0;
+  bool initialized = false;
+  std::string terminal_phase;  // "", Succeeded, Failed
+  bool deleting = false;       // a delete began: an agent restart finishes it
+  uint32_t sandbox_attempt = 0;
+  std::map<std::string, int32_t> restart_counts;
+};
+
+class PodWorker {
+ public:
+  PodWorker(ControllerShared& shared, Pod pod, PodRecord record);
+  ~PodWorker();  // stops the thread (and the probes); the pod keeps running
+  PodWorker(const PodWorker&) = delete;
+  PodWorker& operator=(const PodWorker&) = delete;
+
+  void Start();
+  // Graceful termination and removal of everything the pod had, then the worker finishes.
+  void RequestDelete();
+  void WaitFinished();
+  bool finished() const { return finished_.load(); }
+  bool deleting() {
+    std::lock_guard lock(mu_);
+    return delete_requested_;
+  }
+  void Notify();
+
+  const std::string& hash() const { return record_.hash; }
+  PodView View();
+  Result<std::string> LogPath(const std::string& container, bool previous);
+  Result<std::string> ContainerId(const std::string& container);
+
+ private:
+  struct Slot;
+  using Clock = std::chrono::steady_clock;
+
+  void Run();
+  bool Stopping();
+  void Adopt();
+  void Sync();
+  void Terminate(bool for_delete);
+  void Cleanup();
+
+  bool EnsureVolumes();
+  bool EnsureSandbox();
+  void RefreshContainers();
+  void CheckProbes();
+  bool RunInitContainers();
+  void RunAppContainers();
+  void UpdatePhase();
+
+  bool StartOrBackOff(Slot& s);
+  bool EnsureImage(Slot& s);
+  bool StartContainer(Slot& s);
+  void StartProbes(Slot& s, bool adopted);
+  void StopProbes(Slot& s);
+  void KillContainer(Slot& s, const std::string& message, std::optional<int64_t> grace_override);
+  bool ShouldRestart(const Slot& s) const;
+  std::string TerminationMessage(const Slot& s, const ContainerStatus& st);
+  bool Running(const Slot& s) const;
+  bool Exited(const Slot& s) const;
+  int64_t GraceSeconds() const;
+
+  void Event(const std::string& type, const std::string& reason, const std::string& object,
+             const std::string& message);
+  void Persist();
+  void Publish();
+  ContainerStatusView SlotView(const Slot& s);
+
+  ControllerShared& shared_;
+  Pod pod_;
+  PodRecord record_;
+  PodPaths paths_;
+  std::string key_;  // "<namespace>/<name>"
+  std::string log_directory_;
+  PodSandboxConfig sandbox_config_;
+
+  // Worker-thread state.
+  std::vector<std::unique_ptr<Slot>> slots_;  // init containers (in order), then app containers
+  std::string sandbox_id_;
+  std::string pod_ip_;
+  std::vector<std::string> pod_ips_;
+  std::map<std::string, std::string> volume_paths_;
+  uint64_t volumes_generation_ = UINT64_MAX;
+  std::string phase_ = "Pending";
+  bool initialized_ = false;
+  bool terminated_ = false;  // a terminal pod's containers and sandbox were stopped
+  int64_t started_at_ = 0;
+  Clock::time_point next_wake_;
+  Clock::time_point sandbox_retry_at_{};
+  std::map<std::string, std::pair<std::string, int64_t>> conditions_;  // type -> status, time
+
+  std::mutex mu_;  // guards the fields below
+  std::condition_variable cv_;
+  bool stop_ = false;
+  bool delete_requested_ = false;
+  bool wake_ = false;
+  PodView view_;
+  std::deque<PodEvent> events_;
+  std::map<std::string, std::pair<std::string, std::string>> ids_;  // name -> current, previous
+
+  std::atomic<bool> finished_{false};
+  std::thread thread_;
+};
+
+}  // namespace peapod::agent::controller
