@@ -4,11 +4,15 @@
 // error; `exec` exits with the command's code.
 #include <grpcpp/create_channel.h>
 #include <grpcpp/security/credentials.h>
+#include <signal.h>
+#include <sys/ioctl.h>
 #include <sys/stat.h>
+#include <termios.h>
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <cstdlib>
 #include <filesystem>
@@ -18,11 +22,13 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "cri/proto/api.grpc.pb.h"
 #include "cri/proto/pod_api.grpc.pb.h"
 #include "peapod/cli/format.h"
+#include "peapod/cri/streaming/client.h"
 
 #ifndef PEAPOD_VERSION
 #define PEAPOD_VERSION "0.0.0"
@@ -76,10 +82,12 @@ class Client {
     channel_ = grpc::CreateChannel("unix://" + globals.socket, grpc::InsecureChannelCredentials());
     pods_ = pv1::PodService::NewStub(channel_);
     images_ = cri::ImageService::NewStub(channel_);
+    runtime_ = cri::RuntimeService::NewStub(channel_);
   }
 
   pv1::PodService::Stub& pods() { return *pods_; }
   cri::ImageService::Stub& images() { return *images_; }
+  cri::RuntimeService::Stub& runtime() { return *runtime_; }
   const Globals& globals() const { return globals_; }
 
   // Prints a failed call as kubectl would and returns 1.
@@ -105,6 +113,7 @@ class Client {
   std::shared_ptr<grpc::Channel> channel_;
   std::unique_ptr<pv1::PodService::Stub> pods_;
   std::unique_ptr<cri::ImageService::Stub> images_;
+  std::unique_ptr<cri::RuntimeService::Stub> runtime_;
 };
 
 // ---- manifests ------------------------------------------------------------------------------
@@ -394,6 +403,133 @@ int Exec(Client& client, const std::string& pod, const std::string& container,
   return resp.exit_code();
 }
 
+// ---- exec -it and attach: CRI streaming -----------------------------------------------------
+
+// The CRI id of `container` (default: the pod's first) in a running pod, from the pod's status.
+int RunningContainerId(Client& client, const std::string& pod, const std::string& container,
+                       std::string* id) {
+  pv1::GetPodRequest req;
+  req.set_namespace_(client.globals().namespace_);
+  req.set_name(pod);
+  pv1::GetPodResponse resp;
+  grpc::ClientContext ctx;
+  auto status = client.pods().GetPod(&ctx, req, &resp);
+  if (!status.ok()) return client.Failed(status);
+  json j = json::parse(resp.pod().json(), nullptr, false);
+  std::string name = container;
+  if (name.empty() && j.is_object()) {
+    const json& containers = j["spec"]["containers"];
+    if (containers.is_array() && !containers.empty()) name = containers[0].value("name", "");
+  }
+  if (j.is_object() && j["status"]["containerStatuses"].is_array()) {
+    for (const json& s : j["status"]["containerStatuses"]) {
+      if (s.value("name", "") != name) continue;
+      std::string cid = s.value("containerID", "");
+      if (cid.rfind("peapod://", 0) == 0) cid = cid.substr(9);
+      if (cid.empty() || !s["state"].contains("running")) break;
+      *id = cid;
+      return 0;
+    }
+  }
+  return UserError("container " + name + " is not running in pod " + pod);
+}
+
+// The local terminal in raw mode while alive (keys go to the remote side as typed), with its
+// size sent on start and on every SIGWINCH.
+class LocalTerminal {
+ public:
+  explicit LocalTerminal(peapod::cri::streaming::TerminalSizeQueue* sizes) : sizes_(sizes) {
+    if (::tcgetattr(0, &saved_) != 0) return;
+    termios raw = saved_;
+    ::cfmakeraw(&raw);
+    raw_ = ::tcsetattr(0, TCSANOW, &raw) == 0;
+    if (!sizes_) return;
+    PushSize();
+    // SIGWINCH is blocked in every thread (see main) and taken here.
+    sigset_t winch;
+    sigemptyset(&winch);
+    sigaddset(&winch, SIGWINCH);
+    watcher_ = std::thread([this, winch] {
+      timespec tick{0, 100 * 1000 * 1000};
+      while (!stop_) {
+        if (::sigtimedwait(&winch, nullptr, &tick) == SIGWINCH) PushSize();
+      }
+    });
+  }
+  ~LocalTerminal() {
+    stop_ = true;
+    if (watcher_.joinable()) watcher_.join();
+    if (raw_) ::tcsetattr(0, TCSANOW, &saved_);
+  }
+
+ private:
+  void PushSize() {
+    winsize ws{};
+    if (::ioctl(0, TIOCGWINSZ, &ws) == 0 && ws.ws_col > 0 && ws.ws_row > 0) {
+      sizes_->Push({.width = ws.ws_col, .height = ws.ws_row});
+    }
+  }
+  peapod::cri::streaming::TerminalSizeQueue* sizes_;
+  termios saved_{};
+  bool raw_ = false;
+  std::atomic<bool> stop_ = false;
+  std::thread watcher_;
+};
+
+// Runs the session behind a CRI streaming URL on this process's stdio; its exit code.
+int RunSession(const std::string& url, bool in, bool tty) {
+  namespace streaming = peapod::cri::streaming;
+  streaming::TerminalSizeQueue sizes;
+  streaming::RemoteCommandIo io;
+  io.stdin_fd = in ? 0 : -1;
+  io.stdout_fd = 1;
+  io.stderr_fd = tty ? -1 : 2;
+  io.tty = tty;
+  io.resize = tty ? &sizes : nullptr;
+  peapod::Result<int> code = 0;
+  {
+    std::unique_ptr<LocalTerminal> terminal;
+    if (tty && ::isatty(0)) terminal = std::make_unique<LocalTerminal>(&sizes);
+    code = streaming::RunRemoteCommand(url, io);
+  }
+  if (!code) return UserError(code.error().ToString());
+  return *code;
+}
+
+int ExecInteractive(Client& client, const std::string& pod, const std::string& container,
+                    const std::vector<std::string>& command, bool in, bool tty) {
+  if (command.empty()) {
+    return UserError("you must specify at least one command for the container");
+  }
+  cri::ExecRequest req;
+  if (int rc = RunningContainerId(client, pod, container, req.mutable_container_id())) return rc;
+  for (const auto& arg : command) req.add_cmd(arg);
+  req.set_stdin(in);
+  req.set_stdout(true);
+  req.set_stderr(!tty);
+  req.set_tty(tty);
+  cri::ExecResponse resp;
+  grpc::ClientContext ctx;
+  auto status = client.runtime().Exec(&ctx, req, &resp);
+  if (!status.ok()) return client.Failed(status);
+  return RunSession(resp.url(), in, tty);
+}
+
+int Attach(Client& client, const std::string& pod, const std::string& container, bool in,
+           bool tty) {
+  cri::AttachRequest req;
+  if (int rc = RunningContainerId(client, pod, container, req.mutable_container_id())) return rc;
+  req.set_stdin(in);
+  req.set_stdout(true);
+  req.set_stderr(!tty);
+  req.set_tty(tty);
+  cri::AttachResponse resp;
+  grpc::ClientContext ctx;
+  auto status = client.runtime().Attach(&ctx, req, &resp);
+  if (!status.ok()) return client.Failed(status);
+  return RunSession(resp.url(), in, tty);
+}
+
 // ---- image verbs ----------------------------------------------------------------------------
 
 // "docker.io/library/busybox:latest" -> {"docker.io/library/busybox", "latest"}.
@@ -548,6 +684,12 @@ int Info(Client& client, bool version_only) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  // exec -it and attach -it take SIGWINCH synchronously in one thread (LocalTerminal): blocked
+  // before gRPC starts any thread, or one of those would get it and drop it (default: ignore).
+  sigset_t winch;
+  sigemptyset(&winch);
+  sigaddset(&winch, SIGWINCH);
+  ::pthread_sigmask(SIG_BLOCK, &winch, nullptr);
   Globals g;
   if (const char* env = std::getenv("PEAPOD_SOCKET"); env && *env) {
     g.socket = env;
@@ -601,8 +743,13 @@ int main(int argc, char** argv) {
   exec->add_option("command", command, "the command, after --");
   exec->add_option("-c,--container", container, "the container (default: the first)");
   bool interactive = false, tty = false;
-  exec->add_flag("-i,--stdin", interactive, "not supported: exec is non-interactive");
-  exec->add_flag("-t,--tty", tty, "not supported: exec is non-interactive");
+  exec->add_flag("-i,--stdin", interactive, "pass stdin to the command");
+  exec->add_flag("-t,--tty", tty, "run the command on a terminal");
+  auto* attach = app.add_subcommand("attach", "attach to a running container: attach POD");
+  attach->add_option("pod", pod, "the pod")->required();
+  attach->add_option("-c,--container", container, "the container (default: the first)");
+  attach->add_flag("-i,--stdin", interactive, "pass stdin to the container");
+  attach->add_flag("-t,--tty", tty, "the container's stdin is a terminal");
 
   app.add_subcommand("images", "list images");
   std::string ref;
@@ -632,12 +779,10 @@ int main(int argc, char** argv) {
   if (verb == "describe") return Describe(client, args);
   if (verb == "logs") return Logs(client, logs_flags);
   if (verb == "exec") {
-    // Say so plainly rather than run a shell that would read nothing and exit at once.
-    if (interactive || tty) {
-      return UserError("peapod exec is non-interactive (no -i/-t yet): give the command after --");
-    }
+    if (interactive || tty) return ExecInteractive(client, pod, container, command, interactive, tty);
     return Exec(client, pod, container, command);
   }
+  if (verb == "attach") return Attach(client, pod, container, interactive, tty);
   if (verb == "images") return Images(client);
   if (verb == "pull") return Pull(client, ref);
   if (verb == "load") return Load(client, archive);
