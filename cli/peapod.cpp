@@ -779,7 +779,8 @@ int main(int argc, char** argv) {
   if (verb == "describe") return Describe(client, args);
   if (verb == "logs") return Logs(client, logs_flags);
   if (verb == "exec") {
-    if (interactive || tty) return ExecInteractive(client, pod, container, command, interactive, tty);
+    if (interactive || tty)
+      return ExecInteractive(client, pod, container, command, interactive, tty);
     return Exec(client, pod, container, command);
   }
   if (verb == "attach") return Attach(client, pod, container, interactive, tty);
