@@ -184,5 +184,15 @@ TEST_F(CliInteractive, AttachItTalksToTheContainersConsole) {
   EXPECT_NE(refused.err.find("not created with stdin"), std::string::npos) << refused.Describe();
 }
 
+TEST_F(CliInteractive, ExecIPipesStdinWithoutATerminal) {
+  StartConsolePod();
+  auto r = Cli({"exec", "-i", "console", "-c", "sleeper", "--", "sh", "-c",
+                "tr a-z A-Z; echo done >&2; exit 5"},
+               "hello from a pipe\n");
+  EXPECT_EQ(r.exit_code, 5) << r.Describe();
+  EXPECT_EQ(r.out, "HELLO FROM A PIPE\n") << r.Describe();
+  EXPECT_EQ(r.err, "done\n") << r.Describe();
+}
+
 }  // namespace
 }  // namespace peapod::testing
