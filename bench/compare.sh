@@ -152,6 +152,7 @@ spawn_daemon() {  # LOG CMD...
 }
 peapod_pid=$(spawn_daemon "$out/peapodd.log" "$peapodd" --listen "$BENCH_PEAPOD_SOCKET" \
   --state-root "$BENCH_PEAPOD_ROOT" --run-root "$BENCH_PEAPOD_RUN" \
+  --cgroup-parent peapod-bench \
   --cni-conf-dir "$BENCH_CNI_CONF_DIR" --cni-plugin-dirs "$BENCH_CNI_BIN_DIR" \
   --registry-mirror "docker.io=http://127.0.0.1:$BENCH_REGISTRY_PORT" --log-level warn)
 peapod_start=$(start_time "$peapod_pid")

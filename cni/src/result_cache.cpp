@@ -85,7 +85,12 @@ Status ResultCache::Write(const CacheEntry& entry) const {
   std::filesystem::create_directories(dir_, ec);
   if (ec) return FailErrno("create CNI cache directory " + dir_, ec.value());
   std::string path = PathFor(entry);
-  if (auto st = WriteFileAtomically(path, CacheEntryToJson(entry).dump(), 0600); !st) {
+  // Crash-safe, not power-loss-safe: after a power loss the entry only matters for releasing
+  // the IPAM lease, and the plugins write their lease files without fsync either (as libcni
+  // writes its cache). Two fsyncs per pod start were most of RunPodSandbox above the plugins.
+  if (auto st = WriteFileAtomically(path, CacheEntryToJson(entry).dump(), 0600,
+                                    Durability::kProcessCrash);
+      !st) {
     return std::unexpected(std::move(st.error()).Context("write CNI cache"));
   }
   return Ok();

@@ -354,7 +354,11 @@ Result<ContainerRootfs> ImageService::CreateContainerRootfs(const std::string& c
     return Fail(ErrorCode::kAlreadyExists, "container " + container_id + " already has a rootfs");
   auto dirs = CreateContainerDirs(options_.root + "/containers", container_id);
   if (!dirs) return std::unexpected(dirs.error());
-  if (auto st = WriteFileAtomically(dirs->dir + "/" + kContainerImageFile, rec->id); !st) {
+  // Crash-safe is enough: a container does not outlive a reboot (its record is on /run), and
+  // the agent's start-up sweep removes container dirs without a record.
+  if (auto st = WriteFileAtomically(dirs->dir + "/" + kContainerImageFile, rec->id, 0644,
+                                    Durability::kProcessCrash);
+      !st) {
     (void)RemoveContainerDirs(options_.root + "/containers", container_id);
     return std::unexpected(st.error());
   }

@@ -17,7 +17,9 @@ Status FsyncDirectory(const std::string& dir) {
   return Ok();
 }
 
-Status WriteFileAtomically(const std::string& path, std::string_view content, mode_t mode) {
+Status WriteFileAtomically(const std::string& path, std::string_view content, mode_t mode,
+                           Durability durability) {
+  const bool sync = durability == Durability::kPowerLoss;
   // Unique per process and call, so concurrent writers of one path never share a temp file.
   static std::atomic<uint64_t> counter{0};
   std::string tmp =
@@ -35,12 +37,13 @@ Status WriteFileAtomically(const std::string& path, std::string_view content, mo
     }
     off += static_cast<size_t>(n);
   }
-  if (::fsync(fd.Get()) != 0 || ::rename(tmp.c_str(), path.c_str()) != 0) {
+  if ((sync && ::fsync(fd.Get()) != 0) || ::rename(tmp.c_str(), path.c_str()) != 0) {
     int err = errno;
     ::unlink(tmp.c_str());
     return FailErrno("write " + path, err);
   }
   fd.Reset();
+  if (!sync) return Ok();
   return FsyncDirectory(std::filesystem::path(path).parent_path().string());
 }
 
