@@ -143,11 +143,12 @@ Status CgroupManager::CreateDirs(const std::string& path, std::vector<std::strin
               std::move(st.error()).Context("create cgroup " + path + " in " + parent_dir));
         }
       }
-      if (::mkdir(dir.c_str(), 0755) != 0) {
-        if (errno != EEXIST) return FailErrno("create cgroup directory " + dir);
-        continue;
-      }
-      created->push_back(dir);
+      bool made = ::mkdir(dir.c_str(), 0755) == 0;
+      if (!made && errno != EEXIST) return FailErrno("create cgroup directory " + dir);
+      if (made) created->push_back(dir);
+      // Also when the directory exists: a concurrent call may have made it a moment ago and not
+      // filled its cpuset yet, and a child of an empty cpuset refuses tasks with ENOSPC (seen
+      // with 50 pods started at once under a new cgroup parent). Filling is idempotent.
       if (h.version == CgroupVersion::kV1 &&
           std::find(h.controllers.begin(), h.controllers.end(), "cpuset") != h.controllers.end()) {
         if (auto st = InheritCpuset(parent_dir, dir); !st) {

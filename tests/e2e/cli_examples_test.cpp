@@ -40,7 +40,7 @@ TEST_F(Examples, CrashLoopRestartsAndKeepsThePreviousLog) {
 TEST_F(Examples, MachineIsAShellToExecInto) {
   auto r = Cli({"apply", "-f", Example("machine.yaml")});
   ASSERT_EQ(r.exit_code, 0) << r.Describe();
-  ASSERT_TRUE(WaitUntil([&] { return StateKind(Pod("machine"), "machine") == "running"; }));
+  ASSERT_TRUE(WaitRunning("machine", "machine"));
   auto who = Cli({"exec", "machine", "--", "sh", "-c", "hostname; pwd; echo $POD_NAME"});
   EXPECT_EQ(who.exit_code, 0) << who.Describe();
   EXPECT_EQ(who.out, "machine\n/home/dev\nmachine\n");

@@ -193,6 +193,11 @@ class CliTest : public ::testing::Test {
     return WaitUntil([&] { return PodReady(Pod(name)) == ready; });
   }
 
+  // Waits for `container` of pod `name` to be running; false at the deadline.
+  bool WaitRunning(const std::string& name, const std::string& container) {
+    return WaitUntil([&] { return StateKind(Pod(name), container) == "running"; });
+  }
+
   TempDir logs_{"peapod-e2e-logs"};
   std::unique_ptr<CniTestNetwork> network_;
   std::unique_ptr<PeapoddProcess> daemon_;

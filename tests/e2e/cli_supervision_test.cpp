@@ -63,7 +63,7 @@ spec:
         failureThreshold: 2
 )");
   ASSERT_EQ(applied.exit_code, 0) << applied.Describe();
-  ASSERT_TRUE(WaitUntil([&] { return StateKind(Pod("live"), "app") == "running"; }));
+  ASSERT_TRUE(WaitRunning("live", "app"));
   EXPECT_EQ(RestartCount(Pod("live"), "app"), 0);
   auto rm = Cli({"exec", "live", "--", "rm", "/tmp/healthy"});
   ASSERT_EQ(rm.exit_code, 0) << rm.Describe();
@@ -72,7 +72,7 @@ spec:
   auto describe = Cli({"describe", "pod", "live"});
   EXPECT_NE(describe.out.find("Unhealthy"), std::string::npos) << describe.out;
   // The new instance wrote its health file again and stays up.
-  EXPECT_TRUE(WaitUntil([&] { return StateKind(Pod("live"), "app") == "running"; }));
+  EXPECT_TRUE(WaitRunning("live", "app"));
 }
 
 TEST_F(Supervision, ReadinessProbeFlipsReady) {
@@ -93,7 +93,7 @@ spec:
         periodSeconds: 1
 )");
   ASSERT_EQ(applied.exit_code, 0) << applied.Describe();
-  ASSERT_TRUE(WaitUntil([&] { return StateKind(Pod("ready"), "app") == "running"; }));
+  ASSERT_TRUE(WaitRunning("ready", "app"));
   EXPECT_FALSE(PodReady(Pod("ready")));
   EXPECT_NE(Cli({"get", "pods"}).out.find("ready   0/1     Running"), std::string::npos);
 
@@ -135,8 +135,7 @@ spec:
       volumeMounts: [{name: shared, mountPath: /shared}]
 )");
   ASSERT_EQ(applied.exit_code, 0) << applied.Describe();
-  ASSERT_TRUE(WaitUntil([&] { return StateKind(Pod("inits"), "app") == "running"; }))
-      << Cli({"describe", "pod", "inits"}).out;
+  ASSERT_TRUE(WaitRunning("inits", "app")) << Cli({"describe", "pod", "inits"}).out;
   auto order = Cli({"exec", "inits", "--", "cat", "/shared/order"});
   EXPECT_EQ(order.out, "first\nsecond\napp\n") << order.Describe();
   auto pod = Pod("inits");
@@ -226,7 +225,7 @@ spec:
       command: [sh, -c, 'exit 1']
 )");
   ASSERT_EQ(applied.exit_code, 0) << applied.Describe();
-  ASSERT_TRUE(WaitUntil([&] { return StateKind(Pod("steady"), "app") == "running"; }));
+  ASSERT_TRUE(WaitRunning("steady", "app"));
   ASSERT_TRUE(WaitUntil([&] { return RestartCount(Pod("flaky"), "app") >= 1; }));
   std::string steady_id = ContainerStatus(Pod("steady"), "app").value("containerID", "");
   int flaky_restarts = RestartCount(Pod("flaky"), "app");

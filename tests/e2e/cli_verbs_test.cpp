@@ -73,7 +73,7 @@ spec:
       command: [sh, -c, 'for i in 1 2 3; do echo "tick $i"; sleep 1; done']
 )");
   ASSERT_EQ(r.exit_code, 0) << r.Describe();
-  ASSERT_TRUE(WaitUntil([&] { return StateKind(Pod("ticker"), "t") == "running"; }));
+  ASSERT_TRUE(WaitRunning("ticker", "t"));
   // Returns once the container exits, with every line, including those written after the call.
   auto followed = Cli({"logs", "-f", "ticker"});
   EXPECT_EQ(followed.exit_code, 0) << followed.Describe();

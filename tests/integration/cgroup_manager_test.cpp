@@ -161,6 +161,30 @@ TEST_F(CgroupTest, AddProcessMovesChildIntoContainerCgroupInEveryHierarchy) {
   }
 }
 
+// The window of two pods created at once under a new parent: one call has made the parent's
+// v1 cpuset directory but not filled it yet when the other finds it there. The pod made in that
+// window must still take tasks (an empty cpuset parent would make it refuse them with ENOSPC).
+TEST_F(CgroupTest, PodUnderAParentWithAnEmptyCpusetStillTakesTasks) {
+  const CgroupHierarchy* cpuset = driver_->HierarchyFor("cpuset");
+  if (cpuset == nullptr || cpuset->version != CgroupVersion::kV1) {
+    GTEST_SKIP() << "no v1 cpuset hierarchy on this host";
+  }
+  std::string parent_dir = cpuset->mount_point + "/" + TestParent();
+  ASSERT_EQ(::mkdir(parent_dir.c_str(), 0755), 0) << std::strerror(errno);
+  ASSERT_EQ(ReadFile(parent_dir + "/cpuset.cpus"), "\n") << "a fresh v1 cpuset starts empty";
+
+  auto pod = manager_->CreatePod("p1");
+  ASSERT_TRUE(pod) << pod.error().ToString();
+  auto ctr = manager_->CreateContainer("p1", "c1");
+  ASSERT_TRUE(ctr) << ctr.error().ToString();
+  BlockedChild child([] {});
+  auto added = ctr->AddProcess(child.pid());
+  EXPECT_TRUE(added) << added.error().ToString();
+  EXPECT_NE(ReadFile(parent_dir + "/cpuset.cpus"), "\n");
+  ASSERT_TRUE(pod->Remove());
+  child.Wait();
+}
+
 TEST_F(CgroupTest, MemoryLimitOomKillsChildAndOomKilledSaysSo) {
   ASSERT_TRUE(manager_->CreatePod("p1"));
   Resources r;

@@ -97,8 +97,7 @@ spec:
     configMap:
       name: settings
 )");
-  auto pod = WaitPod(
-      "envy", [](const PodView& p) { return ContainerRunning(p, "app"); }, "running");
+  auto pod = WaitRunning("envy");
   // /tmp/args is written after /tmp/env.
   WaitPod(
       "envy",
@@ -138,20 +137,13 @@ spec:
       valueFrom:
         configMapKeyRef: {name: absent, key: x}
 )");
-  auto pod = WaitPod(
-      "needy",
-      [](const PodView& p) {
-        auto* c = Find(p, "app");
-        return c && c->state.reason == "CreateContainerConfigError";
-      },
-      "CreateContainerConfigError");
+  auto pod = WaitReason("needy", "app", "CreateContainerConfigError");
   EXPECT_EQ(pod.phase, "Pending");
   EXPECT_NE(Find(pod, "app")->state.message.find("absent"), std::string::npos);
   // Applying the ConfigMap lets it start.
   Apply("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: absent\ndata:\n  x: here\n",
         "cm.yaml");
-  WaitPod(
-      "needy", [](const PodView& p) { return ContainerRunning(p, "app"); }, "running");
+  WaitRunning("needy");
   EXPECT_EQ(Exec("needy", "app", "echo $X"), "here\n");
 }
 
@@ -183,8 +175,7 @@ spec:
     - {name: site, mountPath: /site}
     - {name: out, mountPath: /out}
 )");
-  auto pod = WaitPod(
-      "watcher", [](const PodView& p) { return ContainerRunning(p, "app"); }, "running");
+  auto pod = WaitRunning("watcher");
   std::string volume = VolumeDir(pod, "site");
   // kubelet's layout: each key a symlink through ..data.
   struct stat st {};

@@ -87,6 +87,26 @@ class ControllerFixture : public AgentFixture {
     }
   }
 
+  // Waits for `container` of pod `name` to be running.
+  agent::controller::PodView WaitRunning(const std::string& name,
+                                         const std::string& container = "app") {
+    return WaitPod(
+        name, [&](const agent::controller::PodView& p) { return ContainerRunning(p, container); },
+        "running");
+  }
+
+  // Waits for `container` of pod `name` to be in a state with `reason` (e.g. CrashLoopBackOff).
+  agent::controller::PodView WaitReason(const std::string& name, const std::string& container,
+                                        const std::string& reason) {
+    return WaitPod(
+        name,
+        [&](const agent::controller::PodView& p) {
+          auto* c = Find(p, container);
+          return c && c->state.reason == reason;
+        },
+        reason);
+  }
+
   static const agent::controller::ContainerStatusView* Find(const agent::controller::PodView& pod,
                                                             const std::string& container) {
     for (const auto* list : {&pod.container_statuses, &pod.init_container_statuses}) {

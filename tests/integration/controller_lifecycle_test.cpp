@@ -33,13 +33,7 @@ spec:
   EXPECT_TRUE(HasEvent(pod, "BackOff", "app")) << Describe(pod);
   EXPECT_TRUE(HasEvent(pod, "Started", "app"));
   // Between restarts the container waits in CrashLoopBackOff with its last exit recorded.
-  pod = WaitPod(
-      "crasher",
-      [](const PodView& p) {
-        auto* c = Find(p, "app");
-        return c && c->state.reason == "CrashLoopBackOff";
-      },
-      "CrashLoopBackOff");
+  pod = WaitReason("crasher", "app", "CrashLoopBackOff");
   auto* app = Find(pod, "app");
   ASSERT_NE(app, nullptr);
   ASSERT_TRUE(app->last_state.has_value());
@@ -274,8 +268,7 @@ spec:
   EXPECT_EQ(first.objects[0].kind, "Pod");
   EXPECT_EQ(first.objects[0].name, "web");
   EXPECT_EQ(first.objects[0].namespace_, "default");
-  auto pod = WaitPod(
-      "web", [](const PodView& p) { return ContainerRunning(p, "app"); }, "running");
+  auto pod = WaitRunning("web");
   auto again = Apply(yaml);
   ASSERT_EQ(again.objects.size(), 1u);
   EXPECT_EQ(again.objects[0].action, "unchanged");
@@ -334,8 +327,7 @@ spec:
     - {name: scratch, mountPath: /scratch}
     - {name: creds, mountPath: /creds}
 )");
-  auto pod = WaitPod(
-      "doomed", [](const PodView& p) { return ContainerRunning(p, "app"); }, "running");
+  auto pod = WaitRunning("doomed");
   EXPECT_EQ(Exec("doomed", "app", "cat /creds/password"), "hunter2");
   EXPECT_FALSE(MountsUnder(dir_ / "state").empty());
   ASSERT_TRUE(controller_->DeletePod("default", "doomed", true).has_value());
@@ -437,8 +429,7 @@ spec:
     imagePullPolicy: IfNotPresent
     command: ["sleep", "3600"]
 )");
-  auto pod = WaitPod(
-      "phoenix", [](const PodView& p) { return ContainerRunning(p, "app"); }, "running");
+  auto pod = WaitRunning("phoenix");
   auto status = agent_->sandboxes().PodSandboxStatus(pod.sandbox_id, true);
   ASSERT_TRUE(status.has_value());
   int pause = std::stoi(status->info.at("pid"));

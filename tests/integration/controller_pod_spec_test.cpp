@@ -68,13 +68,7 @@ spec:
     securityContext:
       runAsNonRoot: true
 )");
-  auto pod = WaitPod(
-      "rootless",
-      [](const PodView& p) {
-        auto* c = Find(p, "app");
-        return c && c->state.reason == "CreateContainerConfigError";
-      },
-      "CreateContainerConfigError");
+  auto pod = WaitReason("rootless", "app", "CreateContainerConfigError");
   EXPECT_NE(Find(pod, "app")->state.message.find("runAsNonRoot"), std::string::npos);
   EXPECT_TRUE(agent_->containers().ListContainers().empty());
 }
@@ -95,8 +89,7 @@ spec:
       requests: {cpu: 250m, memory: 32Mi}
       limits: {cpu: 500m, memory: 64Mi}
 )");
-  auto pod = WaitPod(
-      "limited", [](const PodView& p) { return ContainerRunning(p, "app"); }, "running");
+  auto pod = WaitRunning("limited");
   auto st = agent_->containers().ContainerStatus(Find(pod, "app")->container_id);
   ASSERT_TRUE(st.has_value());
   ASSERT_TRUE(st->status.resources.has_value());
@@ -133,8 +126,7 @@ spec:
     imagePullPolicy: IfNotPresent
     command: ["sleep", "3600"]
 )");
-  auto pod = WaitPod(
-      "named", [](const PodView& p) { return ContainerRunning(p, "app"); }, "running");
+  auto pod = WaitRunning("named");
   EXPECT_EQ(Exec("named", "app", "hostname"), "web-0\n");
   std::string hosts = Exec("named", "app", "cat /etc/hosts");
   EXPECT_NE(hosts.find(pod.pod_ip + "\tweb-0.backends.default.svc.cluster.local\tweb-0\n"),
@@ -189,13 +181,7 @@ spec:
     image: 127.0.0.1:1/missing:1.0
     command: ["sleep", "3600"]
 )");
-  auto pod = WaitPod(
-      "unpullable",
-      [](const PodView& p) {
-        auto* c = Find(p, "app");
-        return c && c->state.reason == "ImagePullBackOff";
-      },
-      "ImagePullBackOff");
+  auto pod = WaitReason("unpullable", "app", "ImagePullBackOff");
   EXPECT_TRUE(HasEvent(pod, "Pulling", "app"));
   EXPECT_TRUE(HasEvent(pod, "Failed", "app")) << Describe(pod);
   EXPECT_EQ(pod.phase, "Pending");

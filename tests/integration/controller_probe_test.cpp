@@ -30,8 +30,7 @@ spec:
       periodSeconds: 1
       failureThreshold: 2
 )");
-  auto pod = WaitPod(
-      "live", [](const PodView& p) { return ContainerRunning(p, "app"); }, "running");
+  auto pod = WaitRunning("live");
   std::string first_id = Find(pod, "app")->container_id;
   auto healthy = [&](const PodView&) {
     return Exec("live", "app", "test -f /tmp/healthy && echo yes") == "yes\n";
@@ -68,8 +67,7 @@ spec:
         command: ["test", "-f", "/tmp/ready"]
       periodSeconds: 1
 )");
-  auto pod = WaitPod(
-      "ready", [](const PodView& p) { return ContainerRunning(p, "app"); }, "running");
+  auto pod = WaitRunning("ready");
   EXPECT_EQ(Condition(pod, "Ready"), "False");
   EXPECT_FALSE(Find(pod, "app")->ready);
   Exec("ready", "app", "touch /tmp/ready");
@@ -177,8 +175,7 @@ spec:
         exec:
           command: ["sh", "-c", "echo prestop >> /out/log"]
 )");
-  WaitPod(
-      "hooks", [](const PodView& p) { return ContainerRunning(p, "app"); }, "running");
+  WaitRunning("hooks");
   ASSERT_TRUE(controller_->DeletePod("default", "hooks", true).has_value());
   EXPECT_EQ(ReadFile(dir_ / "hook-out/log"), "poststart\nprestop\nterm\n");
 }

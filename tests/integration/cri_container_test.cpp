@@ -4,7 +4,6 @@
 #include <thread>
 
 #include "cri_test_fixture.h"
-#include "support/registry.h"
 #include "support/temp_dir.h"
 
 namespace peapod::testing {
@@ -12,33 +11,16 @@ namespace {
 
 using Stub = v1::RuntimeService::Stub;
 
-class CriContainer : public CriTest {
+class CriContainer : public CriBusyboxTest {
  protected:
-  static void SetUpTestSuite() {
-    auto registry = LocalRegistry::Start();
-    ASSERT_TRUE(registry) << registry.error().ToString();
-    registry_ = std::move(*registry);
-    auto pushed = registry_->Push(TestImagesDir() + "/busybox", "busybox:latest");
-    ASSERT_TRUE(pushed) << pushed.error().ToString();
-  }
-  static void TearDownTestSuite() { registry_.reset(); }
-
   void SetUp() override {
-    ASSERT_NE(registry_, nullptr) << "the local registry did not start";
-    CriTest::SetUp();
+    CriBusyboxTest::SetUp();
     if (HasFatalFailure()) return;
-    v1::PullImageRequest req;
-    req.mutable_image()->set_image(BusyboxRef());
-    v1::PullImageResponse resp;
-    auto status = CriCall(images(), &v1::ImageService::Stub::PullImage, req, &resp);
-    ASSERT_TRUE(status.ok()) << Describe(status);
     pod_config_ = TestPodConfig("box");
     pod_config_.set_log_directory(daemon_->log_dir() + "/box");
-    status = RunPod(pod_config_, &pod_id_);
+    auto status = RunPod(pod_config_, &pod_id_);
     ASSERT_TRUE(status.ok()) << Describe(status);
   }
-
-  static std::string BusyboxRef() { return registry_->HostPort() + "/busybox:latest"; }
 
   v1::ContainerConfig Config(const std::string& name, std::vector<std::string> command) {
     v1::ContainerConfig config;
@@ -63,13 +45,6 @@ class CriContainer : public CriTest {
     return status;
   }
 
-  grpc::Status Start(const std::string& id) {
-    v1::StartContainerRequest req;
-    req.set_container_id(id);
-    v1::StartContainerResponse resp;
-    return CriCall(runtime(), &Stub::StartContainer, req, &resp);
-  }
-
   grpc::Status StopContainer(const std::string& id, int64_t timeout) {
     v1::StopContainerRequest req;
     req.set_container_id(id);
@@ -91,15 +66,6 @@ class CriContainer : public CriTest {
     return CriCall(runtime(), &Stub::ContainerStatus, req, resp);
   }
 
-  std::vector<v1::Container> ListContainers(const v1::ContainerFilter* filter = nullptr) {
-    v1::ListContainersRequest req;
-    if (filter != nullptr) *req.mutable_filter() = *filter;
-    v1::ListContainersResponse resp;
-    auto status = CriCall(runtime(), &Stub::ListContainers, req, &resp);
-    EXPECT_TRUE(status.ok()) << Describe(status);
-    return {resp.containers().begin(), resp.containers().end()};
-  }
-
   // Polls ContainerStatus until the container has exited (10 s at most).
   v1::ContainerStatus WaitExited(const std::string& id) {
     v1::ContainerStatusResponse resp;
@@ -111,7 +77,6 @@ class CriContainer : public CriTest {
     return resp.status();
   }
 
-  static inline std::unique_ptr<LocalRegistry> registry_;
   v1::PodSandboxConfig pod_config_;
   std::string pod_id_;
 };

@@ -1,33 +1,22 @@
 // CRI ImageService verbs against a real peapodd and a local registry: PullImage, ListImages,
 // ImageStatus, RemoveImage, ImageFsInfo.
 #include "cri_test_fixture.h"
-#include "support/registry.h"
 
 namespace peapod::testing {
 namespace {
 
 using Stub = v1::ImageService::Stub;
 
-class CriImage : public CriTest {
+class CriImage : public CriBusyboxTest {
  protected:
   static void SetUpTestSuite() {
-    auto registry = LocalRegistry::Start();
-    ASSERT_TRUE(registry) << registry.error().ToString();
-    registry_ = std::move(*registry);
-    auto pushed = registry_->Push(TestImagesDir() + "/busybox", "busybox:latest");
-    ASSERT_TRUE(pushed) << pushed.error().ToString();
-    // For the mirror test.
-    pushed = registry_->Push(TestImagesDir() + "/busybox", "library/busybox:latest");
-    ASSERT_TRUE(pushed) << pushed.error().ToString();
-  }
-  static void TearDownTestSuite() { registry_.reset(); }
-
-  void SetUp() override {
-    ASSERT_NE(registry_, nullptr) << "the local registry did not start";
-    CriTest::SetUp();
+    CriBusyboxTest::SetUpTestSuite();
+    if (HasFatalFailure()) return;
+    PushBusybox("library/busybox:latest");  // For the mirror test.
   }
 
-  static std::string BusyboxRef() { return registry_->HostPort() + "/busybox:latest"; }
+  // The tests pull for themselves.
+  bool PullsBusybox() const override { return false; }
 
   grpc::Status Pull(const std::string& ref, std::string* image_ref) {
     v1::PullImageRequest req;
@@ -61,8 +50,6 @@ class CriImage : public CriTest {
     EXPECT_TRUE(status.ok()) << Describe(status);
     return {resp.images().begin(), resp.images().end()};
   }
-
-  static inline std::unique_ptr<LocalRegistry> registry_;
 };
 
 TEST_F(CriImage, PullImageAnswersTheImageIdAndListImagesShowsIt) {

@@ -15,7 +15,6 @@
 
 #include "cri_test_fixture.h"
 #include "peapod/runtime/process.h"
-#include "support/registry.h"
 
 namespace peapod::testing {
 namespace {
@@ -28,30 +27,8 @@ std::string JoinLines(const std::vector<std::string>& lines) {
   return out;
 }
 
-class CriRecovery : public CriTest {
+class CriRecovery : public CriBusyboxTest {
  protected:
-  static void SetUpTestSuite() {
-    auto registry = LocalRegistry::Start();
-    ASSERT_TRUE(registry) << registry.error().ToString();
-    registry_ = std::move(*registry);
-    auto pushed = registry_->Push(TestImagesDir() + "/busybox", "busybox:latest");
-    ASSERT_TRUE(pushed) << pushed.error().ToString();
-  }
-  static void TearDownTestSuite() { registry_.reset(); }
-
-  void SetUp() override {
-    ASSERT_NE(registry_, nullptr) << "the local registry did not start";
-    CriTest::SetUp();
-    if (HasFatalFailure()) return;
-    v1::PullImageRequest req;
-    req.mutable_image()->set_image(BusyboxRef());
-    v1::PullImageResponse resp;
-    auto status = CriCall(images(), &v1::ImageService::Stub::PullImage, req, &resp);
-    ASSERT_TRUE(status.ok()) << Describe(status);
-  }
-
-  static std::string BusyboxRef() { return registry_->HostPort() + "/busybox:latest"; }
-
   v1::PodSandboxConfig PodConfig(const std::string& name) {
     auto config = TestPodConfig(name);
     config.set_log_directory(daemon_->log_dir() + "/" + name);
@@ -79,13 +56,6 @@ class CriRecovery : public CriTest {
     return status;
   }
 
-  grpc::Status Start(const std::string& id) {
-    v1::StartContainerRequest req;
-    req.set_container_id(id);
-    v1::StartContainerResponse resp;
-    return CriCall(runtime(), &Stub::StartContainer, req, &resp);
-  }
-
   // Creates and starts; fails the test on error.
   std::string RunContainer(const std::string& pod_id, const v1::PodSandboxConfig& pod_config,
                            const v1::ContainerConfig& config) {
@@ -104,14 +74,6 @@ class CriRecovery : public CriTest {
     auto status = CriCall(runtime(), &Stub::ContainerStatus, req, &resp);
     EXPECT_TRUE(status.ok()) << id << ": " << Describe(status);
     return resp.status();
-  }
-
-  std::vector<v1::Container> ListContainers() {
-    v1::ListContainersRequest req;
-    v1::ListContainersResponse resp;
-    auto status = CriCall(runtime(), &Stub::ListContainers, req, &resp);
-    EXPECT_TRUE(status.ok()) << Describe(status);
-    return {resp.containers().begin(), resp.containers().end()};
   }
 
   // SIGKILL, as a node agent dies; the pods stay as they are.
@@ -142,8 +104,6 @@ class CriRecovery : public CriTest {
     EXPECT_TRUE(network_->BridgePorts().empty()) << JoinLines(network_->BridgePorts());
     EXPECT_TRUE(network_->Leases().empty()) << JoinLines(network_->Leases());
   }
-
-  static inline std::unique_ptr<LocalRegistry> registry_;
 };
 
 // The numbers of the "line N" lines in a CRI log file, in order.

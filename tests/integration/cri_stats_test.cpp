@@ -9,7 +9,6 @@
 #include <thread>
 
 #include "cri_test_fixture.h"
-#include "support/registry.h"
 
 namespace peapod::testing {
 namespace {
@@ -17,32 +16,15 @@ namespace {
 using Stub = v1::RuntimeService::Stub;
 constexpr uint64_t kMiB = 1024 * 1024;
 
-class CriStats : public CriTest {
+class CriStats : public CriBusyboxTest {
  protected:
-  static void SetUpTestSuite() {
-    auto registry = LocalRegistry::Start();
-    ASSERT_TRUE(registry) << registry.error().ToString();
-    registry_ = std::move(*registry);
-    auto pushed = registry_->Push(TestImagesDir() + "/busybox", "busybox:latest");
-    ASSERT_TRUE(pushed) << pushed.error().ToString();
-  }
-  static void TearDownTestSuite() { registry_.reset(); }
-
   void SetUp() override {
-    ASSERT_NE(registry_, nullptr) << "the local registry did not start";
-    CriTest::SetUp();
+    CriBusyboxTest::SetUp();
     if (HasFatalFailure()) return;
-    v1::PullImageRequest req;
-    req.mutable_image()->set_image(BusyboxRef());
-    v1::PullImageResponse resp;
-    auto status = CriCall(images(), &v1::ImageService::Stub::PullImage, req, &resp);
-    ASSERT_TRUE(status.ok()) << Describe(status);
     pod_config_ = TestPodConfig("stats");
-    status = RunPod(pod_config_, &pod_id_);
+    auto status = RunPod(pod_config_, &pod_id_);
     ASSERT_TRUE(status.ok()) << Describe(status);
   }
-
-  static std::string BusyboxRef() { return registry_->HostPort() + "/busybox:latest"; }
 
   v1::ContainerConfig Config(const std::string& name, const std::string& script) {
     v1::ContainerConfig config;
@@ -66,13 +48,6 @@ class CriStats : public CriTest {
     auto status = CriCall(runtime(), &Stub::CreateContainer, req, &resp);
     if (id != nullptr) *id = resp.container_id();
     return status;
-  }
-
-  grpc::Status Start(const std::string& id) {
-    v1::StartContainerRequest req;
-    req.set_container_id(id);
-    v1::StartContainerResponse resp;
-    return CriCall(runtime(), &Stub::StartContainer, req, &resp);
   }
 
   // Creates and starts `script` in the pod (the test's own pod unless given).
@@ -145,7 +120,6 @@ class CriStats : public CriTest {
     return resp.status().network().ip();
   }
 
-  static inline std::unique_ptr<LocalRegistry> registry_;
   v1::PodSandboxConfig pod_config_;
   std::string pod_id_;
 };

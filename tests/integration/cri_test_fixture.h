@@ -14,6 +14,7 @@
 #include "cri/proto/api.grpc.pb.h"
 #include "support/cni_test_network.h"
 #include "support/peapodd_process.h"
+#include "support/registry.h"
 
 namespace peapod::testing {
 
@@ -125,6 +126,59 @@ class CriTest : public ::testing::Test {
 
   std::unique_ptr<CniTestNetwork> network_;
   std::unique_ptr<PeapoddProcess> daemon_;
+};
+
+// A CriTest whose suite runs a local registry holding busybox, and whose every test starts with
+// busybox pulled through CRI (unless PullsBusybox() says no). Also the container verbs that the
+// busybox suites share.
+class CriBusyboxTest : public CriTest {
+ protected:
+  static void SetUpTestSuite() {
+    auto registry = LocalRegistry::Start();
+    ASSERT_TRUE(registry) << registry.error().ToString();
+    registry_ = std::move(*registry);
+    PushBusybox("busybox:latest");
+  }
+  static void TearDownTestSuite() { registry_.reset(); }
+
+  // Pushes the busybox test image to the suite's registry as `name` ("repo:tag").
+  static void PushBusybox(const std::string& name) {
+    auto pushed = registry_->Push(TestImagesDir() + "/busybox", name);
+    ASSERT_TRUE(pushed) << pushed.error().ToString();
+  }
+
+  void SetUp() override {
+    ASSERT_NE(registry_, nullptr) << "the local registry did not start";
+    CriTest::SetUp();
+    if (HasFatalFailure() || !PullsBusybox()) return;
+    v1::PullImageRequest req;
+    req.mutable_image()->set_image(BusyboxRef());
+    v1::PullImageResponse resp;
+    auto status = CriCall(images(), &v1::ImageService::Stub::PullImage, req, &resp);
+    ASSERT_TRUE(status.ok()) << Describe(status);
+  }
+
+  virtual bool PullsBusybox() const { return true; }
+
+  static std::string BusyboxRef() { return registry_->HostPort() + "/busybox:latest"; }
+
+  grpc::Status Start(const std::string& id) {
+    v1::StartContainerRequest req;
+    req.set_container_id(id);
+    v1::StartContainerResponse resp;
+    return CriCall(runtime(), &v1::RuntimeService::Stub::StartContainer, req, &resp);
+  }
+
+  std::vector<v1::Container> ListContainers(const v1::ContainerFilter* filter = nullptr) {
+    v1::ListContainersRequest req;
+    if (filter != nullptr) *req.mutable_filter() = *filter;
+    v1::ListContainersResponse resp;
+    auto status = CriCall(runtime(), &v1::RuntimeService::Stub::ListContainers, req, &resp);
+    EXPECT_TRUE(status.ok()) << Describe(status);
+    return {resp.containers().begin(), resp.containers().end()};
+  }
+
+  static inline std::unique_ptr<LocalRegistry> registry_;
 };
 
 }  // namespace peapod::testing
