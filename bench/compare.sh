@@ -60,6 +60,14 @@ peapod_pid="" peapod_start="" containerd_pid="" containerd_start="" registry_sta
 ip link show peapod0 >/dev/null 2>&1 && bridge_existed=1
 shim_dir_existed=0
 [ -e /run/containerd ] && shim_dir_existed=1
+# The cgroup parents the two daemons make (peapodd's --cgroup-parent, containerd's k8s.io): the
+# ones that did not exist before this run are removed at the end, once empty.
+new_cgroup_dirs=()
+for d in /sys/fs/cgroup/*/peapod-bench /sys/fs/cgroup/*/k8s.io /sys/fs/cgroup/peapod-bench \
+         /sys/fs/cgroup/k8s.io; do
+  [ -e "$d" ] && continue
+  case $(dirname "$d") in /sys/fs/cgroup|/sys/fs/cgroup/*) new_cgroup_dirs+=("$d") ;; esac
+done
 
 # A process's start time (clock ticks since boot): with the pid, it names the process for good.
 start_time() { awk '{print $22}' "/proc/$1/stat" 2>/dev/null; }
@@ -104,6 +112,9 @@ cleanup() {
   for m in "${state_mounts[@]}"; do umount "$m" 2>/dev/null || umount -l "$m"; done
   if [ "$run_mounted" = 1 ]; then umount "$BENCH_RUN" 2>/dev/null || umount -l "$BENCH_RUN"; fi
   rm -rf "${BENCH_LOG_ROOT:?}"/*
+  for d in "${new_cgroup_dirs[@]}"; do
+    [ -d "$d" ] && find "$d" -depth -type d -exec rmdir {} + 2>/dev/null
+  done
   exit "$rc"
 }
 trap cleanup EXIT
