@@ -2,6 +2,14 @@
 
 #include <spdlog/spdlog.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+
+#include <cerrno>
+#include <cstddef>
+#include <cstdint>
+#include <cstdio>
+#include <cstring>
 
 #include <filesystem>
 
@@ -14,6 +22,36 @@
 
 namespace peapod::agent {
 
+namespace {
+
+// Every agent sweeps, at start-up, the pod cgroups under its cgroup parent that it has no
+// record of; a second agent on the same parent would kill the first one's pods. The lock is an
+// abstract unix socket named after the parent: atomic, gone when the process dies, no file.
+Result<UniqueFd> LockCgroupParent(const std::string& parent) {
+  uint64_t hash = 1469598103934665603ull;  // FNV-1a: a stable name of any length
+  for (unsigned char c : parent) hash = (hash ^ c) * 1099511628211ull;
+  char name[64];
+  int len = std::snprintf(name, sizeof(name), "peapod-cgroup-parent-%016llx",
+                          static_cast<unsigned long long>(hash));
+  UniqueFd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  if (!fd) return FailErrno("lock cgroup parent: socket");
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  std::memcpy(addr.sun_path + 1, name, static_cast<size_t>(len));  // sun_path[0] = 0: abstract
+  auto size = static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) + 1 + len);
+  if (::bind(fd.Get(), reinterpret_cast<const sockaddr*>(&addr), size) != 0) {
+    if (errno == EADDRINUSE) {
+      return Fail(ErrorCode::kFailedPrecondition,
+                  "another peapod agent already uses cgroup parent \"" + parent +
+                      "\"; give this one its own (--cgroup-parent)");
+    }
+    return FailErrno("lock cgroup parent " + parent);
+  }
+  return fd;
+}
+
+}  // namespace
+
 Agent::Agent(AgentConfig config) : config_(std::move(config)) {}
 
 Agent::~Agent() {
@@ -24,6 +62,9 @@ Agent::~Agent() {
 Result<std::unique_ptr<Agent>> Agent::Open(AgentConfig config) {
   config = config.WithDefaults();
   std::unique_ptr<Agent> agent(new Agent(config));
+  auto lock = LockCgroupParent(config.cgroup_parent);
+  if (!lock) return std::unexpected(std::move(lock.error()));
+  agent->cgroup_parent_lock_ = std::move(*lock);
   for (const auto& dir : {config.state_root, config.run_root + "/pods", config.cni.cache_dir}) {
     std::error_code ec;
     std::filesystem::create_directories(dir, ec);

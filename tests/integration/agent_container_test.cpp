@@ -28,6 +28,33 @@ class AgentContainerTest : public AgentFixture {
   }
 };
 
+// Each agent sweeps its cgroup parent's unknown pods at start-up, so a second agent on the same
+// parent is refused (it would kill the first one's pods) and the first keeps running them.
+TEST_F(AgentContainerTest, ASecondAgentOnTheSameCgroupParentIsRefused) {
+  ASSERT_FALSE(LoadImage("busybox.docker.tar").empty());
+  auto pod_config = PodConfig("first");
+  auto pod = RunPod(pod_config);
+  ASSERT_FALSE(pod.empty());
+  auto id = RunShell(pod, pod_config, "sleeper", "sleep 60");
+  ASSERT_FALSE(id.empty());
+
+  TempDir other("peapod-second-agent");
+  agent::AgentConfig config = Config();
+  config.state_root = other / "state";
+  config.run_root = other / "run";
+  auto second = agent::Agent::Open(config);
+  ASSERT_FALSE(second.has_value());
+  EXPECT_EQ(second.error().code, ErrorCode::kFailedPrecondition) << second.error().ToString();
+  EXPECT_NE(second.error().ToString().find(config.cgroup_parent), std::string::npos);
+
+  auto status = agent_->containers().ContainerStatus(id);
+  ASSERT_TRUE(status) << status.error().ToString();
+  EXPECT_EQ(status->status.state, agent::ContainerState::kRunning);
+
+  agent_.reset();  // the lock goes with the agent: the same parent opens again
+  OpenAgent();
+}
+
 TEST_F(AgentContainerTest, RunsContainersFromDockerSaveOciLayoutAndImportedImages) {
   auto docker = agent_->images().Load(TestImagesDir() + "/busybox.docker.tar");
   ASSERT_TRUE(docker.has_value()) << docker.error().ToString();

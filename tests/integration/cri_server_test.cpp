@@ -26,6 +26,8 @@ class CriServerTest : public ::testing::Test {
     config.run_root = root_ / "run";
     config.pause_binary = PEAPOD_PAUSE_BINARY;
     config.cni.conf_dir = root_ / "net.d";
+    // Never the default "peapod": the agent sweeps its parent's unknown pods at start-up.
+    config.cgroup_parent = "peapod-cri-server-test-" + std::to_string(::getpid());
     auto opened = agent::Agent::Open(config);
     ASSERT_TRUE(opened) << opened.error().ToString();
     agent_ = std::move(*opened);

@@ -10,6 +10,7 @@
 #include "peapod/agent/events.h"
 #include "peapod/agent/sandbox_manager.h"
 #include "peapod/error.h"
+#include "peapod/unique_fd.h"
 
 namespace peapod::cni {
 class CniClient;
@@ -45,6 +46,8 @@ class Agent {
   explicit Agent(AgentConfig config);
 
   AgentConfig config_;
+  // Held while this agent lives: one agent per cgroup parent (see LockCgroupParent).
+  UniqueFd cgroup_parent_lock_;
   std::unique_ptr<StateStore> store_;
   std::unique_ptr<EventBus> events_ = std::make_unique<EventBus>();
   std::unique_ptr<image::ImageService> images_;
