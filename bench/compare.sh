@@ -63,10 +63,9 @@ shim_dir_existed=0
 # The cgroup parents the two daemons make (peapodd's --cgroup-parent, containerd's k8s.io): the
 # ones that did not exist before this run are removed at the end, once empty.
 new_cgroup_dirs=()
-for d in /sys/fs/cgroup/*/peapod-bench /sys/fs/cgroup/*/k8s.io /sys/fs/cgroup/peapod-bench \
-         /sys/fs/cgroup/k8s.io; do
-  [ -e "$d" ] && continue
-  case $(dirname "$d") in /sys/fs/cgroup|/sys/fs/cgroup/*) new_cgroup_dirs+=("$d") ;; esac
+for h in /sys/fs/cgroup /sys/fs/cgroup/*; do
+  [ -f "$h/cgroup.procs" ] || continue  # a hierarchy's root (not the tmpfs holding v1 mounts)
+  for n in peapod-bench k8s.io; do [ -e "$h/$n" ] || new_cgroup_dirs+=("$h/$n"); done
 done
 
 # A process's start time (clock ticks since boot): with the pid, it names the process for good.
