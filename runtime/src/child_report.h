@@ -4,12 +4,14 @@
 
 #include <signal.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
 #include <cerrno>
 
 #include <cstdint>
+#include <cstring>
 
 namespace peapod::runtime::detail {
 
@@ -66,6 +68,30 @@ inline int ExecFirstCandidate(const char* const* candidates, size_t count, char*
   }
   *failed_index = -1;
   return last_err;
+}
+
+// Sends one byte carrying `fd` (SCM_RIGHTS) over `sock`: how a child hands the agent the master
+// of a terminal it opened. Raw syscalls on the stack only. Returns 0 or the errno.
+inline int SendFdToAgent(int sock, char byte, int fd) {
+  iovec iov{&byte, 1};
+  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))];
+  std::memset(control, 0, sizeof(control));
+  msghdr msg{};
+  msg.msg_iov = &iov;
+  msg.msg_iovlen = 1;
+  msg.msg_control = control;
+  msg.msg_controllen = sizeof(control);
+  cmsghdr* c = CMSG_FIRSTHDR(&msg);
+  c->cmsg_level = SOL_SOCKET;
+  c->cmsg_type = SCM_RIGHTS;
+  c->cmsg_len = CMSG_LEN(sizeof(int));
+  std::memcpy(CMSG_DATA(c), &fd, sizeof(int));
+  ssize_t sent;
+  do {
+    sent = ::sendmsg(sock, &msg, MSG_NOSIGNAL);
+  } while (sent < 0 && errno == EINTR);
+  if (sent == 1) return 0;
+  return sent < 0 ? errno : EIO;
 }
 
 }  // namespace peapod::runtime::detail

@@ -94,25 +94,9 @@ void SetUpTerminal(const ExecPlan& plan) {
   }
   ::close(slave);
 
-  char byte = kExecMasterByte;
-  iovec iov{&byte, 1};
-  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))];
-  std::memset(control, 0, sizeof(control));
-  msghdr msg{};
-  msg.msg_iov = &iov;
-  msg.msg_iovlen = 1;
-  msg.msg_control = control;
-  msg.msg_controllen = sizeof(control);
-  cmsghdr* c = CMSG_FIRSTHDR(&msg);
-  c->cmsg_level = SOL_SOCKET;
-  c->cmsg_type = SCM_RIGHTS;
-  c->cmsg_len = CMSG_LEN(sizeof(int));
-  std::memcpy(CMSG_DATA(c), &master, sizeof(int));
-  ssize_t sent;
-  do {
-    sent = ::sendmsg(plan.sync_fd, &msg, MSG_NOSIGNAL);
-  } while (sent < 0 && errno == EINTR);
-  if (sent != 1) Die(plan, kExecStepTerminal, sent < 0 ? errno : EIO, kTerminalSendMaster);
+  if (int err = SendFdToAgent(plan.sync_fd, kExecMasterByte, master); err != 0) {
+    Die(plan, kExecStepTerminal, err, kTerminalSendMaster);
+  }
   ::close(master);
 }
 
