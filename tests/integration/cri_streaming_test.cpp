@@ -80,29 +80,14 @@ int OpenFds(pid_t pid) {
   return count;
 }
 
-class CriStreaming : public CriTest {
+class CriStreaming : public CriBusyboxTest {
  protected:
-  static void SetUpTestSuite() {
-    auto registry = LocalRegistry::Start();
-    ASSERT_TRUE(registry) << registry.error().ToString();
-    registry_ = std::move(*registry);
-    auto pushed = registry_->Push(TestImagesDir() + "/busybox", "busybox:latest");
-    ASSERT_TRUE(pushed) << pushed.error().ToString();
-  }
-  static void TearDownTestSuite() { registry_.reset(); }
-
   void SetUp() override {
-    ASSERT_NE(registry_, nullptr) << "the local registry did not start";
-    CriTest::SetUp();
+    CriBusyboxTest::SetUp();
     if (HasFatalFailure()) return;
-    v1::PullImageRequest req;
-    req.mutable_image()->set_image(registry_->HostPort() + "/busybox:latest");
-    v1::PullImageResponse resp;
-    auto status = CriCall(images(), &v1::ImageService::Stub::PullImage, req, &resp);
-    ASSERT_TRUE(status.ok()) << Describe(status);
     pod_config_ = TestPodConfig("stream");
     pod_config_.set_log_directory(daemon_->log_dir() + "/stream");
-    status = RunPod(pod_config_, &pod_id_);
+    auto status = RunPod(pod_config_, &pod_id_);
     ASSERT_TRUE(status.ok()) << Describe(status);
   }
 
@@ -112,7 +97,7 @@ class CriStreaming : public CriTest {
     req.set_pod_sandbox_id(pod_id_);
     auto* config = req.mutable_config();
     config->mutable_metadata()->set_name(name);
-    config->mutable_image()->set_image(registry_->HostPort() + "/busybox:latest");
+    config->mutable_image()->set_image(BusyboxRef());
     for (auto& c : command) config->add_command(c);
     config->set_log_path(name + ".log");
     *req.mutable_sandbox_config() = pod_config_;
