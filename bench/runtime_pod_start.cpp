@@ -18,6 +18,7 @@
 
 #include "peapod/runtime/container.h"
 #include "peapod/runtime/sandbox.h"
+#include "peapod/runtime/sealed_executable.h"
 
 namespace {
 
@@ -105,6 +106,11 @@ void StopPod(Pod& pod, std::map<std::string, std::vector<double>>& t) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  // The runtime starts containers only from a process a container cannot write to.
+  if (auto s = peapod::runtime::RunFromSealedSelf(argv); !s) {
+    std::fprintf(stderr, "%s\n", s.error().ToString().c_str());
+    return 1;
+  }
   int cycles = 50, pods = 50;
   for (int i = 1; i + 1 < argc; i += 2) {
     std::string a = argv[i];

@@ -12,6 +12,7 @@
 #include <CLI/CLI.hpp>
 #include <charconv>
 #include <chrono>
+#include <cstdio>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -22,6 +23,7 @@
 #include "peapod/agent/agent.h"
 #include "peapod/agent/controller/pod_controller.h"
 #include "peapod/cri/cri_server.h"
+#include "peapod/runtime/sealed_executable.h"
 
 namespace {
 
@@ -104,9 +106,9 @@ peapod::Status WritePidFile(const std::string& path) {
 
 // peapod-pause next to this executable (an installed tree), else the one this build made.
 std::string DefaultPauseBinary() {
-  std::error_code ec;
-  auto self = std::filesystem::read_symlink("/proc/self/exe", ec);
-  if (!ec) {
+  // Not /proc/self/exe: that is the read-only view we run from, outside any directory.
+  std::filesystem::path self = peapod::runtime::OriginalExecutablePath();
+  if (!self.empty()) {
     auto beside = self.parent_path() / "peapod-pause";
     if (::access(beside.c_str(), X_OK) == 0) return beside;
   }
@@ -172,6 +174,12 @@ sigset_t BlockShutdownSignals() {
 }  // namespace
 
 int main(int argc, char** argv) {
+  // First, before any thread: whatever the agent forks into a container can name this process's
+  // executable (#!/proc/self/exe), so it must be a view that cannot be written through.
+  if (auto s = peapod::runtime::RunFromSealedSelf(argv); !s) {
+    std::fprintf(stderr, "peapodd: %s\n", s.error().ToString().c_str());
+    return 1;
+  }
   Flags flags;
   CLI::App app{"peapodd: the peapod node agent, serving the CRI v1 API on a unix socket"};
   app.set_version_flag("--version", std::string("peapodd ") + PEAPOD_VERSION);
@@ -254,6 +262,7 @@ int main(int argc, char** argv) {
 
   spdlog::info("peapodd {} starting: state root {}, run root {}, pause {}", PEAPOD_VERSION,
                config->state_root, config->run_root, config->pause_binary);
+  spdlog::info("running from a read-only view of {}", peapod::runtime::OriginalExecutablePath());
   auto agent = peapod::agent::Agent::Open(*config);
   if (!agent) {
     spdlog::error("open agent: {}", agent.error().ToString());

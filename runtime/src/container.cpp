@@ -21,6 +21,7 @@
 #include "container_spawn.h"
 #include "exec_spawn.h"
 #include "peapod/runtime/exit_ledger.h"
+#include "peapod/runtime/sealed_executable.h"
 #include "search_path.h"
 
 namespace peapod::runtime {
@@ -185,6 +186,7 @@ Status Container::AttachLogs(UniqueFd out, UniqueFd err) {
 
 Status Container::Start(const SpawnHook& hook) {
   std::string what = "start container " + spec_.id;
+  if (auto s = CheckSelfIsSealed(what); !s) return s;
   if (process_.host.pid != 0) {
     return Fail(ErrorCode::kFailedPrecondition, what + ": already started");
   }

@@ -21,6 +21,7 @@
 #include "child_report.h"
 #include "exec_spawn.h"
 #include "peapod/runtime/exec.h"
+#include "peapod/runtime/sealed_executable.h"
 #include "search_path.h"
 
 namespace peapod::runtime {
@@ -223,6 +224,7 @@ Result<ExecStdio> MakeStdio(const ExecSpec& spec, const std::string& what) {
 
 Result<std::unique_ptr<ExecProcess>> StartExec(const Container& container, const ExecSpec& spec) {
   const std::string what = "exec in container " + container.spec().id;
+  if (auto s = CheckSelfIsSealed(what); !s) return std::unexpected(std::move(s.error()));
   if (container.process().host.pid == 0 || !container.Running() || container.pidfd() < 0) {
     return Fail(ErrorCode::kFailedPrecondition, what + ": container is not running");
   }
