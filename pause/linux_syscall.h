@@ -20,6 +20,7 @@ enum SyscallNumber : long {
   kFcntl = 72,
   kClockGettime = 228,
   kRtSigtimedwait = 128,
+  kPrctl = 157,
 };
 
 inline long Syscall(long number, long a = 0, long b = 0, long c = 0, long d = 0) {
@@ -44,6 +45,7 @@ enum SyscallNumber : long {
   kFcntl = 25,
   kClockGettime = 113,
   kRtSigtimedwait = 137,
+  kPrctl = 167,
 };
 
 inline long Syscall(long number, long a = 0, long b = 0, long c = 0, long d = 0) {
@@ -73,6 +75,8 @@ constexpr int kOAccMode = 3;
 constexpr int kORdOnly = 0;
 constexpr int kClockRealtime = 0;
 constexpr int kClockBoottime = 7;
+constexpr int kPrSetDumpable = 4;
+constexpr int kPrSetName = 15;
 
 // The kernel's sigset_t is 64 bits (_NSIG = 64), not glibc's 1024-bit one.
 using SignalSet = UInt64;
@@ -107,6 +111,8 @@ inline long Write(int fd, const void* data, unsigned long size) {
 }
 
 inline long Fcntl(int fd, int command) { return Syscall(kFcntl, fd, command); }
+
+inline long Prctl(int option, long argument) { return Syscall(kPrctl, option, argument); }
 
 inline long ResetSignalToDefault(int signal) {
   DefaultSignalAction action;

@@ -116,6 +116,11 @@ int Main(int argc, char** argv) {
     Print(1, "peapod-pause " PEAPOD_VERSION "\n");
     return 0;
   }
+  // Non-dumpable: no process in the pod may open /proc/1/exe, /proc/1/fd/* (the ledger, the
+  // descriptor keeper) or ptrace us. execve reset this; the agent (CAP_SYS_PTRACE) still may.
+  sys::Prctl(sys::kPrSetDumpable, 0);
+  // Started from a sealed memfd, we would be named after its fd number.
+  sys::Prctl(sys::kPrSetName, sys::Arg("peapod-pause"));
   if (options.ledger_fd != kNoLedger && !LedgerIsWritable(options.ledger_fd)) {
     Print(2, "peapod-pause: --ledger-fd is not a file descriptor open for writing\n");
     return kExitUsage;

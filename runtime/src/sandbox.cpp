@@ -14,11 +14,15 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <array>
 #include <cstring>
 #include <filesystem>
+#include <map>
+#include <mutex>
 
 #include "child_report.h"
 #include "peapod/runtime/exit_ledger.h"
+#include "peapod/runtime/sealed_executable.h"
 
 namespace peapod::runtime {
 namespace {
@@ -34,12 +38,14 @@ enum PauseStep {
   kStepLoopback,
   kStepSysctl,
   kStepExec,
-  kStepKeeper
+  kStepKeeper,
+  kStepEmptyRoot,
 };
-constexpr const char* kPauseStepNames[] = {
+constexpr std::array<const char*, kStepEmptyRoot + 1> kPauseStepNames = {
     "set up stdio",         "hand over the exit ledger",       "start a new session",
     "set the hostname",     "bring up the loopback interface", "write sysctl",
-    "execute peapod-pause", "hand over the descriptor keeper"};
+    "execute peapod-pause", "hand over the descriptor keeper", "move into an empty root",
+};
 
 // Everything the pause child needs, prepared before clone: the child only reads it.
 struct PausePlan {
@@ -53,19 +59,26 @@ struct PausePlan {
   ifreq loopback{};
   std::vector<std::string> sysctl_paths;
   std::vector<std::string> sysctl_values;
-  const char* pause_path = nullptr;
+  const SealedExecutable* pause = nullptr;
+  const char* empty_root_mount_point = nullptr;
   char* const* argv = nullptr;
   char* const* envp = nullptr;
 };
 
 // Runs between clone and execve in the pod's new namespaces: raw syscalls on prepared memory only.
 [[noreturn]] void RunPauseChild(PausePlan& plan) {
-  // Move our two fds above the stdio range first, so installing fd 3 cannot clobber them.
+  // Move our fds above the range pause inherits (0-5) first, so installing those cannot clobber
+  // them.
   int report = ::fcntl(plan.report_fd, F_DUPFD_CLOEXEC, 10);
   int ledger = plan.ledger_fd >= 0 ? ::fcntl(plan.ledger_fd, F_DUPFD, 10) : -1;
   int keeper_send = ::fcntl(plan.keeper_send_fd, F_DUPFD, 10);
   int keeper_receive = ::fcntl(plan.keeper_receive_fd, F_DUPFD, 10);
+  int pause_fd = ::fcntl(plan.pause->fd(), F_DUPFD_CLOEXEC, 10);
   if (report < 0) ::_exit(127);
+  if (pause_fd < 0) {
+    detail::ReportChildFailure(report, kStepExec, errno);
+    ::_exit(127);
+  }
   if (::dup2(plan.null_fd, 0) < 0 || ::dup2(plan.null_fd, 1) < 0 || ::dup2(plan.null_fd, 2) < 0) {
     detail::ReportChildFailure(report, kStepStdio, errno);
     ::_exit(127);
@@ -113,8 +126,19 @@ struct PausePlan {
     }
     ::close(fd);
   }
-  ::execve(plan.pause_path, plan.argv, plan.envp);
-  detail::ReportChildFailure(report, kStepExec, errno);
+  // pause needs no file once it runs, and a process of the pod with CAP_SYS_PTRACE must not
+  // find the host's root through /proc/1/root: pause gets a mount namespace (a clone flag)
+  // whose only mount is an empty read-only tmpfs. Private first, so nothing reaches the host.
+  if (::mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0 ||
+      ::mount("tmpfs", plan.empty_root_mount_point, "tmpfs",
+              MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, "size=4k,mode=0555") != 0 ||
+      ::chdir(plan.empty_root_mount_point) != 0 || ::syscall(SYS_pivot_root, ".", ".") != 0 ||
+      ::umount2(".", MNT_DETACH) != 0 || ::chdir("/") != 0) {
+    detail::ReportChildFailure(report, kStepEmptyRoot, errno);
+    ::_exit(127);
+  }
+  int err = plan.pause->Exec(plan.argv, plan.envp, pause_fd);
+  detail::ReportChildFailure(report, kStepExec, err);
   ::_exit(127);
 }
 
@@ -124,6 +148,27 @@ std::string SysctlPath(const std::string& key) {
     for (char& c : path) c = c == '.' ? '/' : c;
   }
   return "/proc/sys/" + path;
+}
+
+// pause runs from a read-only view of its binary, so that /proc/1/exe in a pod is never a host
+// file. One view per binary for the whole process, made anew when the file is replaced.
+Result<std::shared_ptr<const SealedExecutable>> PauseExecutable(const std::string& path) {
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0) return FailErrno("pause binary " + path);
+  static std::mutex mutex;
+  static std::map<std::string, std::pair<struct stat, std::shared_ptr<const SealedExecutable>>>
+      views;
+  std::lock_guard lock(mutex);
+  auto& [seen, view] = views[path];
+  if (view && seen.st_dev == st.st_dev && seen.st_ino == st.st_ino &&
+      seen.st_mtim.tv_sec == st.st_mtim.tv_sec && seen.st_mtim.tv_nsec == st.st_mtim.tv_nsec) {
+    return view;
+  }
+  auto opened = SealedExecutable::Open(path);
+  if (!opened) return std::unexpected(std::move(opened.error()));
+  seen = st;
+  view = std::move(*opened);
+  return view;
 }
 
 }  // namespace
@@ -160,6 +205,8 @@ Result<std::unique_ptr<Sandbox>> Sandbox::Start(const SandboxSpec& spec) {
   if (::access(spec.pause_binary.c_str(), X_OK) != 0) {
     return FailErrno("pause binary " + spec.pause_binary + " is not executable");
   }
+  auto pause = PauseExecutable(spec.pause_binary);
+  if (!pause) return std::unexpected(std::move(pause.error()).Context("start sandbox " + spec.id));
   std::error_code ec;
   bool created_dir = std::filesystem::create_directories(spec.run_dir + "/ns", ec);
   if (ec) return FailErrno("create sandbox run dir " + spec.run_dir, ec.value());
@@ -206,11 +253,12 @@ Result<std::unique_ptr<Sandbox>> Sandbox::Start(const SandboxSpec& spec) {
   std::string arg0 = "peapod-pause", arg1 = "--ledger-fd", arg2 = "3";
   char* argv[] = {arg0.data(), arg1.data(), arg2.data(), nullptr};
   char* envp[] = {nullptr};
-  plan.pause_path = spec.pause_binary.c_str();
+  plan.pause = pause->get();
+  plan.empty_root_mount_point = spec.run_dir.c_str();  // any directory: only pause sees the mount
   plan.argv = argv;
   plan.envp = envp;
 
-  unsigned long flags = SIGCHLD;
+  unsigned long flags = SIGCHLD | CLONE_NEWNS;
   if (spec.new_network) flags |= CLONE_NEWNET;
   if (spec.new_ipc) flags |= CLONE_NEWIPC;
   if (spec.new_uts) flags |= CLONE_NEWUTS;
@@ -233,8 +281,13 @@ Result<std::unique_ptr<Sandbox>> Sandbox::Start(const SandboxSpec& spec) {
   if (n == static_cast<ssize_t>(sizeof(failure))) {
     ::waitpid(static_cast<pid_t>(pid), nullptr, 0);
     cleanup_dir();
-    std::string what = "start sandbox " + spec.id + ": " + kPauseStepNames[failure.step];
-    if (failure.step == kStepSysctl) what += " " + spec.sysctls[failure.index].first;
+    bool known = failure.step >= 0 && static_cast<size_t>(failure.step) < kPauseStepNames.size();
+    std::string what = "start sandbox " + spec.id + ": " +
+                       (known ? kPauseStepNames[failure.step] : "unknown step");
+    if (failure.step == kStepSysctl && failure.index >= 0 &&
+        static_cast<size_t>(failure.index) < spec.sysctls.size()) {
+      what += " " + spec.sysctls[failure.index].first;
+    }
     return FailErrno(what, failure.err);
   }
 
