@@ -2,6 +2,7 @@
 // may only make raw syscalls, so it reports numbers; the parent turns them into a sentence.
 #pragma once
 
+#include <fcntl.h>
 #include <signal.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
@@ -9,7 +10,6 @@
 #include <unistd.h>
 
 #include <cerrno>
-
 #include <cstdint>
 #include <cstring>
 
@@ -47,6 +47,36 @@ inline void DetachFromAgent() {
   ::prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
   ::syscall(SYS_close_range, 3U, ~0U, CLOSE_RANGE_CLOEXEC);
   ResetSignals();
+}
+
+// Async-signal-safe: closes every fd but the ones in `keep` (at most 8; negative ones ignored).
+// For a child about to enter a container: the agent's other fds are only close-on-exec until
+// then, and a process in the container with CAP_SYS_PTRACE could take them from /proc/<pid>/fd.
+inline void CloseAllFdsExcept(const int* keep, size_t count) {
+  int sorted[8];
+  size_t n = 0;
+  for (size_t i = 0; i < count && n < 8; ++i) {
+    if (keep[i] < 0) continue;
+    size_t j = n++;
+    for (; j > 0 && sorted[j - 1] > keep[i]; --j) sorted[j] = sorted[j - 1];
+    sorted[j] = keep[i];
+  }
+  unsigned from = 0;
+  for (size_t i = 0; i < n; ++i) {
+    unsigned fd = static_cast<unsigned>(sorted[i]);
+    if (fd > from) ::syscall(SYS_close_range, from, fd - 1, 0U);
+    if (fd + 1 > from) from = fd + 1;
+  }
+  ::syscall(SYS_close_range, from, ~0U, 0U);
+}
+
+// Async-signal-safe: `fd`, moved to 3 or above when it landed on 0-2 (stdio closed by
+// CloseAllFdsExcept), so that dup2-ing it onto 0-2 cannot close it. -1 stays -1.
+inline int AboveStdio(int fd) {
+  if (fd < 0 || fd > 2) return fd;
+  int moved = ::fcntl(fd, F_DUPFD_CLOEXEC, 3);
+  ::close(fd);
+  return moved;
 }
 
 // execvpe without malloc: tries the candidate paths the agent resolved from PATH beforehand.

@@ -309,7 +309,11 @@ Status Container::Start(const SpawnHook& hook) {
     while (::waitpid(static_cast<pid_t>(intermediate), nullptr, 0) < 0 && errno == EINTR) {
     }
   };
-  auto describe = [&](const detail::ChildFailure& f) {
+  auto describe = [&](const detail::ChildFailure& f) -> std::unexpected<Error> {
+    if (f.step < 0 || f.step >= detail::kSpawnStepCount) {
+      return Fail(ErrorCode::kInternal,
+                  what + ": the container's process failed at an unknown step");
+    }
     std::string step = detail::kSpawnStepNames[f.step];
     if (f.step == detail::kStepExec) {
       if (f.err == ENOENT && spec_.args[0].find('/') == std::string::npos) {

@@ -26,7 +26,7 @@
 
 namespace peapod::runtime::detail {
 
-const char* const kSpawnStepNames[] = {
+const std::array<const char*, kSpawnStepCount> kSpawnStepNames = {
     "join the pod's namespace",
     "fork",
     "create the container's mount/PID namespace",
@@ -65,6 +65,7 @@ struct SystemMount {
   const char* data;
 };
 
+constexpr size_t kProcMount = 0;
 constexpr SystemMount kSystemMounts[] = {
     {"proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, nullptr},
     {"tmpfs", "/dev", "tmpfs", MS_NOSUID | MS_STRICTATIME, "mode=755,size=65536k"},
@@ -163,9 +164,11 @@ void SetUpRootfs(SpawnPlan& plan) {
   }
 }
 
+// Everything but /proc, which shows the PID namespace of whoever mounts it (MountProc).
 void MountSystemFilesystems(const SpawnPlan& plan) {
   ::umask(0);
-  for (size_t i = 0; i < sizeof(kSystemMounts) / sizeof(kSystemMounts[0]); ++i) {
+  ::mkdir(kSystemMounts[kProcMount].target, 0755);
+  for (size_t i = kProcMount + 1; i < sizeof(kSystemMounts) / sizeof(kSystemMounts[0]); ++i) {
     const SystemMount& m = kSystemMounts[i];
     ::mkdir(m.target, 0755);
     bool is_dev = m.target[1] == 'd' && m.target[4] == '\0';  // "/dev"
@@ -176,6 +179,7 @@ void MountSystemFilesystems(const SpawnPlan& plan) {
           ::mount(nullptr, "/dev", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0) {
         Die(plan, kStepSystemMount, errno, static_cast<int>(i));
       }
+      ::close(plan.host_dev_fd);
       continue;
     }
     unsigned long flags = m.flags;
@@ -198,15 +202,22 @@ void MountSystemFilesystems(const SpawnPlan& plan) {
   }
 }
 
+void MountProc(const SpawnPlan& plan) {
+  const SystemMount& m = kSystemMounts[kProcMount];
+  if (::mount(m.source, m.target, m.fstype, m.flags, m.data) != 0) {
+    Die(plan, kStepSystemMount, errno, static_cast<int>(kProcMount));
+  }
+}
+
 // The console, as runc makes one: a pty from the container's own devpts (mounted just now) whose
 // slave becomes stdio and the controlling terminal of a new session; the master goes to the agent.
 void SetUpConsole(const SpawnPlan& plan) {
-  int master = ::open("/dev/ptmx", O_RDWR | O_NOCTTY | O_CLOEXEC);
+  int master = AboveStdio(::open("/dev/ptmx", O_RDWR | O_NOCTTY | O_CLOEXEC));
   if (master < 0) Die(plan, kStepConsole, errno, kTerminalOpenMaster);
   int unlock = 0;
   if (::ioctl(master, TIOCSPTLCK, &unlock) != 0) Die(plan, kStepConsole, errno, kTerminalUnlock);
   // TIOCGPTPEER: the peer of this very master, with no /dev/pts path to resolve.
-  int slave = ::ioctl(master, TIOCGPTPEER, O_RDWR | O_NOCTTY | O_CLOEXEC);
+  int slave = AboveStdio(::ioctl(master, TIOCGPTPEER, O_RDWR | O_NOCTTY | O_CLOEXEC));
   if (slave < 0) Die(plan, kStepConsole, errno, kTerminalOpenSlave);
   (void)::fchown(slave, plan.uid, static_cast<gid_t>(-1));  // the user's terminal, as login does
   if (::setsid() < 0) Die(plan, kStepConsole, errno, kTerminalSetsid);
@@ -237,6 +248,7 @@ void MountVolumes(const SpawnPlan& plan) {
                     MOVE_MOUNT_F_EMPTY_PATH) != 0) {
         Die(plan, kStepMount, errno, index);
       }
+      ::close(m.tree_fd);  // mounted now: the container reaches it by its path
     } else if (::mount(m.source, m.destination, m.fstype, m.flags, m.data) != 0) {
       Die(plan, kStepMount, errno, index);
     }
@@ -260,6 +272,16 @@ void SetIdentity(const SpawnPlan& plan) {
   if (::syscall(SYS_setresuid, plan.uid, plan.uid, plan.uid) != 0) Die(plan, kStepUid, errno);
 }
 
+// Everything of the container's file system that does not depend on its PID namespace. Done
+// before the spawn enters that namespace: a process of the pod that can look into another's
+// /proc/<pid>/root (CAP_SYS_PTRACE) must never find the host's root there.
+void SetUpFileSystem(SpawnPlan& plan) {
+  if (::unshare(CLONE_NEWNS) != 0) Die(plan, kStepUnshare, errno);
+  SetUpRootfs(plan);
+  MountSystemFilesystems(plan);
+  MountVolumes(plan);
+}
+
 [[noreturn]] void RunContainerInit(SpawnPlan& plan) {
   // Announce ourselves. The agent's end has SO_PASSCRED, so the kernel attaches our pid as the
   // agent sees it; then wait until the agent has a pidfd and has placed us in our cgroups.
@@ -275,10 +297,8 @@ void SetIdentity(const SpawnPlan& plan) {
       ::dup2(plan.stderr_fd, 2) < 0) {
     Die(plan, kStepStdio, errno);
   }
-  SetUpRootfs(plan);
-  MountSystemFilesystems(plan);
+  MountProc(plan);
   if (plan.console) SetUpConsole(plan);
-  MountVolumes(plan);
   ::umask(022);
   size_t failed = 0;
   if (int err = MaskPaths(plan.masked_paths.data(), plan.masked_paths.size(), &failed)) {
@@ -310,11 +330,22 @@ void SetIdentity(const SpawnPlan& plan) {
 
 void RunSpawnChild(SpawnPlan& plan) {
   DetachFromAgent();  // before touching the pod
+  // The pod's network and IPC namespaces first: /sys and /dev/mqueue show the mounter's.
+  int pid_ns = -1;
   for (int i = 0; i < plan.namespace_count; ++i) {
-    if (::setns(plan.namespaces[i].fd, plan.namespaces[i].type) != 0) {
+    if (plan.namespaces[i].type == CLONE_NEWPID) {
+      pid_ns = i;
+    } else if (::setns(plan.namespaces[i].fd, plan.namespaces[i].type) != 0) {
       Die(plan, kStepSetns, errno, i);
     }
   }
+  SetUpFileSystem(plan);
+  if (pid_ns >= 0 && ::setns(plan.namespaces[pid_ns].fd, CLONE_NEWPID) != 0) {
+    Die(plan, kStepSetns, errno, pid_ns);
+  }
+  // What follows lives in the pod's PID namespace, where the pod's processes can see it.
+  const int keep[] = {plan.sync_fd, plan.stdin_fd, plan.stdout_fd, plan.stderr_fd};
+  CloseAllFdsExcept(keep, sizeof(keep) / sizeof(keep[0]));
   // setns(CLONE_NEWPID) only affects children: C1 is born in the pod's PID namespace.
   long c1 = ::syscall(SYS_clone, SIGCHLD, nullptr, nullptr, nullptr, nullptr);
   if (c1 < 0) Die(plan, kStepFork, errno);
@@ -324,8 +355,7 @@ void RunSpawnChild(SpawnPlan& plan) {
     }
     ::_exit(WIFEXITED(status) ? WEXITSTATUS(status) : 1);
   }
-  int flags = CLONE_NEWNS | (plan.new_pid_ns ? CLONE_NEWPID : 0);
-  if (::unshare(flags) != 0) Die(plan, kStepUnshare, errno);
+  if (plan.new_pid_ns && ::unshare(CLONE_NEWPID) != 0) Die(plan, kStepUnshare, errno);
   long c2 = ::syscall(SYS_clone, SIGCHLD, nullptr, nullptr, nullptr, nullptr);
   if (c2 < 0) Die(plan, kStepFork, errno);
   // C1 exits at once: an orphan goes to the child reaper of its exiting parent's PID namespace,

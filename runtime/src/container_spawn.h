@@ -4,6 +4,7 @@
 
 #include <sys/types.h>
 
+#include <array>
 #include <vector>
 
 #include "peapod/runtime/security.h"
@@ -37,8 +38,9 @@ enum SpawnStep {
   kStepSecurity,
   kStepExec,
   kStepConsole,
+  kSpawnStepCount,
 };
-extern const char* const kSpawnStepNames[];
+extern const std::array<const char*, kSpawnStepCount> kSpawnStepNames;
 
 struct ChildNamespace {
   int fd;

@@ -70,19 +70,19 @@ void PtsPath(unsigned n, char* buf) {
 // A new terminal from the container's own devpts (we are in its mount namespace): the slave
 // becomes our controlling terminal and stdio, the master goes to the agent.
 void SetUpTerminal(const ExecPlan& plan) {
-  int master = ::open("/dev/ptmx", O_RDWR | O_NOCTTY | O_CLOEXEC);
+  int master = AboveStdio(::open("/dev/ptmx", O_RDWR | O_NOCTTY | O_CLOEXEC));
   if (master < 0) Die(plan, kExecStepTerminal, errno, kTerminalOpenMaster);
   int unlock = 0;
   if (::ioctl(master, TIOCSPTLCK, &unlock) != 0)
     Die(plan, kExecStepTerminal, errno, kTerminalUnlock);
   // TIOCGPTPEER opens the peer of this very master, with no path the container could swap.
-  int slave = ::ioctl(master, TIOCGPTPEER, O_RDWR | O_NOCTTY | O_CLOEXEC);
+  int slave = AboveStdio(::ioctl(master, TIOCGPTPEER, O_RDWR | O_NOCTTY | O_CLOEXEC));
   if (slave < 0) {
     unsigned n = 0;
     if (::ioctl(master, TIOCGPTN, &n) != 0) Die(plan, kExecStepTerminal, errno, kTerminalOpenSlave);
     char path[32];
     PtsPath(n, path);
-    slave = ::open(path, O_RDWR | O_NOCTTY | O_CLOEXEC);
+    slave = AboveStdio(::open(path, O_RDWR | O_NOCTTY | O_CLOEXEC));
     if (slave < 0) Die(plan, kExecStepTerminal, errno, kTerminalOpenSlave);
   }
   // The terminal belongs to the user who will run on it, as login does; the tty group stays.
@@ -153,6 +153,10 @@ void RunExecHelper(ExecPlan& plan) {
   // namespace also moves our root and cwd to the container's root. The PID namespace only applies
   // to children: the exec'd process is born in it, this helper stays outside, invisible to it.
   if (::setns(plan.target_pidfd, plan.ns_flags) != 0) Die(plan, kExecStepSetns, errno);
+  // Before the fork: the child is born in the container's PID namespace, where its processes
+  // can see it before it runs its first instruction.
+  const int keep[] = {plan.sync_fd, plan.report_fd, plan.stdin_fd, plan.stdout_fd, plan.stderr_fd};
+  CloseAllFdsExcept(keep, sizeof(keep) / sizeof(keep[0]));
   long child = ::syscall(SYS_clone, SIGCHLD, nullptr, nullptr, nullptr, nullptr);
   if (child < 0) Die(plan, kExecStepFork, errno);
   if (child == 0) RunExecProcess(plan);
