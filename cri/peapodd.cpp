@@ -21,6 +21,7 @@
 #include <vector>
 
 #include "peapod/agent/agent.h"
+#include "peapod/agent/controller/manifest.h"
 #include "peapod/agent/controller/pod_controller.h"
 #include "peapod/cri/cri_server.h"
 #include "peapod/runtime/sealed_executable.h"
@@ -47,6 +48,11 @@ struct Flags {
   std::string backoff_reset = "10m";
   std::string relist_period = "1s";
   std::string pod_log_root = "/var/log/pods";
+  // Image unpack limits, as Kubernetes quantities ("10Gi", "1M"); "0" turns a limit off.
+  std::string max_image_size = "10Gi";
+  std::string max_image_entries = "1M";
+  std::string image_fs_reserve = "512Mi";
+  std::string seccomp_profile_root;  // empty: <state-root>/seccomp
 };
 
 // "250ms", "10s", "5m", "1h" (a bare number is seconds).
@@ -86,6 +92,7 @@ peapod::Result<peapod::agent::controller::ControllerConfig> MakeControllerConfig
                         "--backoff-max must not be shorter than --backoff-initial");
   }
   config.pod_log_root = flags.pod_log_root;
+  config.seccomp_root = flags.seccomp_profile_root;
   return config;
 }
 
@@ -144,6 +151,31 @@ peapod::Status AddRegistryMirror(const std::string& flag, peapod::image::Registr
   return peapod::Ok();
 }
 
+// A non-negative Kubernetes quantity ("10Gi", "1M", "0").
+peapod::Result<uint64_t> ParseAmount(const char* flag, const std::string& text) {
+  auto quantity = peapod::agent::controller::ParseQuantity(text, false);
+  if (!quantity || quantity->value < 0) {
+    return peapod::Fail(peapod::ErrorCode::kInvalidArgument,
+                        std::string(flag) + " \"" + text +
+                            "\": expected a non-negative quantity such as 10Gi, 512Mi or 1M");
+  }
+  return static_cast<uint64_t>(quantity->value);
+}
+
+peapod::Status SetImageLimits(const Flags& flags, peapod::image::ImageServiceOptions& image) {
+  using peapod::image::UnpackBudget;
+  auto size = ParseAmount("--max-image-size", flags.max_image_size);
+  if (!size) return std::unexpected(size.error());
+  auto entries = ParseAmount("--max-image-entries", flags.max_image_entries);
+  if (!entries) return std::unexpected(entries.error());
+  auto reserve = ParseAmount("--image-fs-reserve", flags.image_fs_reserve);
+  if (!reserve) return std::unexpected(reserve.error());
+  image.max_image_bytes = *size == 0 ? UnpackBudget::kUnlimited : *size;
+  image.max_image_entries = *entries == 0 ? UnpackBudget::kUnlimited : *entries;
+  image.min_free_bytes = *reserve;
+  return peapod::Ok();
+}
+
 peapod::Result<peapod::agent::AgentConfig> MakeAgentConfig(const Flags& flags) {
   peapod::agent::AgentConfig config;
   config.state_root = flags.state_root;
@@ -152,11 +184,13 @@ peapod::Result<peapod::agent::AgentConfig> MakeAgentConfig(const Flags& flags) {
   config.cni.conf_dir = flags.cni_conf_dir;
   config.cni.plugin_dirs = SplitColonList(flags.cni_plugin_dirs);
   config.cgroup_parent = flags.cgroup_parent;
+  config.runtime_handlers = flags.runtime_handlers;
   for (const auto& mirror : flags.registry_mirrors) {
     if (auto s = AddRegistryMirror(mirror, config.image.registries); !s) {
       return std::unexpected(s.error());
     }
   }
+  if (auto s = SetImageLimits(flags, config.image); !s) return std::unexpected(s.error());
   return config;
 }
 
@@ -199,6 +233,18 @@ int main(int argc, char** argv) {
                  "HOST=URL mirror for a registry host, e.g. docker.io=http://127.0.0.1:5000 "
                  "(repeatable)")
       ->take_all();
+  app.add_option("--max-image-size", flags.max_image_size,
+                 "most file content one image may unpack, all layers together (0: no limit)")
+      ->capture_default_str();
+  app.add_option("--max-image-entries", flags.max_image_entries,
+                 "most entries (files, dirs, links, whiteouts) one image may unpack (0: no limit)")
+      ->capture_default_str();
+  app.add_option("--image-fs-reserve", flags.image_fs_reserve,
+                 "free space an image unpack must leave on the state root's filesystem")
+      ->capture_default_str();
+  app.add_option("--seccomp-profile-root", flags.seccomp_profile_root,
+                 "where applied pods' Localhost seccomp profiles are read from "
+                 "(default: <state-root>/seccomp)");
   app.add_option("--runtime-handler", flags.runtime_handlers,
                  "RuntimeClass handler name accepted besides the default (repeatable)");
   app.add_option("--cgroup-parent", flags.cgroup_parent,

@@ -186,6 +186,11 @@ void ReadPod(Reader& r, const YAML::Node& object, const std::string& prefix, Man
   Pod pod;
   pod.metadata = ReadMetadata(r, object, prefix, true);
   manifest_internal::ReadPodSpec(r, object["spec"], Field(prefix, "spec"), pod);
+  if (object["metadata"].IsDefined() && object["metadata"].IsMap()) {
+    manifest_internal::CheckSecurityAnnotations(r, object["metadata"]["annotations"],
+                                                Field(Field(prefix, "metadata"), "annotations"),
+                                                pod.spec);
+  }
   set.pods.push_back(std::move(pod));
 }
 

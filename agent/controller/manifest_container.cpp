@@ -361,10 +361,21 @@ void ReadPorts(Reader& r, const YAML::Node& node, const std::string& path, bool 
 
 void ReadResources(Reader& r, const YAML::Node& node, const std::string& path, Container& c) {
   if (!r.Object(node, path, {"requests", "limits"})) return;
+  // A request for something else is a scheduling hint (a warning); a limit would be a promise
+  // peapod cannot keep (an error).
+  CheckResourceLimitNames(r, node["limits"], Field(path, "limits"));
   for (const char* section : {"requests", "limits"}) {
     const YAML::Node map = node[section];
     std::string p = Field(path, section);
-    if (!r.Object(map, p, {"cpu", "memory"})) continue;
+    if (std::string_view(section) == "limits") {
+      if (!map.IsDefined() || map.IsNull()) continue;
+      if (!map.IsMap()) {
+        r.Error(map, p, "must be an object");
+        continue;
+      }
+    } else if (!r.Object(map, p, {"cpu", "memory"})) {
+      continue;
+    }
     auto& out = std::string_view(section) == "requests" ? c.resources.requests : c.resources.limits;
     for (const char* name : {"cpu", "memory"}) {
       Quantity quantity;
@@ -394,7 +405,9 @@ void ReadVolumeMounts(Reader& r, const YAML::Node& node, const std::string& path
   for (size_t i = 0; i < node.size(); ++i) {
     std::string p = Index(path, i);
     const YAML::Node item = node[i];
-    if (!ListItem(r, item, p, {"name", "mountPath", "subPath", "readOnly", "mountPropagation"}))
+    if (!ListItem(
+            r, item, p,
+            {"name", "mountPath", "subPath", "readOnly", "mountPropagation", "recursiveReadOnly"}))
       continue;
     VolumeMount mount;
     mount.source = r.Source(item);
@@ -421,6 +434,7 @@ void ReadVolumeMounts(Reader& r, const YAML::Node& node, const std::string& path
       Enum(r, item["mountPropagation"], Field(p, "mountPropagation"), mount.mount_propagation,
            {"None", "HostToContainer", "Bidirectional"});
     }
+    ReadRecursiveReadOnly(r, item["recursiveReadOnly"], Field(p, "recursiveReadOnly"), mount);
     c.volume_mounts.push_back(std::move(mount));
   }
 }
@@ -429,9 +443,14 @@ std::optional<SecurityContext> ReadSecurityContext(Reader& r, const YAML::Node& 
                                                    const std::string& path) {
   if (!r.Object(node, path,
                 {"runAsUser", "runAsGroup", "runAsNonRoot", "readOnlyRootFilesystem", "privileged",
-                 "allowPrivilegeEscalation", "capabilities", "seccompProfile"})) {
+                 "allowPrivilegeEscalation", "capabilities", "seccompProfile", "seLinuxOptions",
+                 "appArmorProfile", "windowsOptions", "procMount"})) {
     return std::nullopt;
   }
+  ReadSeLinuxOptions(r, node["seLinuxOptions"], Field(path, "seLinuxOptions"));
+  ReadAppArmorProfile(r, node["appArmorProfile"], Field(path, "appArmorProfile"));
+  ReadWindowsOptions(r, node["windowsOptions"], Field(path, "windowsOptions"));
+  ReadProcMount(r, node["procMount"], Field(path, "procMount"));
   SecurityContext sc;
   IdField(r, node["runAsUser"], Field(path, "runAsUser"), sc.run_as_user);
   IdField(r, node["runAsGroup"], Field(path, "runAsGroup"), sc.run_as_group);
@@ -445,8 +464,12 @@ std::optional<SecurityContext> ReadSecurityContext(Reader& r, const YAML::Node& 
   std::string caps_path = Field(path, "capabilities");
   if (r.Object(caps, caps_path, {"add", "drop"})) {
     Capabilities capabilities;
-    r.StringList(caps["add"], Field(caps_path, "add"), capabilities.add);
-    r.StringList(caps["drop"], Field(caps_path, "drop"), capabilities.drop);
+    if (r.StringList(caps["add"], Field(caps_path, "add"), capabilities.add)) {
+      CheckCapabilityNames(r, caps["add"], Field(caps_path, "add"), capabilities.add);
+    }
+    if (r.StringList(caps["drop"], Field(caps_path, "drop"), capabilities.drop)) {
+      CheckCapabilityNames(r, caps["drop"], Field(caps_path, "drop"), capabilities.drop);
+    }
     sc.capabilities = std::move(capabilities);
   }
   sc.seccomp_profile = ReadSeccomp(r, node["seccompProfile"], Field(path, "seccompProfile"));

@@ -104,6 +104,13 @@ Volume ReadVolume(Reader& r, const YAML::Node& node, const std::string& path) {
       Quantity size;
       if (r.QuantityValue(empty_dir["sizeLimit"], Field(empty_path, "sizeLimit"), false, size)) {
         source.size_limit = size;
+        // kubelet enforces it by evicting the pod, which peapod does not do; only a tmpfs can
+        // be held to a size here.
+        if (source.medium != "Memory") {
+          r.Error(empty_dir["sizeLimit"], Field(empty_path, "sizeLimit"),
+                  "cannot be enforced on a disk-backed emptyDir by peapod: use medium: Memory "
+                  "for a size-limited tmpfs, or remove sizeLimit");
+        }
       }
     }
     volume.source_ = std::move(source);
@@ -163,9 +170,15 @@ std::optional<PodSecurityContext> ReadPodSecurityContext(Reader& r, const YAML::
                                                          const std::string& path) {
   if (!r.Object(node, path,
                 {"runAsUser", "runAsGroup", "runAsNonRoot", "fsGroup", "supplementalGroups",
-                 "seccompProfile", "sysctls"})) {
+                 "seccompProfile", "sysctls", "seLinuxOptions", "appArmorProfile", "windowsOptions",
+                 "supplementalGroupsPolicy"})) {
     return std::nullopt;
   }
+  ReadSeLinuxOptions(r, node["seLinuxOptions"], Field(path, "seLinuxOptions"));
+  ReadAppArmorProfile(r, node["appArmorProfile"], Field(path, "appArmorProfile"));
+  ReadWindowsOptions(r, node["windowsOptions"], Field(path, "windowsOptions"));
+  ReadSupplementalGroupsPolicy(r, node["supplementalGroupsPolicy"],
+                               Field(path, "supplementalGroupsPolicy"));
   PodSecurityContext sc;
   IdField(r, node["runAsUser"], Field(path, "runAsUser"), sc.run_as_user);
   IdField(r, node["runAsGroup"], Field(path, "runAsGroup"), sc.run_as_group);
@@ -282,6 +295,24 @@ void ReadHostAliases(Reader& r, const YAML::Node& node, const std::string& path,
   }
 }
 
+// Pod-level resources (Kubernetes 1.32): requests are hints, limits would be a promise.
+void ReadPodResources(Reader& r, const YAML::Node& node, const std::string& path) {
+  if (!node.IsDefined() || node.IsNull()) return;
+  if (!node.IsMap()) {
+    r.Error(node, path, "must be an object");
+    return;
+  }
+  for (const auto& kv : node) {
+    if (!kv.first.IsScalar()) continue;
+    if (kv.first.Scalar() == "limits" && !kv.second.IsNull()) {
+      r.Error(kv.first, Field(path, "limits"),
+              "pod-level limits are not enforced by peapod: set limits on each container");
+    } else {
+      r.Unsupported(kv.first, Field(path, kv.first.Scalar()));
+    }
+  }
+}
+
 // Container names unique across init and app containers; host ports unique across the pod.
 void CheckAcrossContainers(Reader& r, const std::string& path, const PodSpec& spec) {
   std::map<std::string, int> names;
@@ -327,9 +358,11 @@ void ReadPodSpec(Reader& r, const YAML::Node& spec, const std::string& path, Pod
                 {"containers", "initContainers", "volumes", "restartPolicy",
                  "terminationGracePeriodSeconds", "shareProcessNamespace", "hostNetwork", "hostPID",
                  "hostIPC", "hostname", "subdomain", "dnsPolicy", "dnsConfig", "hostAliases",
-                 "securityContext", "runtimeClassName"})) {
+                 "securityContext", "runtimeClassName", "hostUsers", "resources"})) {
     return;
   }
+  ReadHostUsers(r, spec["hostUsers"], Field(path, "hostUsers"));
+  ReadPodResources(r, spec["resources"], Field(path, "resources"));
   PodContext context;
   r.Bool(spec["hostNetwork"], Field(path, "hostNetwork"), out.host_network);
   context.host_network = out.host_network;
@@ -399,6 +432,8 @@ void ReadPodSpec(Reader& r, const YAML::Node& spec, const std::string& path, Pod
   ReadHostAliases(r, spec["hostAliases"], Field(path, "hostAliases"), out);
   out.security_context =
       ReadPodSecurityContext(r, spec["securityContext"], Field(path, "securityContext"));
+  CheckSysctlNamespaces(r, spec, path, out);
+  out.runtime_class_source = r.Source(spec["runtimeClassName"]);
   if (r.String(spec["runtimeClassName"], Field(path, "runtimeClassName"), out.runtime_class_name) &&
       !out.runtime_class_name.empty()) {
     if (auto problem = CheckDns1123Subdomain(out.runtime_class_name)) {

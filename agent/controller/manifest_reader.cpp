@@ -597,7 +597,12 @@ std::optional<SeccompProfile> ReadSeccomp(Reader& r, const YAML::Node& node,
     Enum(r, node["type"], Field(path, "type"), profile.type,
          {"RuntimeDefault", "Unconfined", "Localhost"});
   }
-  r.String(node["localhostProfile"], Field(path, "localhostProfile"), profile.localhost_profile);
+  profile.source = r.Source(node["localhostProfile"].IsDefined() ? node["localhostProfile"] : node);
+  if (r.String(node["localhostProfile"], Field(path, "localhostProfile"),
+               profile.localhost_profile)) {
+    CheckLocalhostProfilePath(r, node["localhostProfile"], Field(path, "localhostProfile"),
+                              profile.localhost_profile);
+  }
   if (profile.type == "Localhost" && profile.localhost_profile.empty()) {
     r.Error(node, Field(path, "localhostProfile"), "must be set when seccomp type is Localhost");
   }

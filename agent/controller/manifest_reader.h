@@ -117,6 +117,37 @@ void IdField(Reader& r, const YAML::Node& node, const std::string& path,
 std::optional<SeccompProfile> ReadSeccomp(Reader& r, const YAML::Node& node,
                                           const std::string& path);
 
+// ---- fields that ask for isolation (manifest_security.cpp) ------------------------------------
+// Each reads its field and reports an error, never a warning, when peapod cannot give what it
+// asks for; what peapod does anyway is accepted silently.
+
+void ReadHostUsers(Reader& r, const YAML::Node& node, const std::string& path);
+void ReadSeLinuxOptions(Reader& r, const YAML::Node& node, const std::string& path);
+void ReadAppArmorProfile(Reader& r, const YAML::Node& node, const std::string& path);
+void ReadWindowsOptions(Reader& r, const YAML::Node& node, const std::string& path);
+void ReadProcMount(Reader& r, const YAML::Node& node, const std::string& path);
+void ReadSupplementalGroupsPolicy(Reader& r, const YAML::Node& node, const std::string& path);
+// volumeMounts[].recursiveReadOnly, checked against the mount's readOnly and propagation.
+void ReadRecursiveReadOnly(Reader& r, const YAML::Node& node, const std::string& path,
+                           const VolumeMount& mount);
+// capabilities.add/drop: names the kernel interface knows ("ALL" included).
+void CheckCapabilityNames(Reader& r, const YAML::Node& list, const std::string& path,
+                          const std::vector<std::string>& names);
+// resources.limits: only cpu and memory can be enforced (ephemeral-storage, hugepages-* are
+// refused); extended resources (a name with a '/') are unsupported, as requests are.
+void CheckResourceLimitNames(Reader& r, const YAML::Node& limits, const std::string& path);
+// Pod sysctls must live in a namespace the pod owns (net.* without hostNetwork, IPC ones
+// without hostIPC): anything else would be set on the node.
+void CheckSysctlNamespaces(Reader& r, const YAML::Node& spec, const std::string& path,
+                           const PodSpec& pod);
+// AppArmor annotations (refused unless "unconfined") and the seccomp annotations Kubernetes no
+// longer reads (refused unless the field asks for the same profile).
+void CheckSecurityAnnotations(Reader& r, const YAML::Node& annotations, const std::string& path,
+                              const PodSpec& spec);
+// seccompProfile.localhostProfile: relative to the node's seccomp profile root, no "..".
+void CheckLocalhostProfilePath(Reader& r, const YAML::Node& node, const std::string& path,
+                               const std::string& profile);
+
 // What a container's fields are checked against in its pod.
 struct PodContext {
   std::set<std::string> volumes;

@@ -382,6 +382,12 @@ Result<LinuxContainerSecurityContext> ConvertSecurityContext(const Pod& pod,
   return out;
 }
 
+void ResolveLocalhostSeccomp(std::optional<SecurityProfile>& profile, const std::string& root) {
+  constexpr int kLocalhost = 2;
+  if (!profile || profile->profile_type != kLocalhost) return;
+  profile->localhost_ref = root + "/" + profile->localhost_ref;
+}
+
 // ---- Volumes
 // --------------------------------------------------------------------------------------
 

@@ -62,6 +62,10 @@ Result<LinuxContainerSecurityContext> ConvertSecurityContext(const Pod& pod,
                                                              const Container& container,
                                                              const std::string& image_user);
 
+// A Localhost profile names a file below `root`: the manifest's localhostProfile is relative,
+// as kubelet's is to <root-dir>/seccomp, and CRI wants the absolute path.
+void ResolveLocalhostSeccomp(std::optional<SecurityProfile>& profile, const std::string& root);
+
 // The pod's node-side paths: <state_root>/controller/pod-data/<uid>/...
 struct PodPaths {
   std::string root;

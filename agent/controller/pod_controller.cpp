@@ -18,6 +18,7 @@
 
 #include "peapod/agent/agent.h"
 #include "peapod/atomic_file.h"
+#include "peapod/runtime/security.h"
 #include "pod_worker.h"
 
 namespace peapod::agent::controller {
@@ -122,6 +123,60 @@ Result<ParsedSources> ParseAll(const std::vector<ManifestSource>& sources, bool 
   return out;
 }
 
+// What a manifest asks that only the node can answer: its seccomp profiles exist under the
+// profile root and compile, and its runtimeClassName is a handler the agent runs. Checked at
+// apply, so the pod is refused with its line instead of failing later in the background.
+void CheckSeccompProfile(const std::optional<SeccompProfile>& profile, const std::string& path,
+                         const std::string& root, std::vector<std::string>& errors) {
+  if (!profile || profile->type != "Localhost" || profile->localhost_profile.empty()) return;
+  runtime::SeccompProfileRef ref{runtime::SeccompProfileType::kLocalhost,
+                                 root + "/" + profile->localhost_profile};
+  auto compiled = runtime::CompileSeccompProfile(ref, runtime::DefaultCapabilities());
+  if (compiled) return;
+  ManifestIssue issue{profile->source, path + ".localhostProfile",
+                      "the profile cannot be used, and peapod will not run the pod unconfined: " +
+                          compiled.error().ToString()};
+  errors.push_back(issue.ToString());
+}
+
+Status CheckNodeCanHonour(const ParsedSources& parsed, const ControllerShared& shared) {
+  std::vector<std::string> errors;
+  const auto& handlers = shared.agent->config().runtime_handlers;
+  for (const auto& [pod, source] : parsed.pods) {
+    const PodSpec& spec = pod.spec;
+    if (!spec.runtime_class_name.empty() &&
+        std::find(handlers.begin(), handlers.end(), spec.runtime_class_name) == handlers.end()) {
+      std::string known;
+      for (const auto& h : handlers) known += (known.empty() ? "" : ", ") + ("\"" + h + "\"");
+      errors.push_back(ManifestIssue{spec.runtime_class_source, "spec.runtimeClassName",
+                                     "no runtime handler \"" + spec.runtime_class_name +
+                                         "\" on this node (peapodd --runtime-handler; known: " +
+                                         (known.empty() ? "none besides the default" : known) + ")"}
+                           .ToString());
+    }
+    if (spec.security_context) {
+      CheckSeccompProfile(spec.security_context->seccomp_profile,
+                          "spec.securityContext.seccompProfile", shared.config.seccomp_root,
+                          errors);
+    }
+    for (const char* list : {"initContainers", "containers"}) {
+      const auto& containers =
+          std::string_view(list) == "containers" ? spec.containers : spec.init_containers;
+      for (size_t i = 0; i < containers.size(); ++i) {
+        if (!containers[i].security_context) continue;
+        CheckSeccompProfile(containers[i].security_context->seccomp_profile,
+                            "spec." + std::string(list) + "[" + std::to_string(i) +
+                                "].securityContext.seccompProfile",
+                            shared.config.seccomp_root, errors);
+      }
+    }
+  }
+  if (errors.empty()) return Ok();
+  std::string message;
+  for (const auto& e : errors) message += (message.empty() ? "" : "\n") + e;
+  return Fail(ErrorCode::kInvalidArgument, message);
+}
+
 nlohmann::json SourceJson(const ManifestSource& source) {
   return {{"source_name", source.name}, {"source_text", source.text}};
 }
@@ -209,6 +264,9 @@ PodController::PodController(Agent& agent, ControllerConfig config)
     : impl_(std::make_unique<Impl>()) {
   impl_->shared.agent = &agent;
   impl_->shared.config = std::move(config);
+  if (impl_->shared.config.seccomp_root.empty()) {
+    impl_->shared.config.seccomp_root = agent.config().state_root + "/seccomp";
+  }
   impl_->shared.root = agent.config().state_root + "/controller";
   impl_->shared.node_name = NodeName();
   impl_->shared.host_ip = NodeIp();
@@ -358,6 +416,9 @@ Status PodController::Start() {
 Result<ApplyResult> PodController::Apply(const std::vector<ManifestSource>& sources, bool strict) {
   auto parsed = ParseAll(sources, strict);
   if (!parsed) return std::unexpected(std::move(parsed.error()));
+  if (auto s = CheckNodeCanHonour(*parsed, impl_->shared); !s) {
+    return std::unexpected(std::move(s.error()));
+  }
   if (auto s = Start(); !s) return std::unexpected(std::move(s.error()));
   std::lock_guard apply(impl_->apply_mu);
   impl_->Reap();

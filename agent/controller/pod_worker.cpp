@@ -238,6 +238,8 @@ void PodWorker::Adopt() {
   auto resolv = ReadWholeFile("/etc/resolv.conf");
   sandbox_config_ = BuildSandboxConfig(pod_, record_.uid, chosen->metadata.attempt, log_directory_,
                                        resolv ? *resolv : "");
+  ResolveLocalhostSeccomp(sandbox_config_.linux.security_context.seccomp,
+                          shared_.config.seccomp_root);
   if (auto st = sandboxes.PodSandboxStatus(sandbox_id_); st) {
     pod_ip_ = st->status.network.ip;
     pod_ips_ = {pod_ip_};
@@ -343,6 +345,8 @@ bool PodWorker::EnsureSandbox() {
   auto resolv = ReadWholeFile("/etc/resolv.conf");
   sandbox_config_ = BuildSandboxConfig(pod_, record_.uid, record_.sandbox_attempt, log_directory_,
                                        resolv ? *resolv : "");
+  ResolveLocalhostSeccomp(sandbox_config_.linux.security_context.seccomp,
+                          shared_.config.seccomp_root);
   auto id = sandboxes.RunPodSandbox(sandbox_config_, pod_.spec.runtime_class_name);
   if (!id) {
     Event("Warning", "FailedCreatePodSandBox", "pod/" + pod_.metadata.name,
@@ -672,6 +676,7 @@ bool PodWorker::StartContainer(Slot& s) {
   if (!image) return config_error("CreateContainerConfigError", image.error().ToString());
   auto security = ConvertSecurityContext(pod_, spec, image->config.defaults.user);
   if (!security) return config_error("CreateContainerConfigError", security.error().message);
+  ResolveLocalhostSeccomp(security->seccomp, shared_.config.seccomp_root);
 
   uint32_t attempt = static_cast<uint32_t>(s.had_instance ? s.restart_count + 1 : s.restart_count);
   std::error_code ec;

@@ -14,6 +14,7 @@
 #include "peapod/agent/container_security.h"
 #include "peapod/agent/events.h"
 #include "peapod/agent/sandbox_manager.h"
+#include "peapod/agent/security_requests.h"
 #include "peapod/agent/state_store.h"
 #include "peapod/image/image_service.h"
 #include "peapod/image/overlay.h"
@@ -119,6 +120,10 @@ Result<std::string> ContainerManager::CreateContainer(const std::string& pod_san
   }
   if (config.image.image.empty()) {
     return Fail(ErrorCode::kInvalidArgument, "container config image.image is empty");
+  }
+  if (auto s = CheckContainerRequest(config); !s) {
+    return std::unexpected(
+        std::move(s.error()).Context("create container " + config.metadata.name));
   }
   auto sandbox = sandboxes_->Find(pod_sandbox_id);
   if (!sandbox) {

@@ -84,9 +84,19 @@ Result<ContainerSecurity> BuildContainerSecurity(const LinuxContainerSecurityCon
   if (!context.privileged) {
     auto ref = SeccompRef(context);
     if (!ref) return std::unexpected(std::move(ref.error()).Context("security_context.seccomp"));
+    if (ref->type == runtime::SeccompProfileType::kLocalhost &&
+        !ref->localhost_path.starts_with('/')) {
+      return Fail(ErrorCode::kInvalidArgument, "security_context.seccomp: localhost profile \"" +
+                                                   ref->localhost_path +
+                                                   "\" is not an absolute path");
+    }
     auto program = runtime::CompileSeccompProfile(*ref, *caps);
     if (!program) {
-      return std::unexpected(std::move(program.error()).Context("security_context.seccomp"));
+      // A profile that is missing or does not parse was asked for: the container is refused,
+      // never run unconfined, and the caller's request is what was wrong (not "not found").
+      Error error = std::move(program.error()).Context("security_context.seccomp");
+      error.code = ErrorCode::kInvalidArgument;
+      return std::unexpected(std::move(error));
     }
     out.plan.seccomp = std::move(*program);
     // kubelet sends the lists it wants; none at all means the runtime's defaults.

@@ -7,11 +7,12 @@
 #include "crash_point.h"
 #include "entries.h"
 #include "peapod/agent/events.h"
-#include "peapod/runtime/security.h"
 #include "peapod/agent/sandbox_manager.h"
+#include "peapod/agent/security_requests.h"
 #include "peapod/agent/state_store.h"
-#include "peapod/cni/cni_client.h"
 #include "peapod/atomic_file.h"
+#include "peapod/cni/cni_client.h"
+#include "peapod/runtime/security.h"
 #include "pod_files.h"
 
 namespace peapod::agent {
@@ -98,6 +99,9 @@ cni::PodNetwork PodNetworkOf(const SandboxEntry& entry, const std::string& netns
 Result<std::string> SandboxManager::RunPodSandbox(const PodSandboxConfig& config,
                                                   const std::string& runtime_handler) {
   if (auto s = ValidateSandboxConfig(config); !s) return std::unexpected(std::move(s.error()));
+  if (auto s = CheckSandboxRequest(config, runtime_handler, config_.runtime_handlers); !s) {
+    return std::unexpected(std::move(s.error()));
+  }
   const auto& ns = config.linux.security_context.namespace_options;
   // Only sysctls that live in the pod's own namespaces may be set: anything else would be
   // written on the host (kernel.panic from a pod changes the node).

@@ -29,6 +29,10 @@ grpc::Status CriRuntimeService::CreateContainer(Ctx*, const v1::CreateContainerR
   }
   if (!req->config().has_image())
     return InvalidArgument("CreateContainer: config.image is missing");
+  if (req->config().has_windows() && req->config().windows().ByteSizeLong() > 0) {
+    return InvalidArgument(
+        "CreateContainer: config.windows cannot be honoured: peapod runs Linux containers only");
+  }
   auto id = agent_.containers().CreateContainer(req->pod_sandbox_id(), FromProto(req->config()),
                                                 FromProto(req->sandbox_config()));
   if (!id) {

@@ -36,6 +36,11 @@ grpc::Status CriRuntimeService::RunPodSandbox(Ctx*, const v1::RunPodSandboxReque
     return InvalidArgument("RunPodSandbox: runtime handler \"" + req->runtime_handler() +
                            "\" is not configured");
   }
+  // Not carried into the agent's structs: nothing of it could be applied on Linux.
+  if (req->config().has_windows() && req->config().windows().ByteSizeLong() > 0) {
+    return InvalidArgument(
+        "RunPodSandbox: config.windows cannot be honoured: peapod runs Linux pods only");
+  }
   // The manager reserves the name+attempt before any side effect (ALREADY_EXISTS for a twin).
   auto id = agent_.sandboxes().RunPodSandbox(FromProto(req->config()), req->runtime_handler());
   if (!id) {

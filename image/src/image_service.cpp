@@ -87,18 +87,44 @@ std::string ImageService::LinkName(const std::string& chain_id) const {
 }
 std::string ImageService::LinksDir() const { return options_.root + "/layers/l"; }
 
+// One image being added. Its layers may unpack in parallel (a pull), so they share one budget;
+// usage[i] is what layer i costs, filled in once per layer.
+struct ImageService::ImageUnpack {
+  struct LayerUsage {
+    bool known = false;
+    uint64_t bytes = 0;
+    uint64_t entries = 0;
+  };
+  ImageUnpack(std::string image_name, const ImageServiceOptions& options, size_t layers)
+      : name(std::move(image_name)),
+        budget(options.max_image_bytes, options.max_image_entries),
+        usage(layers) {}
+  std::string name;  // for messages: the reference, a tag, or the id
+  UnpackBudget budget;
+  std::vector<LayerUsage> usage;
+};
+
 Status ImageService::EnsureLayer(const std::string& chain_id, const std::string& blob_digest,
-                                 const std::string& diff_id) {
+                                 const std::string& diff_id, ImageUnpack& image, size_t index) {
   std::string dir = LayerDir(chain_id);
   struct stat st {};
-  if (::lstat(dir.c_str(), &st) != 0) {
+  if (image.usage[index].known) {
+    // Charged already, earlier in this operation.
+  } else if (::lstat(dir.c_str(), &st) != 0) {
     UnpackOptions opts = options_.unpack;
     opts.expected_diff_id = diff_id;
+    opts.budget = &image.budget;
+    opts.min_free_bytes = options_.min_free_bytes;
     auto stats = UnpackLayer(content_->PathOf(blob_digest), dir, opts);
-    if (!stats)
-      return Fail(stats.error().code, "unpack layer " + blob_digest + ": " + stats.error().message);
+    if (!stats) {
+      return Fail(stats.error().code, "image \"" + image.name + "\": layer " + blob_digest + ": " +
+                                          stats.error().message);
+    }
+    image.usage[index] = {true, stats->content_bytes, stats->entries};
     spdlog::debug("image: unpacked layer {} ({} entries, {} bytes)", chain_id, stats->entries,
-                  stats->uncompressed_bytes);
+                  stats->content_bytes);
+  } else if (auto s = ChargeUnpackedLayer(chain_id, blob_digest, image, index); !s) {
+    return s;
   }
   std::string link = LinksDir() + "/" + LinkName(chain_id);
   std::string target = "../" + std::string(DigestHex(chain_id));
@@ -107,16 +133,46 @@ Status ImageService::EnsureLayer(const std::string& chain_id, const std::string&
   return Ok();
 }
 
-Result<std::string> ImageService::Commit(const std::string& manifest_digest,
-                                         const std::string& config_digest,
-                                         const std::vector<Descriptor>& layers,
-                                         const std::vector<std::string>& repo_tags,
-                                         const std::vector<std::string>& repo_digests) {
+// A layer unpacked before, for another image, costs this image what it cost that one: an
+// image's limits do not depend on what happens to be on the node already.
+Status ImageService::ChargeUnpackedLayer(const std::string& chain_id,
+                                         const std::string& blob_digest, ImageUnpack& image,
+                                         size_t index) {
+  ImageUnpack::LayerUsage usage{true, 0, 0};
+  for (const auto& record : store_->List()) {
+    for (const auto& layer : record.layers) {
+      if (layer.chain_id != chain_id) continue;
+      usage.bytes = std::max(usage.bytes, layer.unpacked_bytes);
+      usage.entries = std::max(usage.entries, layer.unpacked_entries);
+    }
+  }
+  image.usage[index] = usage;
+  std::string what = "image \"" + image.name + "\": layer " + blob_digest +
+                     " (unpacked already, for another image): ";
+  if (!image.budget.TakeBytes(usage.bytes)) {
+    return Fail(ErrorCode::kResourceExhausted, what + "the image would unpack to more than " +
+                                                   HumanBytes(image.budget.max_bytes()) +
+                                                   " (limit: --max-image-size)");
+  }
+  if (!image.budget.TakeEntries(usage.entries)) {
+    return Fail(ErrorCode::kResourceExhausted, what + "the image would unpack more than " +
+                                                   std::to_string(image.budget.max_entries()) +
+                                                   " entries (limit: --max-image-entries)");
+  }
+  return Ok();
+}
+
+Result<ImageRecord> ImageService::Prepare(const std::string& manifest_digest,
+                                          const std::string& config_digest,
+                                          const std::vector<Descriptor>& layers,
+                                          const std::vector<std::string>& repo_tags,
+                                          const std::vector<std::string>& repo_digests,
+                                          ImageUnpack& image) {
   auto config_text = content_->Read(config_digest);
   if (!config_text) return std::unexpected(config_text.error());
   auto config = ParseImageConfig(*config_text);
   if (!config) return std::unexpected(config.error());
-  if (config->diff_ids.size() != layers.size()) {
+  if (config->diff_ids.size() != layers.size() || image.usage.size() != layers.size()) {
     return Fail(ErrorCode::kInvalidArgument,
                 "image " + config_digest + " has " + std::to_string(layers.size()) +
                     " layers but its config lists " + std::to_string(config->diff_ids.size()) +
@@ -131,19 +187,33 @@ Result<std::string> ImageService::Commit(const std::string& manifest_digest,
   rec.created = config->created;
   rec.size = config_text->size();
   for (size_t i = 0; i < layers.size(); ++i) {
-    if (auto st = EnsureLayer(chains[i], layers[i].digest, config->diff_ids[i]); !st)
+    if (auto st = EnsureLayer(chains[i], layers[i].digest, config->diff_ids[i], image, i); !st)
       return std::unexpected(st.error());
     rec.layers.push_back({layers[i].digest, layers[i].media_type, layers[i].size,
-                          config->diff_ids[i], chains[i]});
+                          config->diff_ids[i], chains[i], image.usage[i].bytes,
+                          image.usage[i].entries});
     rec.size += static_cast<uint64_t>(std::max<int64_t>(layers[i].size, 0));
   }
-  auto stored = store_->Put(rec);
-  if (!stored) return std::unexpected(stored.error());
-  return rec.id;
+  return rec;
+}
+
+void ImageService::CollectRefusedContent() {
+  std::unique_lock gc(gc_mutex_);
+  if (auto st = CollectGarbage(); !st) {
+    spdlog::warn("image: removing what a refused image left: {}", st.error().ToString());
+  }
 }
 
 Result<std::string> ImageService::Pull(std::string_view ref_text, const AuthConfig& auth,
                                        const ProgressCallback& progress) {
+  bool refused = false;
+  auto id = PullShared(ref_text, auth, progress, refused);
+  if (!id && refused) CollectRefusedContent();
+  return id;
+}
+
+Result<std::string> ImageService::PullShared(std::string_view ref_text, const AuthConfig& auth,
+                                             const ProgressCallback& progress, bool& refused) {
   auto ref = ParseReference(ref_text);
   if (!ref) return std::unexpected(ref.error());
   std::shared_lock gc(gc_mutex_);
@@ -162,8 +232,11 @@ Result<std::string> ImageService::Pull(std::string_view ref_text, const AuthConf
                                                  "\": manifest and config disagree on the "
                                                  "number of layers");
   std::vector<std::string> chains = ChainIds(config->diff_ids);
+  ImageUnpack image(ref->String(), options_, m.layers.size());
 
-  // Layers download and unpack in parallel; each layer dir holds only its own diff.
+  // Layers download and unpack in parallel; each layer dir holds only its own diff. A download
+  // that fails keeps what came (a retry resumes); a layer that is refused ends the pull, and
+  // everything it added goes.
   std::atomic<size_t> next{0};
   std::mutex error_mutex;
   std::optional<Error> first_error;
@@ -176,9 +249,11 @@ Result<std::string> ImageService::Pull(std::string_view ref_text, const AuthConf
         if (first_error) return;
       }
       Status st = (*session)->FetchBlob(m.layers[i], progress);
-      if (st) st = EnsureLayer(chains[i], m.layers[i].digest, config->diff_ids[i]);
+      bool unpacking = st.has_value();
+      if (st) st = EnsureLayer(chains[i], m.layers[i].digest, config->diff_ids[i], image, i);
       if (!st) {
         std::lock_guard lock(error_mutex);
+        if (unpacking) refused = true;
         if (!first_error) first_error = st.error();
         return;
       }
@@ -195,33 +270,65 @@ Result<std::string> ImageService::Pull(std::string_view ref_text, const AuthConf
   if (!ref->tag.empty()) tags.push_back(ref->RepoTag());
   std::string top = resolved->index_digest.empty() ? resolved->manifest_digest
                                                    : resolved->index_digest;
-  auto id = Commit(resolved->manifest_digest, m.config.digest, m.layers, tags,
-                   {ref->RepoDigest(top)});
-  if (id) spdlog::info("image: pulled {} as {}", ref->String(), *id);
-  return id;
+  refused = true;  // from here on, a failure leaves nothing worth keeping
+  auto rec = Prepare(resolved->manifest_digest, m.config.digest, m.layers, tags,
+                     {ref->RepoDigest(top)}, image);
+  if (!rec) return std::unexpected(rec.error());
+  auto stored = store_->Put(*rec);
+  if (!stored) return std::unexpected(stored.error());
+  spdlog::info("image: pulled {} as {}", ref->String(), rec->id);
+  return rec->id;
 }
 
 Result<std::vector<std::string>> ImageService::Load(const std::string& archive_path) {
+  auto ids = LoadShared(archive_path);
+  if (!ids) CollectRefusedContent();
+  return ids;
+}
+
+Result<std::vector<std::string>> ImageService::LoadShared(const std::string& archive_path) {
   std::shared_lock gc(gc_mutex_);
   auto images = LoadImageArchive(*content_, archive_path, options_.platform);
   if (!images) return std::unexpected(images.error());
-  std::vector<std::string> ids;
+  // Every image is unpacked before any is stored, so a refused one takes the others with it.
+  std::vector<ImageRecord> records;
   for (const auto& img : *images) {
-    auto id = Commit(img.manifest_digest, img.config_digest, img.layers, img.repo_tags, {});
-    if (!id) return std::unexpected(id.error());
-    spdlog::info("image: loaded {} from {}", *id, archive_path);
-    ids.push_back(*id);
+    std::string name = img.repo_tags.empty() ? img.config_digest : img.repo_tags.front();
+    ImageUnpack image(name, options_, img.layers.size());
+    auto rec =
+        Prepare(img.manifest_digest, img.config_digest, img.layers, img.repo_tags, {}, image);
+    if (!rec) return std::unexpected(rec.error());
+    records.push_back(std::move(*rec));
+  }
+  std::vector<std::string> ids;
+  for (const auto& rec : records) {
+    auto stored = store_->Put(rec);
+    if (!stored) return std::unexpected(stored.error());
+    spdlog::info("image: loaded {} from {}", rec.id, archive_path);
+    ids.push_back(rec.id);
   }
   return ids;
 }
 
 Result<std::string> ImageService::Import(const std::string& tar_path, std::string_view name) {
+  auto id = ImportShared(tar_path, name);
+  if (!id) CollectRefusedContent();
+  return id;
+}
+
+Result<std::string> ImageService::ImportShared(const std::string& tar_path, std::string_view name) {
   auto ref = ParseReference(name);
   if (!ref) return std::unexpected(ref.error());
   std::shared_lock gc(gc_mutex_);
   auto img = ImportRootfsArchive(*content_, tar_path, *ref, options_.platform);
   if (!img) return std::unexpected(img.error());
-  return Commit(img->manifest_digest, img->config_digest, img->layers, img->repo_tags, {});
+  ImageUnpack image(ref->String(), options_, img->layers.size());
+  auto rec =
+      Prepare(img->manifest_digest, img->config_digest, img->layers, img->repo_tags, {}, image);
+  if (!rec) return std::unexpected(rec.error());
+  auto stored = store_->Put(*rec);
+  if (!stored) return std::unexpected(stored.error());
+  return rec->id;
 }
 
 std::vector<ImageRecord> ImageService::List() const { return store_->List(); }

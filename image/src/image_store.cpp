@@ -26,6 +26,12 @@ bool Contains(const std::vector<std::string>& v, const std::string& s) {
   return std::find(v.begin(), v.end(), s) != v.end();
 }
 
+// A count the record may lack (older records) or hold in the wrong type (a damaged one): 0.
+uint64_t UnsignedField(const json& object, const char* key) {
+  auto it = object.find(key);
+  return it != object.end() && it->is_number_unsigned() ? it->get<uint64_t>() : 0;
+}
+
 }  // namespace
 
 std::string ImageRecordToJson(const ImageRecord& r) {
@@ -35,7 +41,9 @@ std::string ImageRecordToJson(const ImageRecord& r) {
                       {"mediaType", l.media_type},
                       {"size", l.size},
                       {"diffID", l.diff_id},
-                      {"chainID", l.chain_id}});
+                      {"chainID", l.chain_id},
+                      {"unpackedSize", l.unpacked_bytes},
+                      {"unpackedEntries", l.unpacked_entries}});
   }
   json j = {{"id", r.id},           {"manifestDigest", r.manifest_digest},
             {"repoTags", r.repo_tags}, {"repoDigests", r.repo_digests},
@@ -56,8 +64,9 @@ Result<ImageRecord> ImageRecordFromJson(std::string_view text) {
   r.size = j.value("size", uint64_t{0});
   r.created = j.value("created", "");
   for (const auto& l : j.value("layers", json::array())) {
-    r.layers.push_back({l.value("digest", ""), l.value("mediaType", ""), l.value("size", int64_t{0}),
-                        l.value("diffID", ""), l.value("chainID", "")});
+    r.layers.push_back({l.value("digest", ""), l.value("mediaType", ""),
+                        l.value("size", int64_t{0}), l.value("diffID", ""), l.value("chainID", ""),
+                        UnsignedField(l, "unpackedSize"), UnsignedField(l, "unpackedEntries")});
   }
   if (!IsValidDigest(r.id)) return Fail(ErrorCode::kInvalidArgument, "image record without id");
   return r;

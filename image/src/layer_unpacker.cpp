@@ -5,10 +5,13 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <sys/sysmacros.h>
 #include <sys/xattr.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <cstdio>
 #include <filesystem>
 #include <memory>
 
@@ -23,6 +26,10 @@ constexpr std::string_view kWhiteoutPrefix = ".wh.";
 constexpr std::string_view kOpaqueMarker = ".wh..wh..opq";
 constexpr std::string_view kWhiteoutMetaPrefix = ".wh..wh.";
 constexpr size_t kReadBlock = 1 << 17;
+// How often the free space is looked at while unpacking: a statvfs costs about a microsecond,
+// and the reserve must be well above what is written between two looks.
+constexpr uint64_t kSpaceCheckBytes = 8 << 20;
+constexpr uint64_t kSpaceCheckEntries = 1024;
 
 struct ArchiveDeleter {
   void operator()(archive* a) const { archive_read_free(a); }
@@ -37,6 +44,44 @@ std::unexpected<Error> Refuse(std::string_view entry, std::string_view why) {
   return Fail(ErrorCode::kInvalidArgument,
               "layer entry \"" + std::string(entry) + "\" refused: " + std::string(why));
 }
+
+std::unexpected<Error> OverSizeLimit(const UnpackBudget& budget) {
+  return Fail(ErrorCode::kResourceExhausted, "the image would unpack to more than " +
+                                                 HumanBytes(budget.max_bytes()) +
+                                                 " (limit: --max-image-size)");
+}
+
+std::unexpected<Error> OverEntryLimit(const UnpackBudget& budget) {
+  return Fail(ErrorCode::kResourceExhausted, "the image would unpack more than " +
+                                                 std::to_string(budget.max_entries()) +
+                                                 " entries (limit: --max-image-entries)");
+}
+
+// Looks at the free space of the layer's filesystem now and then while the layer is written, so
+// a layer that would fill the disk stops while the reserve is still there.
+class SpaceGuard {
+ public:
+  SpaceGuard(int fd, uint64_t min_free_bytes, std::string what)
+      : fd_(fd), min_free_(min_free_bytes), what_(std::move(what)) {}
+
+  Status Check() {
+    bytes_since_ = entries_since_ = 0;
+    if (min_free_ == 0) return Ok();
+    return CheckFreeSpace(fd_, min_free_, what_);
+  }
+  Status Wrote(uint64_t bytes) {
+    bytes_since_ += bytes;
+    return bytes_since_ >= kSpaceCheckBytes ? Check() : Ok();
+  }
+  Status Entry() { return ++entries_since_ >= kSpaceCheckEntries ? Check() : Ok(); }
+
+ private:
+  int fd_;
+  uint64_t min_free_;
+  std::string what_;
+  uint64_t bytes_since_ = 0;
+  uint64_t entries_since_ = 0;
+};
 
 // Removes `name` below `dirfd` without following symlinks.
 Status RemoveAt(int dirfd, const std::string& name) {
@@ -88,7 +133,8 @@ struct DeferredDir {
 
 class Unpacker {
  public:
-  Unpacker(int root, const UnpackOptions& options) : root_(root), options_(options) {}
+  Unpacker(int root, const UnpackOptions& options, SpaceGuard& space)
+      : root_(root), options_(options), space_(space) {}
 
   Status Run(archive* tar) {
     archive_entry* entry = nullptr;
@@ -99,11 +145,18 @@ class Unpacker {
         return Fail(ErrorCode::kInvalidArgument,
                     std::string("read layer tar: ") + archive_error_string(tar));
       ++entries_;
+      // Every header counts, whatever it becomes (or not): a million empty entries cost
+      // inodes, directory blocks and time even when they write no content.
+      if (options_.budget && !options_.budget->TakeEntries(1)) {
+        return OverEntryLimit(*options_.budget);
+      }
+      if (auto st = space_.Entry(); !st) return st;
       if (auto st = Entry(tar, entry); !st) return st;
     }
     return FinishDirs();
   }
   uint64_t entries() const { return entries_; }
+  uint64_t content_bytes() const { return content_bytes_; }
 
  private:
   Status Entry(archive* tar, archive_entry* e) {
@@ -238,20 +291,38 @@ class Unpacker {
     return Ok();
   }
 
+  // Charges `n` bytes of content to the image's budget and the space guard.
+  Status Charge(uint64_t n) {
+    content_bytes_ += n;
+    if (options_.budget && !options_.budget->TakeBytes(n)) return OverSizeLimit(*options_.budget);
+    return space_.Wrote(n);
+  }
+
   Status RegularFile(archive* tar, const std::string& name, int pfd, const std::string& leaf,
                      archive_entry* e) {
+    // A header that already says "too big" is refused before a byte is written; a header that
+    // says less than what follows is caught by the count below.
+    la_int64_t declared = archive_entry_size_is_set(e) ? archive_entry_size(e) : 0;
+    if (options_.budget && declared > 0 &&
+        options_.budget->BytesWouldExceed(static_cast<uint64_t>(declared))) {
+      return OverSizeLimit(*options_.budget);
+    }
     UniqueFd fd(::openat(pfd, leaf.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
                          0600));
     if (!fd) return FailErrno("create file " + name);
     const void* block = nullptr;
     size_t size = 0;
     la_int64_t offset = 0;
+    uint64_t end = 0;  // one past the last byte written
     while (true) {
       int r = archive_read_data_block(tar, &block, &size, &offset);
       if (r == ARCHIVE_EOF) break;
       if (r < ARCHIVE_WARN)
         return Fail(ErrorCode::kInvalidArgument,
                     "read data of " + name + ": " + archive_error_string(tar));
+      if (offset < 0) return Refuse(name, "data block at a negative offset");
+      if (auto st = Charge(size); !st) return st;
+      end = std::max(end, static_cast<uint64_t>(offset) + size);
       const char* p = static_cast<const char*>(block);
       while (size > 0) {
         ssize_t n = ::pwrite(fd.Get(), p, size, offset);
@@ -262,8 +333,12 @@ class Unpacker {
         size -= static_cast<size_t>(n);
       }
     }
-    // Sparse files end in a hole that no data block covers.
-    if (archive_entry_size_is_set(e) && ::ftruncate(fd.Get(), archive_entry_size(e)) != 0)
+    // Sparse files end in a hole that no data block covers; the hole counts as content, as it
+    // would be written in full when a container copies the file up.
+    if (declared > 0 && static_cast<uint64_t>(declared) > end) {
+      if (auto st = Charge(static_cast<uint64_t>(declared) - end); !st) return st;
+    }
+    if (archive_entry_size_is_set(e) && ::ftruncate(fd.Get(), declared) != 0)
       return FailErrno("truncate " + name);
     if (auto st = Owner(name, fd.Get(), nullptr, e, 0); !st) return st;
     // After chown, which clears setuid/setgid.
@@ -356,14 +431,16 @@ class Unpacker {
 
   int root_;
   const UnpackOptions& options_;
+  SpaceGuard& space_;
   std::string cached_key_;
   UniqueFd cached_fd_;
   std::vector<DeferredDir> dirs_;
   uint64_t entries_ = 0;
+  uint64_t content_bytes_ = 0;
 };
 
-Result<UnpackStats> UnpackInto(const std::string& blob_path, int root,
-                               const UnpackOptions& options) {
+Result<UnpackStats> UnpackInto(const std::string& blob_path, int root, const UnpackOptions& options,
+                               SpaceGuard& space) {
   UniqueFd blob(::open(blob_path.c_str(), O_RDONLY | O_CLOEXEC));
   if (!blob) return FailErrno("open layer blob " + blob_path);
   struct stat bst {};
@@ -387,7 +464,7 @@ Result<UnpackStats> UnpackInto(const std::string& blob_path, int root,
     return Fail(ErrorCode::kInvalidArgument,
                 "layer " + blob_path + " is not a tar archive: " + archive_error_string(tar.get()));
   }
-  Unpacker unpacker(root, options);
+  Unpacker unpacker(root, options, space);
   if (auto st = unpacker.Run(tar.get()); !st) return std::unexpected(st.error());
   // The tar reader stops at the end-of-archive marker; the diff id covers the padding after it.
   const void* out = nullptr;
@@ -401,6 +478,7 @@ Result<UnpackStats> UnpackInto(const std::string& blob_path, int root,
   stats.uncompressed_bytes = stream.bytes;
   stats.compressed_bytes = static_cast<uint64_t>(bst.st_size);
   stats.entries = unpacker.entries();
+  stats.content_bytes = unpacker.content_bytes();
   if (!options.expected_diff_id.empty() && stats.diff_id != options.expected_diff_id) {
     return Fail(ErrorCode::kInvalidArgument, "layer " + blob_path + " unpacks to diff id " +
                                                  stats.diff_id + ", image config says " +
@@ -410,6 +488,46 @@ Result<UnpackStats> UnpackInto(const std::string& blob_path, int root,
 }
 
 }  // namespace
+
+std::string HumanBytes(uint64_t bytes) {
+  static constexpr const char* kUnits[] = {"B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB"};
+  int unit = 0;
+  uint64_t whole = bytes;
+  while (whole >= 1024 && unit < 6) {
+    whole /= 1024;
+    ++unit;
+  }
+  if (unit == 0) return std::to_string(bytes) + " B";
+  double value = static_cast<double>(bytes) / static_cast<double>(uint64_t{1} << (10 * unit));
+  char text[32];
+  // Exact values print without a fraction: "64 MiB", not "64.0 MiB".
+  if (whole << (10 * unit) == bytes) {
+    std::snprintf(text, sizeof text, "%llu %s", static_cast<unsigned long long>(whole),
+                  kUnits[unit]);
+  } else {
+    std::snprintf(text, sizeof text, "%.1f %s", value, kUnits[unit]);
+  }
+  return text;
+}
+
+Status CheckFreeSpace(int fd, uint64_t min_free_bytes, const std::string& what) {
+  struct statvfs fs {};
+  if (::fstatvfs(fd, &fs) != 0) return FailErrno("statvfs " + what);
+  uint64_t free_bytes = static_cast<uint64_t>(fs.f_bavail) * fs.f_frsize;
+  if (free_bytes < min_free_bytes) {
+    return Fail(ErrorCode::kResourceExhausted,
+                "the filesystem of " + what + " has " + HumanBytes(free_bytes) +
+                    " free, less than the " + HumanBytes(min_free_bytes) +
+                    " it must keep (reserve: --image-fs-reserve)");
+  }
+  // Filesystems without a fixed inode table (btrfs) report none at all.
+  if (fs.f_files > 0 && fs.f_favail < fs.f_files / 100) {
+    return Fail(ErrorCode::kResourceExhausted, "the filesystem of " + what + " has " +
+                                                   std::to_string(fs.f_favail) +
+                                                   " free inodes, less than the 1% it must keep");
+  }
+  return Ok();
+}
 
 Result<std::vector<std::string>> ConfinedEntryPath(std::string_view name) {
   if (name.starts_with('/'))
@@ -457,8 +575,18 @@ Result<UnpackStats> UnpackLayer(const std::string& blob_path, const std::string&
     (void)files::RemoveTree(temp);
     return FailErrno("open layer directory " + temp, err);
   }
-  auto stats = UnpackInto(blob_path, root.Get(), options);
+  SpaceGuard space(root.Get(), options.min_free_bytes, t.parent_path().string());
+  Result<UnpackStats> stats = std::unexpected(Error{});
+  if (auto st = space.Check(); !st) {
+    stats = std::unexpected(std::move(st.error()));
+  } else {
+    stats = UnpackInto(blob_path, root.Get(), options, space);
+  }
   if (stats && ::syncfs(root.Get()) != 0) stats = FailErrno("sync layer " + target);
+  // Written and synced, the layer's blocks are allocated: the last look before it counts.
+  if (stats) {
+    if (auto st = space.Check(); !st) stats = std::unexpected(std::move(st.error()));
+  }
   root.Reset();
   if (!stats) {
     (void)files::RemoveTree(temp);

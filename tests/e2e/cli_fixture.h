@@ -126,12 +126,16 @@ class CliTest : public ::testing::Test {
     network_.reset();
   }
 
+  // Flags a suite adds to the daemon's command line.
+  virtual std::vector<std::string> ExtraDaemonArgs() const { return {}; }
+
   void StartDaemon() {
     PeapoddOptions options;
     options.cni_conf_dir = network_->conf_dir();
     options.cni_plugin_dirs = {network_->plugin_dir(), "/usr/lib/cni"};
     options.extra_args = {"--backoff-initial", "1s",    "--backoff-max",  "4s",
                           "--relist-period",   "200ms", "--pod-log-root", logs_ / "pods"};
+    for (const auto& arg : ExtraDaemonArgs()) options.extra_args.push_back(arg);
     auto started = PeapoddProcess::Start(options);
     ASSERT_TRUE(started) << started.error().ToString();
     daemon_ = std::move(*started);

@@ -1,6 +1,9 @@
 // CRI ImageService verbs against a real peapodd and a local registry: PullImage, ListImages,
 // ImageStatus, RemoveImage, ImageFsInfo.
+#include <filesystem>
+
 #include "cri_test_fixture.h"
+#include "integration/oci_layout_builder.h"
 
 namespace peapod::testing {
 namespace {
@@ -152,6 +155,41 @@ TEST_F(CriImageWithMirror, ReferencesToAMirroredHostArePulledFromTheMirror) {
   ASSERT_TRUE(StatusOf(ref, &resp).ok());
   ASSERT_TRUE(resp.has_image());
   EXPECT_EQ(resp.image().id(), id);
+}
+
+// peapodd's --max-image-size reaches the pull: a layer of 2 GiB of zeros (9 MiB of gzip) is
+// refused with RESOURCE_EXHAUSTED naming the image and the limit, and nothing of it stays.
+class CriImageLimits : public CriImage {
+ protected:
+  std::vector<std::string> ExtraDaemonArgs() const override {
+    return {"--max-image-size", "1Gi", "--max-image-entries", "100k"};
+  }
+};
+
+TEST_F(CriImageLimits, GzipBombIsRefusedAndTheNextPullWorks) {
+  TempDir dir("peapod-cri-bomb");
+  TarBuilder(dir / "bomb.tar.gz", TarBuilder::Compression::kGzip).Zeros("zeros", int64_t{2} << 30);
+  OciLayoutBuilder layout(dir / "layout");
+  layout.Image({dir / "bomb.tar.gz"}, "docker.io/library/bomb:1");
+  auto pushed = registry_->Push(layout.dir(), "bomb:1");
+  ASSERT_TRUE(pushed) << pushed.error().ToString();
+
+  std::string ref = registry_->HostPort() + "/bomb:1";
+  auto status = Pull(ref, nullptr);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED) << Describe(status);
+  EXPECT_NE(status.error_message().find("image \"" + ref + "\""), std::string::npos)
+      << Describe(status);
+  EXPECT_NE(status.error_message().find("more than 1 GiB (limit: --max-image-size)"),
+            std::string::npos)
+      << Describe(status);
+  EXPECT_TRUE(List().empty());
+  std::vector<std::string> layers;
+  for (const auto& e : std::filesystem::directory_iterator(daemon_->state_root() + "/image/layers"))
+    layers.push_back(e.path().filename());
+  EXPECT_EQ(layers, std::vector<std::string>{"l"});
+
+  ASSERT_TRUE(Pull(BusyboxRef(), nullptr).ok());
+  EXPECT_EQ(List().size(), 1u);
 }
 
 }  // namespace

@@ -6,6 +6,8 @@
 #include <archive_entry.h>
 #include <sys/stat.h>
 
+#include <algorithm>
+#include <cstdint>
 #include <stdexcept>
 #include <string>
 
@@ -18,7 +20,11 @@ class TarBuilder {
   explicit TarBuilder(const std::string& path, Compression c = Compression::kNone)
       : a_(archive_write_new()) {
     archive_write_set_format_pax_restricted(a_);
-    if (c == Compression::kGzip) archive_write_add_filter_gzip(a_);
+    if (c == Compression::kGzip) {
+      archive_write_add_filter_gzip(a_);
+      // Fast: bombs of zeros are large, and level 1 still shrinks them a thousandfold.
+      archive_write_set_filter_option(a_, "gzip", "compression-level", "1");
+    }
     if (c == Compression::kZstd) archive_write_add_filter_zstd(a_);
     if (archive_write_open_filename(a_, path.c_str()) != ARCHIVE_OK)
       throw std::runtime_error("open " + path + ": " + archive_error_string(a_));
@@ -35,6 +41,20 @@ class TarBuilder {
     archive_entry_set_gid(e, gid);
     Header(e);
     if (!content.empty()) archive_write_data(a_, content.data(), content.size());
+    archive_entry_free(e);
+    return *this;
+  }
+  // A regular file of `size` zero bytes, written in chunks (for decompression bombs).
+  TarBuilder& Zeros(const std::string& name, int64_t size) {
+    archive_entry* e = New(name, AE_IFREG, 0644);
+    archive_entry_set_size(e, size);
+    Header(e);
+    static const std::string kChunk(1 << 20, '\0');
+    for (int64_t left = size; left > 0;) {
+      size_t n = static_cast<size_t>(std::min<int64_t>(left, static_cast<int64_t>(kChunk.size())));
+      archive_write_data(a_, kChunk.data(), n);
+      left -= static_cast<int64_t>(n);
+    }
     archive_entry_free(e);
     return *this;
   }

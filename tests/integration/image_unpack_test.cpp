@@ -15,6 +15,7 @@
 #include "peapod/image/archive_loader.h"
 #include "peapod/image/content_store.h"
 #include "peapod/image/digest.h"
+#include "peapod/image/image_service.h"
 #include "peapod/image/layer_unpacker.h"
 #include "peapod/image/overlay.h"
 #include "support/temp_dir.h"
@@ -330,8 +331,14 @@ TEST(LayerUnpackThroughput, LargeLayerUnpacksCompletelyAndReportsThroughput) {
     }
   }
   for (const auto& [name, path] : {std::pair{"tar", tar}, std::pair{"tar+gzip", gz}}) {
+    // Bounded as the image service bounds it (its defaults), so the figure includes the cost.
+    UnpackBudget budget(ImageServiceOptions{}.max_image_bytes,
+                        ImageServiceOptions{}.max_image_entries);
+    UnpackOptions options;
+    options.budget = &budget;
+    options.min_free_bytes = ImageServiceOptions{}.min_free_bytes;
     auto start = std::chrono::steady_clock::now();
-    auto r = UnpackLayer(path, dir / (std::string("L-") + name));
+    auto r = UnpackLayer(path, dir / (std::string("L-") + name), options);
     double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     ASSERT_TRUE(r.has_value()) << r.error().ToString();
     EXPECT_EQ(r->entries, static_cast<uint64_t>(kFiles + 0));

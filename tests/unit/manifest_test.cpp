@@ -562,7 +562,8 @@ spec:
   - name: app
     image: busybox
     resources:
-      limits: {cpu: 1, ephemeral-storage: 1Gi}
+      requests: {ephemeral-storage: 1Gi}
+      limits: {cpu: 1}
   volumes:
   - name: claim
     persistentVolumeClaim: {claimName: data}
@@ -588,7 +589,8 @@ TEST(Manifest, UnsupportedFieldsWarnWithTheirLines) {
       at("serviceAccountName", "spec.serviceAccountName: not supported by peapod, ignored"),
       at("tolerations", "spec.tolerations: not supported by peapod, ignored"),
       at("ephemeral-storage",
-         "spec.containers[0].resources.limits.ephemeral-storage: not supported by peapod, ignored"),
+         "spec.containers[0].resources.requests.ephemeral-storage: not supported by peapod, "
+         "ignored"),
       at("persistentVolumeClaim",
          "spec.volumes[0].persistentVolumeClaim: not supported by peapod, ignored"),
       at("kind: Deployment", "kind: \"Deployment\" is not supported by peapod, ignored"),

@@ -5,6 +5,7 @@
 #include <chrono>
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "peapod/cni/types.h"
 #include "peapod/image/image_service.h"
@@ -20,6 +21,10 @@ struct AgentConfig {
   cni::CniOptions cni;
   // An empty root becomes <state_root>/image.
   image::ImageServiceOptions image;
+  // RuntimeClass handler names accepted besides the default "" (peapodd --runtime-handler).
+  // Names only: each runs pods the same way. A sandbox asking for any other is refused, never
+  // run with the default in its place.
+  std::vector<std::string> runtime_handlers;
   // How long pause gets after SIGTERM when a pod stops.
   std::chrono::milliseconds pause_stop_grace{std::chrono::seconds(2)};
   // Parent of the pod cgroups when the pod's CRI cgroup_parent is empty (cgroupfs driver, from

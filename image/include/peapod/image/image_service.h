@@ -28,7 +28,14 @@ struct ImageServiceOptions {
   RegistryConfig registries;
   Platform platform = HostPlatform();
   int parallel_downloads = 3;
-  UnpackOptions unpack;  // expected_diff_id is set per layer
+  UnpackOptions unpack;  // expected_diff_id, budget and min_free_bytes are set per layer
+  // What one image may unpack, all its layers together (UnpackBudget::kUnlimited: no limit):
+  // bytes of file content and entries. An image over either is refused, and what it added is
+  // removed again. peapodd: --max-image-size, --max-image-entries.
+  uint64_t max_image_bytes = uint64_t{10} << 30;
+  uint64_t max_image_entries = 1'000'000;
+  // Free space an unpack leaves on the state root's filesystem (peapodd: --image-fs-reserve).
+  uint64_t min_free_bytes = uint64_t{512} << 20;
 };
 
 struct ResolvedImage {
@@ -57,9 +64,11 @@ class ImageService {
   static Result<std::unique_ptr<ImageService>> Open(ImageServiceOptions options);
 
   // Pulls `ref` for the configured platform; returns the image id ("sha256:<config hex>").
+  // An image whose layers are refused (over a limit, hostile, corrupt) leaves nothing behind.
   Result<std::string> Pull(std::string_view ref, const AuthConfig& auth = {},
                            const ProgressCallback& progress = {});
-  // Loads a docker save or OCI layout archive; returns the ids of the images it held.
+  // Loads a docker save or OCI layout archive; returns the ids of the images it held. All or
+  // nothing: when one image is refused, none is added and the archive's blobs are removed.
   Result<std::vector<std::string>> Load(const std::string& archive_path);
   // Imports a root filesystem tarball as a one-layer image named `name`; returns its id.
   Result<std::string> Import(const std::string& tar_path, std::string_view name);
@@ -85,17 +94,29 @@ class ImageService {
   const std::string& root() const { return options_.root; }
 
  private:
+  struct ImageUnpack;  // one image being added: its shared limits and its layers' costs
+
   explicit ImageService(ImageServiceOptions options) : options_(std::move(options)) {}
   Status LoadLeases();
   std::string LayerDir(const std::string& chain_id) const;
   std::string LinkName(const std::string& chain_id) const;
   std::string LinksDir() const;
   Status EnsureLayer(const std::string& chain_id, const std::string& blob_digest,
-                     const std::string& diff_id);
-  Result<std::string> Commit(const std::string& manifest_digest, const std::string& config_digest,
-                             const std::vector<Descriptor>& layers,
-                             const std::vector<std::string>& repo_tags,
-                             const std::vector<std::string>& repo_digests);
+                     const std::string& diff_id, ImageUnpack& image, size_t index);
+  Status ChargeUnpackedLayer(const std::string& chain_id, const std::string& blob_digest,
+                             ImageUnpack& image, size_t index);
+  // Unpacks the image's layers (within its limits) and returns its record, not yet stored.
+  Result<ImageRecord> Prepare(const std::string& manifest_digest, const std::string& config_digest,
+                              const std::vector<Descriptor>& layers,
+                              const std::vector<std::string>& repo_tags,
+                              const std::vector<std::string>& repo_digests, ImageUnpack& image);
+  Result<std::string> PullShared(std::string_view ref, const AuthConfig& auth,
+                                 const ProgressCallback& progress, bool& refused);
+  Result<std::vector<std::string>> LoadShared(const std::string& archive_path);
+  Result<std::string> ImportShared(const std::string& tar_path, std::string_view name);
+  // After a refused image: removes the blobs and layers no stored image uses (with the
+  // exclusive lock, so nothing another pull is still adding).
+  void CollectRefusedContent();
   Result<ContainerRootfs> RootfsFor(const std::string& container_id,
                                     const ImageRecord& record) const;
   Status CollectGarbage();

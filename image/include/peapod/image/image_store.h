@@ -22,6 +22,10 @@ struct LayerRecord {
   int64_t size = 0;        // blob size
   std::string diff_id;     // uncompressed digest
   std::string chain_id;    // identifies the unpacked layer dir
+  // What the layer unpacked to (0 in records from before these were kept): charged to every
+  // image that uses the layer.
+  uint64_t unpacked_bytes = 0;
+  uint64_t unpacked_entries = 0;
 };
 
 struct ImageRecord {

@@ -172,7 +172,10 @@ struct Capabilities {
 
 struct SeccompProfile {
   std::string type;  // RuntimeDefault, Unconfined, Localhost
+  // Relative to the node's seccomp profile root (the controller's seccomp_root), as kubelet
+  // reads it relative to <root-dir>/seccomp.
   std::string localhost_profile;
+  SourceRef source;
 };
 
 struct Sysctl {
@@ -303,6 +306,7 @@ struct PodSpec {
   std::vector<HostAlias> host_aliases;
   std::optional<PodSecurityContext> security_context;
   std::string runtime_class_name;
+  SourceRef runtime_class_source;
 };
 
 struct Pod {

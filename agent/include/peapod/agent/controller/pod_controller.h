@@ -39,6 +39,9 @@ struct ControllerConfig {
   std::chrono::milliseconds relist_period{std::chrono::seconds(1)};
   // Where pods' log directories go: <pod_log_root>/<namespace>_<name>_<uid>/<container>/<n>.log
   std::string pod_log_root = "/var/log/pods";
+  // Where seccompProfile.localhostProfile is looked up (kubelet: <root-dir>/seccomp); empty:
+  // <state_root>/seccomp. A profile missing there, or one that does not compile, fails the apply.
+  std::string seccomp_root;
 };
 
 // ---- Status, as kubectl shows it ------------------------------------------------------------------
