@@ -120,6 +120,15 @@ Result<std::string> ContainerManager::CreateContainer(const std::string& pod_san
   if (config.image.image.empty()) {
     return Fail(ErrorCode::kInvalidArgument, "container config image.image is empty");
   }
+  // The CRI says a group without a user MUST be an error, whatever user the image names
+  // (kubelet always sends the image's user along; containerd and CRI-O refuse it too).
+  const auto& requested = config.linux.security_context;
+  if (requested.run_as_group && !requested.run_as_user && requested.run_as_username.empty()) {
+    return Fail(ErrorCode::kInvalidArgument,
+                "container security context: run_as_group " +
+                    std::to_string(*requested.run_as_group) +
+                    " is specified without run_as_user or run_as_username");
+  }
   auto sandbox = sandboxes_->Find(pod_sandbox_id);
   if (!sandbox) {
     return Fail(ErrorCode::kNotFound, "pod sandbox \"" + pod_sandbox_id + "\" not found");

@@ -32,6 +32,13 @@ Status ValidateSandboxConfig(const PodSandboxConfig& config) {
                                                  "\" is longer than " +
                                                  std::to_string(kMaxHostnameLength) + " bytes");
   }
+  // The CRI says a group without a user MUST be an error (containerd and CRI-O refuse it too).
+  const auto& sc = config.linux.security_context;
+  if (sc.run_as_group && !sc.run_as_user) {
+    return Fail(ErrorCode::kInvalidArgument, "sandbox security context: run_as_group " +
+                                                 std::to_string(*sc.run_as_group) +
+                                                 " is specified without run_as_user");
+  }
   for (const auto& pm : config.port_mappings) {
     if (pm.host_port < 0 || pm.host_port > 65535 || pm.container_port <= 0 ||
         pm.container_port > 65535) {
