@@ -17,6 +17,7 @@
 #include "peapod/agent/state_store.h"
 #include "peapod/image/image_service.h"
 #include "peapod/image/overlay.h"
+#include "peapod/runtime/mount_info.h"
 #include "peapod/runtime/security.h"
 
 namespace peapod::agent {
@@ -37,6 +38,23 @@ runtime::Propagation PropagationOf(MountPropagation p) {
     case MountPropagation::kBidirectional: return runtime::Propagation::kBidirectional;
     default: return runtime::Propagation::kPrivate;
   }
+}
+
+// A mount passes on only what the mount holding its source propagates: from a private source,
+// a container would silently see none of the host's later mounts (or share none of its own).
+// containerd refuses such a request up front; so do we.
+Status CheckSourcePropagation(const Mount& m) {
+  if (m.propagation == MountPropagation::kPrivate) return Ok();
+  auto state = runtime::PropagationOfMountHolding(m.host_path);
+  if (!state) return std::unexpected(std::move(state.error()).Context("mount " + m.host_path));
+  bool bidirectional = m.propagation == MountPropagation::kBidirectional;
+  if (state->shared || (!bidirectional && state->slave)) return Ok();
+  return Fail(ErrorCode::kFailedPrecondition,
+              "mount " + m.host_path + " with " +
+                  (bidirectional ? "bidirectional" : "host-to-container") +
+                  " propagation: " + state->mount_point +
+                  ", the mount holding it, is not a shared" + (bidirectional ? "" : " or slave") +
+                  " mount (mount --make-rshared " + state->mount_point + " makes it one)");
 }
 
 bool HasEnv(const std::vector<std::string>& env, std::string_view key) {
@@ -263,6 +281,7 @@ Result<std::string> ContainerManager::CreateContainer(const std::string& pod_san
       std::filesystem::create_directories(m.host_path, ec);
       if (ec) return rollback(FailErrno("create mount source " + m.host_path, ec.value()).error());
     }
+    if (auto s = CheckSourcePropagation(m); !s) return rollback(std::move(s.error()));
     runtime::MountSpec ms;
     ms.destination = m.container_path;
     ms.source = m.host_path;
