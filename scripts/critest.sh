@@ -72,6 +72,30 @@ stop_daemon() {
   kill -KILL "$daemon_pid" 2>/dev/null || true
 }
 
+# portmap's chains outlive the pods whose rules they held. As the test suite does, each user
+# holds /run/peapod-cni-test/portmap.lock shared, and whoever is last (gets it exclusive) removes
+# the chains when no rule is left in them.
+portmap_lock_fd=""
+hold_portmap_lock() {
+  mkdir -p /run/peapod-cni-test
+  exec {portmap_lock_fd}>>/run/peapod-cni-test/portmap.lock
+  flock -s "$portmap_lock_fd"
+}
+# shellcheck disable=SC2317  # reached from the EXIT trap
+remove_idle_portmap_chains() {
+  local tool rule chain
+  [ -n "$portmap_lock_fd" ] && flock -xn "$portmap_lock_fd" || return 0
+  for tool in iptables ip6tables; do
+    "$tool" -w -t nat -S CNI-HOSTPORT-DNAT >/dev/null 2>&1 || continue
+    "$tool" -w -t nat -S CNI-HOSTPORT-DNAT | grep -q '^-A ' && continue
+    "$tool" -w -t nat -S | grep -E '^-A (PREROUTING|OUTPUT|POSTROUTING) .*-j CNI-HOSTPORT-' |
+      while read -r rule; do eval "$tool -w -t nat -D ${rule#-A }"; done
+    for chain in CNI-HOSTPORT-DNAT CNI-HOSTPORT-MASQ CNI-HOSTPORT-SETMARK; do
+      "$tool" -w -t nat -F "$chain" 2>/dev/null && "$tool" -w -t nat -X "$chain" 2>/dev/null
+    done
+  done
+}
+
 # Removes every pod the daemon knows (a leftover of a killed earlier run included), then the daemon
 # and all it left on the host. The pods go through CRI so each is torn down as kubelet would.
 # shellcheck disable=SC2317  # the EXIT trap
@@ -89,6 +113,7 @@ cleanup() {
   awk -v w="$work/" 'index($5, w) == 1 {print $5}' /proc/self/mountinfo | sort -r |
     while read -r m; do umount "$m" 2>/dev/null || umount -l "$m" 2>/dev/null; done
   ip link del "$bridge" 2>/dev/null
+  remove_idle_portmap_chains
   for h in /sys/fs/cgroup/*/"$cgroup_parent"; do
     [ -d "$h" ] && find "$h" -depth -type d -exec rmdir {} + 2>/dev/null
   done
@@ -151,6 +176,7 @@ start_daemon() {
 }
 
 "$kit/registry.sh" status >/dev/null 2>&1 || registry_was_running=0
+hold_portmap_lock
 mkdir -p "$work"
 : >"$work/peapodd.log"
 write_conflist
@@ -172,7 +198,7 @@ else
             | (.ContainerHierarchyTexts + [.LeafNodeText]) | join(" ")
             | select(test("benchmark") | not)]
            | "critest.sh: skipped (not counting the benchmark specs): \(length)" +
-             (if length > 0 then " (" + join("; ") + ")" else "" end)' "$report"
+             (if length > 0 and length <= 3 then " (" + join("; ") + ")" else "" end)' "$report"
   fi
 fi
 exit "$rc"
