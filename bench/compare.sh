@@ -6,12 +6,15 @@
 #                    [--peapodd BINARY]   (default: BUILD/cri/peapodd)
 #                    [--state-tmpfs]      both daemons' persistent roots on tmpfs too: every fsync
 #                                         free, so what is left is each runtime's own work
+#                    [--critest-rounds 2] critest's own benchmark (the kit in ../shared/critest, or
+#                                         $CRITEST_KIT), interleaved the same way; 0 skips it
 # Prepare once with bench/setup-peers.sh. Starts a private peapodd and the private containerd
 # (their own roots and sockets, see bench/peers.env), measures the CNI floor, runs the two
 # interleaved (peapod, containerd, peapod, containerd, ... `--rounds` times) so machine drift
-# cancels, then the density run of each, and prints the table with the ratio peapod/containerd.
-# Writes OUT/compare.json (figures + statistics), OUT/*.json (raw samples per run) and
-# OUT/medians.png. At the end, even on failure or Ctrl-C, it removes every pod it made and stops
+# cancels, then critest's benchmark (100 pod and 100 container lifecycles, 20 image pulls per
+# run) interleaved likewise, then the density run of each, and prints the tables with the ratio
+# peapod/containerd. Writes OUT/compare.json (figures + statistics), OUT/*.json (raw samples per
+# run), OUT/critest/ (critest's data per run, critest-bench.json) and OUT/medians.png. At the end, even on failure or Ctrl-C, it removes every pod it made and stops
 # the daemons (and the registry) it started, by the pids it started them with.
 set -euo pipefail
 shopt -s inherit_errexit
@@ -20,7 +23,8 @@ repo=$(cd "$here/.." && pwd)
 # shellcheck source=bench/peers.env
 source "$here/peers.env"
 
-rounds=3 cycles=10 parallel=10 parallel_cycles=2 density=100 cni_iterations=20
+rounds=3 cycles=10 parallel=10 parallel_cycles=2 density=100 cni_iterations=20 critest_rounds=2
+critest_kit=${CRITEST_KIT:-$repo/../shared/critest}
 build=$repo/build
 peapodd_override="" state_tmpfs=0 state_mounts=()
 out=$BENCH_ROOT/results/$(date -u +%Y%m%dT%H%M%SZ)
@@ -33,6 +37,7 @@ while [ $# -gt 0 ]; do
     --parallel-cycles) parallel_cycles=$2 ;;
     --density) density=$2 ;;
     --cni-iterations) cni_iterations=$2 ;;
+    --critest-rounds) critest_rounds=$2 ;;
     --build) build=$(cd "$2" && pwd) ;;
     --peapodd) peapodd_override=$2 ;;
     --state-tmpfs) state_tmpfs=1; shift; continue ;;
@@ -42,6 +47,10 @@ while [ $# -gt 0 ]; do
   shift 2
 done
 [ "$(id -u)" = 0 ] || die "run as root"
+if [ "$critest_rounds" -gt 0 ] && [ ! -x "$critest_kit/run.sh" ]; then
+  echo "compare.sh: no critest kit at $critest_kit: critest's benchmark is skipped"
+  critest_rounds=0
+fi
 client=$build/bench/peapod_cri_bench
 cni_bench=$build/cni/cni_add_del_bench
 peapodd=${peapodd_override:-$build/cri/peapodd}
@@ -57,6 +66,7 @@ mkdir -p "$out" "$BENCH_LOG_ROOT"
 out=$(cd "$out" && pwd)
 
 peapod_pid="" peapod_start="" containerd_pid="" containerd_start="" registry_started=0 bridge_existed=0 run_mounted=0
+critest_registry_started=0
 ip link show peapod0 >/dev/null 2>&1 && bridge_existed=1
 shim_dir_existed=0
 [ -e /run/containerd ] && shim_dir_existed=1
@@ -81,6 +91,12 @@ stop_pid() {  # PID START_TIME
   for _ in $(seq 100); do is_ours "$1" "$2" || return 0; sleep 0.1; done
   kill -KILL "$1" 2>/dev/null || true
 }
+# Pods a failed critest run left in one of our private daemons (every pod there is ours).
+critest_leftovers() {  # SOCKET
+  local crictl=${CRITEST_OUT:-/var/tmp/critest}/bin/crictl
+  [ "$critest_rounds" -gt 0 ] && [ -x "$crictl" ] || return 0
+  "$crictl" -r "unix://$1" -t 60s rmp -f -a >/dev/null 2>&1
+}
 cleanup() {
   local rc=$? pid
   set +e
@@ -88,9 +104,11 @@ cleanup() {
   echo "compare.sh: cleaning up"
   if is_ours "$peapod_pid" "$peapod_start"; then
     "$client" cleanup --socket "$BENCH_PEAPOD_SOCKET"
+    critest_leftovers "$BENCH_PEAPOD_SOCKET"
   fi
   if is_ours "$containerd_pid" "$containerd_start"; then
     "$client" cleanup --socket "$BENCH_CONTAINERD_SOCKET"
+    critest_leftovers "$BENCH_CONTAINERD_SOCKET"
   fi
   stop_pid "$peapod_pid" "$peapod_start"
   stop_pid "$containerd_pid" "$containerd_start"
@@ -105,6 +123,7 @@ cleanup() {
     fi
   done
   [ "$registry_started" = 1 ] && "$repo/scripts/images/registry.sh" stop "$BENCH_REGISTRY_DIR"
+  [ "$critest_registry_started" = 1 ] && "$critest_kit/registry.sh" stop >/dev/null
   [ "$bridge_existed" = 1 ] || ip link del peapod0 2>/dev/null
   # containerd 1.6 puts shim sockets in /run/containerd/s whatever its config says.
   [ "$shim_dir_existed" = 1 ] || rmdir /run/containerd/s /run/containerd 2>/dev/null
@@ -164,7 +183,9 @@ peapod_pid=$(spawn_daemon "$out/peapodd.log" "$peapodd" --listen "$BENCH_PEAPOD_
   --state-root "$BENCH_PEAPOD_ROOT" --run-root "$BENCH_PEAPOD_RUN" \
   --cgroup-parent peapod-bench \
   --cni-conf-dir "$BENCH_CNI_CONF_DIR" --cni-plugin-dirs "$BENCH_CNI_BIN_DIR" \
-  --registry-mirror "docker.io=http://127.0.0.1:$BENCH_REGISTRY_PORT" --log-level warn)
+  --registry-mirror "docker.io=http://127.0.0.1:$BENCH_REGISTRY_PORT" \
+  --registry-mirror "registry.k8s.io=http://$BENCH_CRITEST_REGISTRY" \
+  --registry-mirror "gcr.io=http://$BENCH_CRITEST_REGISTRY" --log-level warn)
 peapod_start=$(start_time "$peapod_pid")
 containerd_pid=$(spawn_daemon "$out/containerd.log" containerd --config "$BENCH_CONTAINERD_CONFIG")
 containerd_start=$(start_time "$containerd_pid")
@@ -190,6 +211,31 @@ for r in $(seq "$rounds"); do
   a_files+=${a_files:+,}$out/peapod-$r.json
   b_files+=${b_files:+,}$out/containerd-$r.json
 done
+# critest's benchmark through the kit's run.sh (it builds critest's images into its registry the
+# first time); each run's data is kept under OUT/critest as NAME-rROUND.
+critest_one() {  # NAME SOCKET ROUND
+  local results=${CRITEST_OUT:-/var/tmp/critest}/results
+  echo "== critest benchmark, $1, round $3"
+  # A failed run (critest gives up when an operation takes over a minute, as on an overloaded
+  # machine) is reported and left out of the medians; the other rounds still count.
+  if ! CRITEST_NAME="$1-r$3" "$critest_kit/run.sh" benchmark "unix://$2" \
+    >"$out/critest/$1-r$3.txt" 2>&1; then
+    echo "compare.sh: critest's benchmark failed against $1 in round $3 (left out):" \
+      "$(grep -m1 -E 'panic:|\[FAILED\]' "$out/critest/$1-r$3.txt")"
+    critest_leftovers "$2"
+    return 0
+  fi
+  cp -r "$results/$1-r$3-bench" "$out/critest/$1-r$3"
+  cp "$results/$1-r$3-bench.json" "$out/critest/$1-r$3.json"
+}
+if [ "$critest_rounds" -gt 0 ]; then
+  mkdir -p "$out/critest"
+  "$critest_kit/registry.sh" status >/dev/null 2>&1 || critest_registry_started=1
+  for r in $(seq "$critest_rounds"); do
+    critest_one peapod "$BENCH_PEAPOD_SOCKET" "$r"
+    critest_one containerd "$BENCH_CONTAINERD_SOCKET" "$r"
+  done
+fi
 if [ "$density" -gt 0 ]; then
   # Density once each (no timed cycles): N pods held, memory and List calls measured.
   for spec in "peapod $BENCH_PEAPOD_SOCKET $peapod_pid peapod-pause" \
@@ -209,6 +255,11 @@ echo "== peapod / containerd: $rounds interleaved rounds of $cycles cycles one p
   "$parallel x $parallel_cycles in parallel; density $density pods"
 "$client" report --a "peapod=$a_files" --b "containerd=$b_files" --cni "$out/cni.json" \
   --json "$out/compare.json" --plot-data "$out/medians.dat" | tee "$out/table.txt"
+if [ "$critest_rounds" -gt 0 ]; then
+  echo
+  echo "== critest's benchmark: $critest_rounds interleaved rounds of each"
+  "$here/critest-report.sh" "$out/critest" | tee -a "$out/table.txt"
+fi
 
 if command -v gnuplot >/dev/null; then
   gnuplot <<EOF

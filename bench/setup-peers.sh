@@ -107,6 +107,13 @@ for host in docker.io "127.0.0.1:$BENCH_REGISTRY_PORT"; do
   printf 'server = "http://127.0.0.1:%s"\n\n[host."http://127.0.0.1:%s"]\n  capabilities = ["pull", "resolve"]\n' \
     "$BENCH_REGISTRY_PORT" "$BENCH_REGISTRY_PORT" >"$BENCH_CONTAINERD_CERTS_D/$host/hosts.toml"
 done
+# critest's benchmark names its images registry.k8s.io/... and gcr.io/...: the critest kit's
+# registry serves them, again as the only endpoint (compare.sh gives peapodd the same mirrors).
+for host in registry.k8s.io gcr.io; do
+  mkdir -p "$BENCH_CONTAINERD_CERTS_D/$host"
+  printf 'server = "http://%s"\n\n[host."http://%s"]\n  capabilities = ["pull", "resolve"]\n' \
+    "$BENCH_CRITEST_REGISTRY" "$BENCH_CRITEST_REGISTRY" >"$BENCH_CONTAINERD_CERTS_D/$host/hosts.toml"
+done
 echo "setup-peers: wrote $BENCH_CONTAINERD_CONFIG"
 
 # 4. Images: busybox from our builder, the pause image from our peapod-pause; both pushed.

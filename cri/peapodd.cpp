@@ -24,6 +24,7 @@
 #include "peapod/agent/controller/manifest.h"
 #include "peapod/agent/controller/pod_controller.h"
 #include "peapod/cri/cri_server.h"
+#include "peapod/image/registry_client.h"
 #include "peapod/runtime/sealed_executable.h"
 
 namespace {
@@ -134,23 +135,6 @@ std::vector<std::string> SplitColonList(const std::string& list) {
   return out;
 }
 
-// "docker.io=http://127.0.0.1:5000" -> hosts["docker.io"].mirrors += "http://127.0.0.1:5000".
-peapod::Status AddRegistryMirror(const std::string& flag, peapod::image::RegistryConfig& config) {
-  size_t eq = flag.find('=');
-  if (eq == std::string::npos || eq == 0 || eq + 1 == flag.size()) {
-    return peapod::Fail(peapod::ErrorCode::kInvalidArgument, "--registry-mirror \"" + flag +
-                                                                 "\": expected HOST=URL, e.g. "
-                                                                 "docker.io=http://127.0.0.1:5000");
-  }
-  std::string url = flag.substr(eq + 1);
-  if (!url.starts_with("http://") && !url.starts_with("https://")) {
-    return peapod::Fail(peapod::ErrorCode::kInvalidArgument,
-                        "--registry-mirror \"" + flag + "\": the mirror must be an http(s) URL");
-  }
-  config.hosts[flag.substr(0, eq)].mirrors.push_back(std::move(url));
-  return peapod::Ok();
-}
-
 // A non-negative Kubernetes quantity ("10Gi", "1M", "0").
 peapod::Result<uint64_t> ParseAmount(const char* flag, const std::string& text) {
   auto quantity = peapod::agent::controller::ParseQuantity(text, false);
@@ -186,7 +170,7 @@ peapod::Result<peapod::agent::AgentConfig> MakeAgentConfig(const Flags& flags) {
   config.cgroup_parent = flags.cgroup_parent;
   config.runtime_handlers = flags.runtime_handlers;
   for (const auto& mirror : flags.registry_mirrors) {
-    if (auto s = AddRegistryMirror(mirror, config.image.registries); !s) {
+    if (auto s = peapod::image::AddRegistryMirror(mirror, config.image.registries); !s) {
       return std::unexpected(s.error());
     }
   }
@@ -230,8 +214,9 @@ int main(int argc, char** argv) {
   app.add_option("--pause-binary", flags.pause_binary,
                  "peapod-pause executable (default: next to peapodd, else the build's)");
   app.add_option("--registry-mirror", flags.registry_mirrors,
-                 "HOST=URL mirror for a registry host, e.g. docker.io=http://127.0.0.1:5000 "
-                 "(repeatable)")
+                 "HOST=URL[,fallback]: pull HOST's images from URL, e.g. "
+                 "gcr.io=http://127.0.0.1:5000; the mirrors are HOST's only endpoints unless "
+                 "`fallback` asks for HOST itself after them (repeatable, tried in order)")
       ->take_all();
   app.add_option("--max-image-size", flags.max_image_size,
                  "most file content one image may unpack, all layers together (0: no limit)")

@@ -342,6 +342,15 @@ Result<LinuxContainerSecurityContext> ConvertSecurityContext(const Pod& pod,
 
   out.run_as_user = csc.run_as_user ? csc.run_as_user : psc.run_as_user;
   out.run_as_group = csc.run_as_group ? csc.run_as_group : psc.run_as_group;
+  // A group alone is refused by the runtime (the CRI says it MUST be); kubelet always names the
+  // user, taking the image's when the pod does not: its uid, else its name, else root.
+  if (out.run_as_group && !out.run_as_user) {
+    if (auto uid = NumericImageUser(image_user)) {
+      out.run_as_user = *uid;
+    } else {
+      out.run_as_username = image_user.substr(0, image_user.find(':'));
+    }
+  }
   out.supplemental_groups = psc.supplemental_groups;
   if (psc.fs_group) out.supplemental_groups.push_back(*psc.fs_group);
   out.readonly_rootfs = csc.read_only_root_filesystem.value_or(false);
@@ -788,7 +797,10 @@ PodSandboxConfig BuildSandboxConfig(const Pod& pod, const std::string& uid, uint
                                                                 : NamespaceMode::kContainer;
   if (const auto& psc = pod.spec.security_context) {
     sc.run_as_user = psc->run_as_user;
-    sc.run_as_group = psc->run_as_group;
+    // pause runs as root whatever the pod says, and a group without a user is refused (as
+    // containerd refuses it), so a pod that names only a group still starts: the group goes to
+    // its containers, each with the image's user.
+    if (psc->run_as_user) sc.run_as_group = psc->run_as_group;
     sc.supplemental_groups = psc->supplemental_groups;
     if (psc->fs_group) sc.supplemental_groups.push_back(*psc->fs_group);
     sc.seccomp = ConvertSeccomp(psc->seccomp_profile);

@@ -18,6 +18,7 @@
 #include "peapod/agent/state_store.h"
 #include "peapod/image/image_service.h"
 #include "peapod/image/overlay.h"
+#include "peapod/runtime/mount_info.h"
 #include "peapod/runtime/security.h"
 
 namespace peapod::agent {
@@ -38,6 +39,23 @@ runtime::Propagation PropagationOf(MountPropagation p) {
     case MountPropagation::kBidirectional: return runtime::Propagation::kBidirectional;
     default: return runtime::Propagation::kPrivate;
   }
+}
+
+// A mount passes on only what the mount holding its source propagates: from a private source,
+// a container would silently see none of the host's later mounts (or share none of its own).
+// containerd refuses such a request up front; so do we.
+Status CheckSourcePropagation(const Mount& m) {
+  if (m.propagation == MountPropagation::kPrivate) return Ok();
+  auto state = runtime::PropagationOfMountHolding(m.host_path);
+  if (!state) return std::unexpected(std::move(state.error()).Context("mount " + m.host_path));
+  bool bidirectional = m.propagation == MountPropagation::kBidirectional;
+  if (state->shared || (!bidirectional && state->slave)) return Ok();
+  return Fail(ErrorCode::kFailedPrecondition,
+              "mount " + m.host_path + " with " +
+                  (bidirectional ? "bidirectional" : "host-to-container") +
+                  " propagation: " + state->mount_point +
+                  ", the mount holding it, is not a shared" + (bidirectional ? "" : " or slave") +
+                  " mount (mount --make-rshared " + state->mount_point + " makes it one)");
 }
 
 bool HasEnv(const std::vector<std::string>& env, std::string_view key) {
@@ -124,6 +142,15 @@ Result<std::string> ContainerManager::CreateContainer(const std::string& pod_san
   if (auto s = CheckContainerRequest(config); !s) {
     return std::unexpected(
         std::move(s.error()).Context("create container " + config.metadata.name));
+  }
+  // The CRI says a group without a user MUST be an error, whatever user the image names
+  // (kubelet always sends the image's user along; containerd and CRI-O refuse it too).
+  const auto& requested = config.linux.security_context;
+  if (requested.run_as_group && !requested.run_as_user && requested.run_as_username.empty()) {
+    return Fail(ErrorCode::kInvalidArgument,
+                "container security context: run_as_group " +
+                    std::to_string(*requested.run_as_group) +
+                    " is specified without run_as_user or run_as_username");
   }
   auto sandbox = sandboxes_->Find(pod_sandbox_id);
   if (!sandbox) {
@@ -259,6 +286,7 @@ Result<std::string> ContainerManager::CreateContainer(const std::string& pod_san
       std::filesystem::create_directories(m.host_path, ec);
       if (ec) return rollback(FailErrno("create mount source " + m.host_path, ec.value()).error());
     }
+    if (auto s = CheckSourcePropagation(m); !s) return rollback(std::move(s.error()));
     runtime::MountSpec ms;
     ms.destination = m.container_path;
     ms.source = m.host_path;

@@ -18,12 +18,27 @@
 namespace peapod::agent {
 namespace {
 
+constexpr size_t kMaxHostnameLength = 64;  // HOST_NAME_MAX
+
 Status ValidateSandboxConfig(const PodSandboxConfig& config) {
   const auto& m = config.metadata;
   if (m.name.empty()) return Fail(ErrorCode::kInvalidArgument, "sandbox config metadata.name is empty");
   if (m.uid.empty()) return Fail(ErrorCode::kInvalidArgument, "sandbox config metadata.uid is empty");
   if (m.namespace_.empty()) {
     return Fail(ErrorCode::kInvalidArgument, "sandbox config metadata.namespace is empty");
+  }
+  // sethostname(2) takes at most 64 bytes; said here rather than as EINVAL from the pod's init.
+  if (config.hostname.size() > kMaxHostnameLength) {
+    return Fail(ErrorCode::kInvalidArgument, "sandbox config hostname \"" + config.hostname +
+                                                 "\" is longer than " +
+                                                 std::to_string(kMaxHostnameLength) + " bytes");
+  }
+  // The CRI says a group without a user MUST be an error (containerd and CRI-O refuse it too).
+  const auto& sc = config.linux.security_context;
+  if (sc.run_as_group && !sc.run_as_user) {
+    return Fail(ErrorCode::kInvalidArgument, "sandbox security context: run_as_group " +
+                                                 std::to_string(*sc.run_as_group) +
+                                                 " is specified without run_as_user");
   }
   for (const auto& pm : config.port_mappings) {
     if (pm.host_port < 0 || pm.host_port > 65535 || pm.container_port <= 0 ||
@@ -121,8 +136,11 @@ Result<std::string> SandboxManager::RunPodSandbox(const PodSandboxConfig& config
   entry->created_at = runtime::NowRealtimeNs();
   entry->host_network = ns.network == NamespaceMode::kNode;
   entry->pod_dir = config_.PodRunDir(entry->id);
-  std::string hostname = config.hostname.empty() ? config.metadata.name : config.hostname;
-  if (entry->host_network) hostname = NodeHostname();
+  // No hostname: the node's, as containerd gives (its UTS namespace starts as a copy of the
+  // node's). The pod's name is no fallback: kubelet always sets one, and other clients' names
+  // need not be valid hostnames (critest's are longer than sethostname's 64 bytes).
+  std::string hostname = config.hostname;
+  if (hostname.empty() || entry->host_network) hostname = NodeHostname();
 
   auto& spec = entry->spec;
   spec.id = entry->id;

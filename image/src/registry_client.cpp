@@ -490,6 +490,35 @@ bool IsLoopbackHost(const std::string& host) {
   return h == "localhost" || h == "::1" || h.starts_with("127.");
 }
 
+Status AddRegistryMirror(const std::string& spec, RegistryConfig& config) {
+  auto bad = [&](const std::string& why) {
+    return Fail(ErrorCode::kInvalidArgument,
+                "--registry-mirror \"" + spec + "\": " + why +
+                    " (expected HOST=URL[,fallback], e.g. docker.io=http://127.0.0.1:5000)");
+  };
+  size_t eq = spec.find('=');
+  if (eq == std::string::npos || eq == 0 || eq + 1 == spec.size()) return bad("no HOST=URL");
+  std::string host = spec.substr(0, eq);
+  if (host.find('/') != std::string::npos) {
+    return bad("the registry is a host name such as docker.io, not a URL");
+  }
+  std::string url = spec.substr(eq + 1);
+  bool fallback = false;
+  if (size_t comma = url.find(','); comma != std::string::npos) {
+    std::string option = url.substr(comma + 1);
+    if (option != "fallback") return bad("unknown option \"" + option + "\"");
+    fallback = true;
+    url.resize(comma);
+  }
+  if (!url.starts_with("http://") && !url.starts_with("https://")) {
+    return bad("the mirror must be an http(s) URL");
+  }
+  RegistryHostConfig& hc = config.hosts[host];
+  hc.mirrors.push_back(std::move(url));
+  hc.upstream_fallback = hc.upstream_fallback || fallback;
+  return Ok();
+}
+
 RegistryClient::RegistryClient(RegistryConfig config, ContentStore* store)
     : config_(std::move(config)), store_(store) {}
 
@@ -503,7 +532,7 @@ std::vector<std::string> RegistryClient::EndpointsFor(const std::string& host) c
     if (m.find("://") == std::string::npos) m = "https://" + m;
     out.push_back(m);
   }
-  if (hc.mirrors_only && !out.empty()) return out;
+  if (!out.empty() && !hc.upstream_fallback) return out;
   bool insecure = hc.insecure || IsLoopbackHost(host);
   std::string upstream = host == "docker.io" ? "registry-1.docker.io" : host;
   out.push_back((insecure ? "http://" : "https://") + upstream);

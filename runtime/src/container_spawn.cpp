@@ -120,8 +120,31 @@ int MakeParents(const char* path, bool include_last) {
   return 0;
 }
 
+// Takes a detached copy of a bind source (a host path) to attach after pivot_root, where every
+// destination resolves inside the container's root.
+void OpenBindSource(SpawnPlan& plan, size_t index) {
+  ChildMount& m = plan.mounts[index];
+  m.tree_fd = static_cast<int>(::syscall(SYS_open_tree, AT_FDCWD, m.source,
+                                         OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_RECURSIVE));
+  if (m.tree_fd < 0) Die(plan, kStepOpenBindSource, errno, static_cast<int>(index));
+  if (m.read_only) {
+    mount_attr attr{};
+    attr.attr_set = MOUNT_ATTR_RDONLY;
+    if (::syscall(SYS_mount_setattr, m.tree_fd, "", AT_EMPTY_PATH | AT_RECURSIVE, &attr,
+                  sizeof(attr)) != 0) {
+      Die(plan, kStepReadonlyBind, errno, static_cast<int>(index));
+    }
+  }
+}
+
 void SetUpRootfs(SpawnPlan& plan) {
-  // Nothing we mount may propagate back to the host; host mounts may still reach us.
+  // A copy joins its source's peer group only while the source is shared in this namespace, so
+  // bidirectional sources are copied before the slave step below: what the container mounts in
+  // them then reaches the host, as runc's rshared root gives (without sharing anything else).
+  for (size_t i = 0; i < plan.mounts.size(); ++i) {
+    if (plan.mounts[i].bind && plan.mounts[i].propagation == MS_SHARED) OpenBindSource(plan, i);
+  }
+  // Nothing else we mount may propagate back to the host; host mounts may still reach us.
   if (::mount(nullptr, "/", nullptr, MS_REC | MS_SLAVE, nullptr) != 0) {
     Die(plan, kStepMountSlave, errno);
   }
@@ -134,22 +157,8 @@ void SetUpRootfs(SpawnPlan& plan) {
     // pivot_root needs the new root to be a mount point.
     Die(plan, kStepRootfs, errno);
   }
-  // Bind sources are host paths: take detached copies now, attach them after pivot_root, where
-  // every destination resolves inside the container's root.
   for (size_t i = 0; i < plan.mounts.size(); ++i) {
-    ChildMount& m = plan.mounts[i];
-    if (!m.bind) continue;
-    m.tree_fd = static_cast<int>(::syscall(SYS_open_tree, AT_FDCWD, m.source,
-                                           OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_RECURSIVE));
-    if (m.tree_fd < 0) Die(plan, kStepOpenBindSource, errno, static_cast<int>(i));
-    if (m.read_only) {
-      mount_attr attr{};
-      attr.attr_set = MOUNT_ATTR_RDONLY;
-      if (::syscall(SYS_mount_setattr, m.tree_fd, "", AT_EMPTY_PATH | AT_RECURSIVE, &attr,
-                    sizeof(attr)) != 0) {
-        Die(plan, kStepReadonlyBind, errno, static_cast<int>(i));
-      }
-    }
+    if (plan.mounts[i].bind && plan.mounts[i].tree_fd < 0) OpenBindSource(plan, i);
   }
   if (plan.privileged) {
     plan.host_dev_fd = static_cast<int>(::syscall(

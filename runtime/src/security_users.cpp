@@ -151,15 +151,19 @@ Result<ResolvedUser> ResolveUser(const std::string& rootfs, const UserRequest& r
   std::string_view image_group_part =
       colon == std::string_view::npos ? std::string_view() : image_user.substr(colon + 1);
 
+  // As containerd and CRI-O: a user from the CRI replaces the image's USER as a whole, its group
+  // too, and a name wins over a uid when a client sends both.
   std::string user_part;
-  if (req.run_as_user) {
+  bool user_from_image = false;
+  if (!req.run_as_username.empty()) {
+    user_part = req.run_as_username;
+  } else if (req.run_as_user) {
     auto uid = CheckedId(*req.run_as_user, "runAsUser");
     if (!uid) return std::unexpected(uid.error());
     user_part = std::to_string(*uid);
-  } else if (!req.run_as_username.empty()) {
-    user_part = req.run_as_username;
   } else {
     user_part = std::string(image_user_part);
+    user_from_image = true;
   }
   if (auto st = CheckRunAsNonRoot(req, user_part); !st) {
     return std::unexpected(st.error());
@@ -202,7 +206,7 @@ Result<ResolvedUser> ResolveUser(const std::string& rootfs, const UserRequest& r
     auto gid = CheckedId(*req.run_as_group, "runAsGroup");
     if (!gid) return std::unexpected(gid.error());
     out.gid = *gid;
-  } else if (!image_group_part.empty()) {
+  } else if (user_from_image && !image_group_part.empty()) {
     if (auto gid = ParseId(image_group_part)) {
       out.gid = *gid;
     } else {

@@ -4,6 +4,7 @@
 
 #include "cri_test_fixture.h"
 #include "integration/oci_layout_builder.h"
+#include "support/recording_http_server.h"
 
 namespace peapod::testing {
 namespace {
@@ -135,8 +136,8 @@ TEST_F(CriImage, BadOrMissingReferencesFailWithAMessage) {
   EXPECT_TRUE(List().empty());
 }
 
-// The mirrored host is a loopback address nothing listens on (not docker.io), so a broken
-// mirror falls back to a refused connection instead of traffic leaving the machine.
+// The mirrored host is a loopback address nothing listens on (not docker.io), so even a
+// fallback that should not happen would meet a refused connection, not leave the machine.
 constexpr char kMirroredHost[] = "127.0.0.2:9";
 
 class CriImageWithMirror : public CriImage {
@@ -190,6 +191,58 @@ TEST_F(CriImageLimits, GzipBombIsRefusedAndTheNextPullWorks) {
 
   ASSERT_TRUE(Pull(BusyboxRef(), nullptr).ok());
   EXPECT_EQ(List().size(), 1u);
+}
+
+// The registry a mirror stands for is a recording server on another loopback address that
+// answers 404 to everything: whether the agent ever asked it is in its record.
+class CriImageMirroredRegistry : public CriImage {
+ protected:
+  void SetUp() override {
+    auto upstream = RecordingHttpServer::Start("127.0.0.3");
+    ASSERT_TRUE(upstream) << upstream.error().ToString();
+    upstream_ = std::move(*upstream);
+    CriImage::SetUp();
+  }
+  std::vector<std::string> ExtraDaemonArgs() const override {
+    return {"--registry-mirror",
+            upstream_->HostPort() + "=http://" + registry_->HostPort() + MirrorOptions()};
+  }
+  virtual std::string MirrorOptions() const { return ""; }
+
+  std::unique_ptr<RecordingHttpServer> upstream_;
+};
+
+TEST_F(CriImageMirroredRegistry, TheMirrorIsTheOnlyEndpointEvenAfterItAnswers404) {
+  std::string ref = upstream_->HostPort() + "/library/busybox:latest";
+  auto status = Pull(ref, nullptr);
+  ASSERT_TRUE(status.ok()) << Describe(status);
+  status = Pull(upstream_->HostPort() + "/library/busybox:not-in-the-mirror", nullptr);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::NOT_FOUND) << Describe(status);
+  EXPECT_NE(status.error_message().find(registry_->HostPort()), std::string::npos)
+      << "the error names the mirror that answered: " << Describe(status);
+  EXPECT_TRUE(upstream_->Requests().empty())
+      << "the registry itself was asked: " << upstream_->Requests().front();
+}
+
+class CriImageMirroredRegistryWithFallback : public CriImageMirroredRegistry {
+ protected:
+  std::string MirrorOptions() const override { return ",fallback"; }
+};
+
+TEST_F(CriImageMirroredRegistryWithFallback, TheRegistryItselfIsAskedAfterTheMirrorAnswers404) {
+  ASSERT_TRUE(Pull(upstream_->HostPort() + "/library/busybox:latest", nullptr).ok());
+  EXPECT_TRUE(upstream_->Requests().empty()) << "the mirror had it: no need to ask further";
+  auto status = Pull(upstream_->HostPort() + "/library/busybox:not-in-the-mirror", nullptr);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::NOT_FOUND) << Describe(status);
+  auto requests = upstream_->Requests();
+  ASSERT_FALSE(requests.empty()) << "the fallback never asked the registry itself";
+  bool asked_for_the_manifest = false;
+  for (const auto& line : requests) {
+    if (line.find("/v2/library/busybox/manifests/not-in-the-mirror") != std::string::npos) {
+      asked_for_the_manifest = true;
+    }
+  }
+  EXPECT_TRUE(asked_for_the_manifest) << requests.front();
 }
 
 }  // namespace

@@ -4,7 +4,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <string>
+#include <thread>
 
 #include "peapod/cni/plugin_exec.h"
 #include "support/temp_dir.h"
@@ -75,8 +77,15 @@ TEST(CniPluginExec, KillsAHangingPluginAndItsChildren) {
   pid_t sleeper = std::stoi(pids.substr(0, nl));
   pid_t shell = std::stoi(pids.substr(nl + 1));
   EXPECT_NE(::kill(shell, 0), 0);  // reaped by RunPlugin
-  // The orphaned sleep was killed too; it may linger as a zombie until init reaps it.
-  std::string stat = ReadFile("/proc/" + std::to_string(sleeper) + "/stat");
+  // The orphaned sleep was sent SIGKILL too. On a busy machine it may still be running for a
+  // moment (the signal acts when it is next scheduled), then linger as a zombie until init reaps
+  // it: wait for either, a sleep that stays alive for 10 s was not killed.
+  std::string stat;
+  for (int i = 0; i < 1000; ++i) {
+    stat = ReadFile("/proc/" + std::to_string(sleeper) + "/stat");
+    if (stat.empty() || stat.find(") Z") != std::string::npos) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
   if (!stat.empty()) {
     EXPECT_NE(stat.find(") Z"), std::string::npos) << stat;
   }

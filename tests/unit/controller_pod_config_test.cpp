@@ -131,6 +131,42 @@ TEST(ConvertSecurityContext, MergesPodAndContainerAndChecksRunAsNonRoot) {
   EXPECT_TRUE(ConvertSecurityContext(pod, c, "65534:65534").has_value());
 }
 
+TEST(ConvertSecurityContext, AGroupWithoutAUserNamesTheImagesUserAsKubeletDoes) {
+  Pod pod = BasicPod();
+  Container& c = pod.spec.containers[0];
+  c.security_context = SecurityContext{};
+  c.security_context->run_as_group = 3000;
+  auto numeric = ConvertSecurityContext(pod, c, "1000:50");
+  ASSERT_TRUE(numeric.has_value()) << numeric.error().ToString();
+  EXPECT_EQ(numeric->run_as_user, 1000);
+  EXPECT_EQ(numeric->run_as_group, 3000);
+  auto named = ConvertSecurityContext(pod, c, "www-data");
+  ASSERT_TRUE(named.has_value()) << named.error().ToString();
+  EXPECT_FALSE(named->run_as_user);
+  EXPECT_EQ(named->run_as_username, "www-data");
+  auto root = ConvertSecurityContext(pod, c, "");
+  ASSERT_TRUE(root.has_value()) << root.error().ToString();
+  EXPECT_EQ(root->run_as_user, 0);
+
+  c.security_context->run_as_group.reset();  // no group: the image's user stays the runtime's
+  auto plain = ConvertSecurityContext(pod, c, "1000:50");
+  ASSERT_TRUE(plain.has_value());
+  EXPECT_FALSE(plain->run_as_user);
+  EXPECT_TRUE(plain->run_as_username.empty());
+}
+
+TEST(BuildSandboxConfig, APodGroupReachesTheSandboxOnlyWithAUser) {
+  Pod pod = BasicPod();
+  pod.spec.security_context = PodSecurityContext{};
+  pod.spec.security_context->run_as_group = 3000;
+  auto group_only = BuildSandboxConfig(pod, "uid-1", 0, "", "");
+  EXPECT_FALSE(group_only.linux.security_context.run_as_group);
+  pod.spec.security_context->run_as_user = 1000;
+  auto both = BuildSandboxConfig(pod, "uid-1", 0, "", "");
+  EXPECT_EQ(both.linux.security_context.run_as_user, 1000);
+  EXPECT_EQ(both.linux.security_context.run_as_group, 3000);
+}
+
 TEST(BuildSandboxConfig, CarriesLabelsPortsNamespacesAndDns) {
   Pod pod = BasicPod();
   ContainerPort port;

@@ -198,18 +198,51 @@ TEST(ImageRegistryAuth, BearerChallengeParamsAreParsed) {
   EXPECT_EQ(ParseAuthChallenge(R"(Basic realm="x")").scheme, "basic");
 }
 
-TEST(ImageRegistryEndpoints, MirrorsComeFirstAndLoopbackIsPlainHttp) {
+TEST(ImageRegistryEndpoints, MirrorsAreTheOnlyEndpointsAndLoopbackIsPlainHttp) {
   RegistryConfig cfg;
-  cfg.hosts["docker.io"].mirrors = {"http://127.0.0.1:5000/"};
+  cfg.hosts["docker.io"].mirrors = {"http://127.0.0.1:5000/", "http://127.0.0.1:5001/v2/"};
   RegistryClient client(cfg, nullptr);
   EXPECT_EQ(client.EndpointsFor("docker.io"),
-            (std::vector<std::string>{"http://127.0.0.1:5000", "https://registry-1.docker.io"}));
+            (std::vector<std::string>{"http://127.0.0.1:5000", "http://127.0.0.1:5001"}));
   EXPECT_EQ(client.EndpointsFor("127.0.0.1:5000"), std::vector<std::string>{"http://127.0.0.1:5000"});
   EXPECT_EQ(client.EndpointsFor("localhost:5000"), std::vector<std::string>{"http://localhost:5000"});
   EXPECT_EQ(client.EndpointsFor("quay.io"), std::vector<std::string>{"https://quay.io"});
-  cfg.hosts["docker.io"].mirrors_only = true;
-  RegistryClient air_gapped(cfg, nullptr);
-  EXPECT_EQ(air_gapped.EndpointsFor("docker.io"), std::vector<std::string>{"http://127.0.0.1:5000"});
+}
+
+TEST(ImageRegistryEndpoints, UpstreamFallbackTriesTheRegistryAfterItsMirrors) {
+  RegistryConfig cfg;
+  cfg.hosts["docker.io"].mirrors = {"http://127.0.0.1:5000"};
+  cfg.hosts["docker.io"].upstream_fallback = true;
+  cfg.hosts["gcr.io"].upstream_fallback = true;  // no mirror: the registry alone, as ever
+  RegistryClient client(cfg, nullptr);
+  EXPECT_EQ(client.EndpointsFor("docker.io"),
+            (std::vector<std::string>{"http://127.0.0.1:5000", "https://registry-1.docker.io"}));
+  EXPECT_EQ(client.EndpointsFor("gcr.io"), std::vector<std::string>{"https://gcr.io"});
+}
+
+TEST(RegistryMirrorFlag, AddsMirrorsInOrderAndFallbackOnlyWhenAsked) {
+  RegistryConfig cfg;
+  ASSERT_TRUE(AddRegistryMirror("gcr.io=http://127.0.0.1:5000", cfg).has_value());
+  ASSERT_TRUE(AddRegistryMirror("docker.io=http://127.0.0.1:5000", cfg).has_value());
+  ASSERT_TRUE(AddRegistryMirror("docker.io=https://mirror.example,fallback", cfg).has_value());
+  EXPECT_EQ(cfg.hosts["gcr.io"].mirrors, std::vector<std::string>{"http://127.0.0.1:5000"});
+  EXPECT_FALSE(cfg.hosts["gcr.io"].upstream_fallback);
+  EXPECT_EQ(cfg.hosts["docker.io"].mirrors,
+            (std::vector<std::string>{"http://127.0.0.1:5000", "https://mirror.example"}));
+  EXPECT_TRUE(cfg.hosts["docker.io"].upstream_fallback);
+}
+
+TEST(RegistryMirrorFlag, RefusesWhatItCannotReadAndChangesNothing) {
+  RegistryConfig cfg;
+  for (const char* bad :
+       {"gcr.io", "=http://127.0.0.1:5000", "gcr.io=", "gcr.io=127.0.0.1:5000",
+        "https://gcr.io=http://127.0.0.1:5000", "gcr.io=http://127.0.0.1:5000,fallbak"}) {
+    auto s = AddRegistryMirror(bad, cfg);
+    ASSERT_FALSE(s.has_value()) << bad;
+    EXPECT_EQ(s.error().code, ErrorCode::kInvalidArgument) << bad;
+    EXPECT_NE(s.error().message.find(bad), std::string::npos) << s.error().message;
+  }
+  EXPECT_TRUE(cfg.hosts.empty());
 }
 
 TEST(ImageRecordJson, RoundTripsEveryField) {

@@ -77,6 +77,19 @@ TEST_F(ResolveUserTest, UserColonGroupForms) {
   EXPECT_EQ(c.error().code, ErrorCode::kNotFound);
 }
 
+TEST_F(ResolveUserTest, TheCrisUserReplacesTheImagesUserWithItsGroupAsContainerdDoes) {
+  auto uid = Resolve({.image_user = "nginx:audio", .run_as_user = 1000});
+  ASSERT_TRUE(uid) << uid.error().ToString();
+  EXPECT_EQ(uid->uid, 1000u);
+  EXPECT_EQ(uid->gid, 1000u) << "app's own group, not the image's audio";
+  auto name = Resolve({.image_user = "nginx:nosuchgroup", .run_as_username = "app"});
+  ASSERT_TRUE(name) << "the image's group is not looked at: " << name.error().ToString();
+  EXPECT_EQ(name->gid, 1000u);
+  auto both = Resolve({.run_as_user = 101, .run_as_username = "app"});
+  ASSERT_TRUE(both) << both.error().ToString();
+  EXPECT_EQ(both->uid, 1000u) << "the name wins over the uid, as in containerd and CRI-O";
+}
+
 TEST_F(ResolveUserTest, UnknownNameIsNotFound) {
   auto u = Resolve({.image_user = "ghost"});
   ASSERT_FALSE(u);

@@ -30,12 +30,15 @@ struct AuthConfig {
 
 // Per registry host ("docker.io", "127.0.0.1:5000"), like containerd's hosts.toml.
 struct RegistryHostConfig {
-  // Endpoints tried in order before the registry itself, e.g. "http://127.0.0.1:5000".
+  // Endpoints tried in order, e.g. "http://127.0.0.1:5000". With any, they are the registry's
+  // only endpoints (hosts.toml with the mirror as `server`): an air-gapped node never looks the
+  // registry itself up, not even after a mirror answered 404.
   std::vector<std::string> mirrors;
+  // After every mirror failed, try the registry itself too (hosts.toml's `[host]` mirrors in
+  // front of the default `server`). Only when asked.
+  bool upstream_fallback = false;
   // Plain HTTP for the registry itself. Loopback hosts (127.0.0.0/8, localhost, ::1) always are.
   bool insecure = false;
-  // Do not fall back to the registry itself when every mirror failed (air-gapped nodes).
-  bool mirrors_only = false;
 };
 
 struct RegistryConfig {
@@ -74,7 +77,8 @@ class RegistryClient {
  public:
   RegistryClient(RegistryConfig config, ContentStore* store);
   Result<std::unique_ptr<RegistrySession>> Open(const Reference& ref, const AuthConfig& auth);
-  // Base URLs to try for a registry host, mirrors first ("http://127.0.0.1:5000").
+  // Base URLs to try for a registry host, in order ("http://127.0.0.1:5000"): its mirrors, else
+  // (or after them, with upstream_fallback) the registry itself.
   std::vector<std::string> EndpointsFor(const std::string& host) const;
 
  private:
@@ -90,5 +94,11 @@ struct AuthChallenge {
 AuthChallenge ParseAuthChallenge(const std::string& header);
 
 bool IsLoopbackHost(const std::string& host);
+
+// Adds one `--registry-mirror` to `config`: "HOST=URL[,fallback]", e.g.
+// "gcr.io=http://127.0.0.1:5000" (the mirror is gcr.io's only endpoint) or
+// "docker.io=http://127.0.0.1:5000,fallback" (docker.io itself after the mirror). Repeatable per
+// host: mirrors are tried in the order given, and `fallback` on any of them applies to the host.
+Status AddRegistryMirror(const std::string& spec, RegistryConfig& config);
 
 }  // namespace peapod::image

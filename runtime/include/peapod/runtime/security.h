@@ -128,9 +128,9 @@ int WriteSysctls(const PreparedSysctl* items, size_t count, size_t* failed_index
 
 struct UserRequest {
   std::string image_user;               // image config USER: "name", "uid", "uid:gid", "name:group"
-  std::optional<int64_t> run_as_user;   // securityContext.runAsUser (wins over image user)
-  std::optional<int64_t> run_as_group;  // securityContext.runAsGroup (wins over image group)
-  std::string run_as_username;          // CRI run_as_username (when run_as_user is unset)
+  std::optional<int64_t> run_as_user;   // securityContext.runAsUser (replaces the image's USER)
+  std::optional<int64_t> run_as_group;  // securityContext.runAsGroup (wins over any group)
+  std::string run_as_username;          // CRI run_as_username (wins over run_as_user)
   std::vector<int64_t> supplemental_groups;
   std::optional<int64_t> fs_group;
   bool run_as_non_root = false;
