@@ -270,7 +270,9 @@ class ImageLimits : public ::testing::Test {
     EXPECT_EQ(Listing(root + "/layers"), (std::vector<std::string>{"l/"}));
     EXPECT_TRUE(fs::is_empty(root + "/blobs/sha256")) << Listing(root + "/blobs").front();
     EXPECT_TRUE(fs::is_empty(root + "/images"));
-    if (fs::exists(root + "/ingest")) EXPECT_TRUE(fs::is_empty(root + "/ingest"));
+    if (fs::exists(root + "/ingest")) {
+      EXPECT_TRUE(fs::is_empty(root + "/ingest"));
+    }
   }
 
   static inline std::unique_ptr<LocalRegistry> registry_;

@@ -117,7 +117,7 @@ void CheckExe(int pid, const char* tag) {
 
 // A directory or regular file the process holds that its own root does not reach is a leak.
 void CheckHandle(int pid, const char* handle, const char* what, const char* tag) {
-  char path[128], link[4096], inside[4200];
+  char path[400], link[4096], inside[4200];
   snprintf(path, sizeof(path), "/proc/%d/%s", pid, handle);
   struct stat held {};
   if (stat(path, &held) != 0) return;
@@ -146,7 +146,7 @@ void CheckHandles(int pid, const char* tag) {
   if (!dir) return;
   while (dirent* e = readdir(dir)) {
     if (e->d_name[0] == '.') continue;
-    char handle[64], what[64];
+    char handle[300], what[300];  // d_name is at most 255 bytes
     snprintf(handle, sizeof(handle), "fd/%s", e->d_name);
     snprintf(what, sizeof(what), "fd_%s", e->d_name);
     CheckHandle(pid, handle, what, tag);
