@@ -8,7 +8,7 @@ packages=(
   # build
   g++ cmake ninja-build ccache pkg-config
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
-  nlohmann-json3-dev libspdlog-dev libgtest-dev libgmock-dev libyaml-cpp-dev libcli11-dev
+  nlohmann-json3-dev libspdlog-dev libgtest-dev libgmock-dev libyaml-dev libcli11-dev
   libcurl4-openssl-dev libarchive-dev libssl-dev libseccomp-dev
   # run: networking, images, test and demo images, registry
   containernetworking-plugins iptables iproute2 busybox-static docker-registry

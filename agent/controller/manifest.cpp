@@ -17,7 +17,6 @@ namespace peapod::agent::controller {
 
 using manifest_internal::Field;
 using manifest_internal::Index;
-using manifest_internal::LineOf;
 using manifest_internal::Reader;
 
 std::string ManifestIssue::ToString() const {
@@ -43,10 +42,10 @@ const std::initializer_list<std::string_view> kServerOwnedMetadata = {
 // The API server's limit on a ConfigMap's or Secret's total data (etcd's value size).
 constexpr size_t kMaxDataBytes = 1024 * 1024;
 
-ObjectMeta ReadMetadata(Reader& r, const YAML::Node& object, const std::string& prefix,
+ObjectMeta ReadMetadata(Reader& r, const yaml::Node& object, const std::string& prefix,
                         bool namespaced_subdomain_name) {
   ObjectMeta meta;
-  const YAML::Node node = object["metadata"];
+  const yaml::Node node = object["metadata"];
   std::string path = Field(prefix, "metadata");
   meta.source = r.Source(node.IsDefined() ? node : object);
   if (!node.IsDefined() || node.IsNull()) {
@@ -92,7 +91,7 @@ ObjectMeta ReadMetadata(Reader& r, const YAML::Node& object, const std::string& 
   return meta;
 }
 
-void CheckApiVersion(Reader& r, const YAML::Node& object, const std::string& prefix) {
+void CheckApiVersion(Reader& r, const yaml::Node& object, const std::string& prefix) {
   std::string api_version;
   std::string path = Field(prefix, "apiVersion");
   if (!r.String(object["apiVersion"], path, api_version) || api_version.empty()) {
@@ -103,7 +102,7 @@ void CheckApiVersion(Reader& r, const YAML::Node& object, const std::string& pre
 }
 
 // Keys of `data`, `binaryData` and `stringData` maps: ConfigMap key rules.
-void CheckDataKeys(Reader& r, const YAML::Node& map, const std::string& path) {
+void CheckDataKeys(Reader& r, const yaml::Node& map, const std::string& path) {
   if (!map.IsMap()) return;
   for (const auto& kv : map) {
     if (!kv.first.IsScalar()) continue;
@@ -113,7 +112,7 @@ void CheckDataKeys(Reader& r, const YAML::Node& map, const std::string& path) {
   }
 }
 
-void DecodeBase64Map(Reader& r, const YAML::Node& map, const std::string& path,
+void DecodeBase64Map(Reader& r, const yaml::Node& map, const std::string& path,
                      std::map<std::string, std::string>& out) {
   std::map<std::string, std::string> encoded;
   if (!r.StringMap(map, path, encoded)) return;
@@ -134,7 +133,7 @@ size_t DataBytes(const std::map<std::string, std::string>& data) {
   return total;
 }
 
-void ReadConfigMap(Reader& r, const YAML::Node& object, const std::string& prefix,
+void ReadConfigMap(Reader& r, const yaml::Node& object, const std::string& prefix,
                    ManifestSet& set) {
   r.Object(object, prefix, {"apiVersion", "kind", "metadata", "data", "binaryData"});
   CheckApiVersion(r, object, prefix);
@@ -158,7 +157,7 @@ void ReadConfigMap(Reader& r, const YAML::Node& object, const std::string& prefi
   set.config_maps.push_back(std::move(config_map));
 }
 
-void ReadSecret(Reader& r, const YAML::Node& object, const std::string& prefix, ManifestSet& set) {
+void ReadSecret(Reader& r, const yaml::Node& object, const std::string& prefix, ManifestSet& set) {
   r.Object(object, prefix, {"apiVersion", "kind", "metadata", "data", "stringData", "type"});
   CheckApiVersion(r, object, prefix);
   Secret secret;
@@ -180,7 +179,7 @@ void ReadSecret(Reader& r, const YAML::Node& object, const std::string& prefix, 
   set.secrets.push_back(std::move(secret));
 }
 
-void ReadPod(Reader& r, const YAML::Node& object, const std::string& prefix, ManifestSet& set) {
+void ReadPod(Reader& r, const yaml::Node& object, const std::string& prefix, ManifestSet& set) {
   r.Object(object, prefix, {"apiVersion", "kind", "metadata", "spec"}, {"status"});
   CheckApiVersion(r, object, prefix);
   Pod pod;
@@ -194,12 +193,12 @@ void ReadPod(Reader& r, const YAML::Node& object, const std::string& prefix, Man
   set.pods.push_back(std::move(pod));
 }
 
-void ReadObject(Reader& r, const YAML::Node& object, const std::string& prefix, ManifestSet& set,
+void ReadObject(Reader& r, const yaml::Node& object, const std::string& prefix, ManifestSet& set,
                 bool in_list);
 
-void ReadList(Reader& r, const YAML::Node& object, const std::string& prefix, ManifestSet& set) {
+void ReadList(Reader& r, const yaml::Node& object, const std::string& prefix, ManifestSet& set) {
   r.Object(object, prefix, {"apiVersion", "kind", "items"}, {"metadata"});
-  const YAML::Node items = object["items"];
+  const yaml::Node items = object["items"];
   std::string path = Field(prefix, "items");
   if (!r.List(items, path)) return;
   for (size_t i = 0; i < items.size(); ++i) {
@@ -207,7 +206,7 @@ void ReadList(Reader& r, const YAML::Node& object, const std::string& prefix, Ma
   }
 }
 
-void ReadObject(Reader& r, const YAML::Node& object, const std::string& prefix, ManifestSet& set,
+void ReadObject(Reader& r, const yaml::Node& object, const std::string& prefix, ManifestSet& set,
                 bool in_list) {
   if (!object.IsMap()) {
     r.Error(object, prefix, "must be an object (a Kubernetes manifest)");
@@ -253,74 +252,25 @@ void CheckUnique(Reader& r, const std::vector<T>& objects, std::string_view kind
   }
 }
 
-// kubectl (go-yaml) honours YAML merge keys, `<<: *defaults` or `<<: [*a, *b]`; yaml-cpp 0.7
-// keeps `<<` as an ordinary key. Merges in place: keys written in the map win, then the merged
-// maps in order. `budget` bounds the walk, since aliases can make a small file a huge tree.
-bool ExpandMergeKeys(Reader& r, YAML::Node node, int depth, int& budget) {
-  if (--budget < 0 || depth > 100) return false;
-  if (node.IsSequence()) {
-    for (size_t i = 0; i < node.size(); ++i) {
-      if (!ExpandMergeKeys(r, node[i], depth + 1, budget)) return false;
-    }
-    return true;
-  }
-  if (!node.IsMap()) return true;
-  std::vector<YAML::Node> merged;
-  for (const auto& kv : node) {
-    if (!ExpandMergeKeys(r, kv.second, depth + 1, budget)) return false;
-    if (kv.first.IsScalar() && kv.first.Tag() == "?" && kv.first.Scalar() == "<<") {
-      if (kv.second.IsSequence()) {
-        for (size_t i = 0; i < kv.second.size(); ++i) merged.push_back(kv.second[i]);
-      } else {
-        merged.push_back(kv.second);
-      }
-    }
-  }
-  if (merged.empty()) return true;
-  node.remove("<<");
-  const YAML::Node& lookup = node;
-  for (const YAML::Node& source : merged) {
-    if (!source.IsMap()) {
-      r.Error(source, "<<", "a merge key needs a map or a list of maps");
-      continue;
-    }
-    for (const auto& kv : source) {
-      if (!kv.first.IsScalar() || lookup[kv.first.Scalar()].IsDefined()) continue;
-      node[kv.first.Scalar()] = kv.second;
-    }
-  }
-  return true;
-}
-
 }  // namespace
 
 Result<ManifestSet> ParseManifests(const std::string& text, const std::string& file_name,
                                    const ParseOptions& options) {
   Reader reader(file_name, options);
   ManifestSet set;
-  std::vector<YAML::Node> documents;
-  try {
-    documents = YAML::LoadAll(text);
-  } catch (const YAML::Exception& e) {
-    ManifestIssue issue{SourceRef{file_name, e.mark.line < 0 ? 0 : e.mark.line + 1}, "",
-                        "invalid YAML: " + e.msg};
+  // Merge keys, anchors and the limits on depth and aliases are the document model's job.
+  auto documents = yaml::LoadAll(text);
+  if (!documents) {
+    const yaml::ParseError& error = documents.error();
+    ManifestIssue issue{
+        SourceRef{file_name, error.mark.line}, "",
+        "invalid YAML at column " + std::to_string(error.mark.column) + ": " + error.Message()};
     return Fail(ErrorCode::kInvalidArgument, issue.ToString());
   }
-  for (const YAML::Node& document : documents) {
+  for (const yaml::Node& document : *documents) {
     // An empty document (a stray `---`, a file of comments) is skipped, as kubectl does.
     if (!document.IsDefined() || document.IsNull()) continue;
-    int budget = 1000000;
-    if (!ExpandMergeKeys(reader, document, 0, budget)) {
-      reader.Error(LineOf(document), "", "too deeply nested or too many nodes (through aliases)");
-      continue;
-    }
-    // The readers check node types before they index, so yaml-cpp should not throw here; if it
-    // does, the manifest is refused with the place yaml-cpp names instead of crashing the agent.
-    try {
-      ReadObject(reader, document, "", set, false);
-    } catch (const YAML::Exception& e) {
-      reader.Error(e.mark.line < 0 ? 0 : e.mark.line + 1, "", "cannot read manifest: " + e.msg);
-    }
+    ReadObject(reader, document, "", set, false);
   }
   CheckUnique(reader, set.pods, "pod");
   CheckUnique(reader, set.config_maps, "configmap");

@@ -13,7 +13,7 @@ struct PortNames {
   std::set<std::string> names;
 };
 
-void ProbePort(Reader& r, const YAML::Node& node, const std::string& path,
+void ProbePort(Reader& r, const yaml::Node& node, const std::string& path,
                std::variant<int32_t, std::string>& out, const PortNames& ports) {
   if (!node.IsDefined() || node.IsNull()) {
     r.Error(LineOf(node), path, "required");
@@ -32,11 +32,11 @@ void ProbePort(Reader& r, const YAML::Node& node, const std::string& path,
   }
 }
 
-Handler ReadHandler(Reader& r, const YAML::Node& node, const std::string& path, bool probe,
+Handler ReadHandler(Reader& r, const yaml::Node& node, const std::string& path, bool probe,
                     const PortNames& ports) {
   Handler handler;
   int count = 0;
-  const YAML::Node exec = node["exec"];
+  const yaml::Node exec = node["exec"];
   if (r.Object(exec, Field(path, "exec"), {"command"})) {
     ExecAction action;
     std::string p = Field(Field(path, "exec"), "command");
@@ -45,7 +45,7 @@ Handler ReadHandler(Reader& r, const YAML::Node& node, const std::string& path, 
     handler = std::move(action);
     ++count;
   }
-  const YAML::Node http = node["httpGet"];
+  const yaml::Node http = node["httpGet"];
   std::string http_path = Field(path, "httpGet");
   if (r.Object(http, http_path, {"path", "port", "host", "scheme", "httpHeaders"})) {
     HttpGetAction action;
@@ -62,7 +62,7 @@ Handler ReadHandler(Reader& r, const YAML::Node& node, const std::string& path, 
     if (http["scheme"].IsDefined()) {
       Enum(r, http["scheme"], Field(http_path, "scheme"), action.scheme, {"HTTP", "HTTPS"});
     }
-    const YAML::Node headers = http["httpHeaders"];
+    const yaml::Node headers = http["httpHeaders"];
     std::string headers_path = Field(http_path, "httpHeaders");
     if (r.List(headers, headers_path)) {
       for (size_t i = 0; i < headers.size(); ++i) {
@@ -79,7 +79,7 @@ Handler ReadHandler(Reader& r, const YAML::Node& node, const std::string& path, 
     handler = std::move(action);
     ++count;
   }
-  const YAML::Node tcp = node["tcpSocket"];
+  const yaml::Node tcp = node["tcpSocket"];
   std::string tcp_path = Field(path, "tcpSocket");
   if (probe && r.Object(tcp, tcp_path, {"port", "host"})) {
     TcpSocketAction action;
@@ -92,7 +92,7 @@ Handler ReadHandler(Reader& r, const YAML::Node& node, const std::string& path, 
     handler = std::move(action);
     ++count;
   }
-  const YAML::Node grpc = node["grpc"];
+  const yaml::Node grpc = node["grpc"];
   std::string grpc_path = Field(path, "grpc");
   if (probe && r.Object(grpc, grpc_path, {"port", "service"})) {
     GrpcAction action;
@@ -105,7 +105,7 @@ Handler ReadHandler(Reader& r, const YAML::Node& node, const std::string& path, 
     handler = std::move(action);
     ++count;
   }
-  const YAML::Node sleep = node["sleep"];
+  const yaml::Node sleep = node["sleep"];
   std::string sleep_path = Field(path, "sleep");
   if (!probe && r.Object(sleep, sleep_path, {"seconds"})) {
     SleepAction action;
@@ -123,7 +123,7 @@ Handler ReadHandler(Reader& r, const YAML::Node& node, const std::string& path, 
 }
 
 // `kind` is "liveness", "readiness" or "startup".
-std::optional<Probe> ReadProbe(Reader& r, const YAML::Node& node, const std::string& path,
+std::optional<Probe> ReadProbe(Reader& r, const yaml::Node& node, const std::string& path,
                                std::string_view kind, const PortNames& ports) {
   if (!r.Object(node, path,
                 {"exec", "httpGet", "tcpSocket", "grpc", "initialDelaySeconds", "timeoutSeconds",
@@ -144,16 +144,16 @@ std::optional<Probe> ReadProbe(Reader& r, const YAML::Node& node, const std::str
                       Threshold{"periodSeconds", &probe.period_seconds},
                       Threshold{"successThreshold", &probe.success_threshold},
                       Threshold{"failureThreshold", &probe.failure_threshold}}) {
-    const YAML::Node value = node[t.name];
+    const yaml::Node value = node[t.name];
     if (r.Int32(value, Field(path, t.name), *t.out)) {
       NonNegative(r, value, Field(path, t.name), *t.out);
     }
   }
-  const YAML::Node success = node["successThreshold"];
+  const yaml::Node success = node["successThreshold"];
   if (kind != "readiness" && probe.success_threshold > 1) {
     r.Error(success, Field(path, "successThreshold"), "must be 1");
   }
-  const YAML::Node grace = node["terminationGracePeriodSeconds"];
+  const yaml::Node grace = node["terminationGracePeriodSeconds"];
   std::string grace_path = Field(path, "terminationGracePeriodSeconds");
   if (r.Int64(grace, grace_path, probe.termination_grace_period_seconds)) {
     if (kind == "readiness") {
@@ -165,7 +165,7 @@ std::optional<Probe> ReadProbe(Reader& r, const YAML::Node& node, const std::str
   return probe;
 }
 
-std::optional<KeySelector> ReadKeySelector(Reader& r, const YAML::Node& node,
+std::optional<KeySelector> ReadKeySelector(Reader& r, const yaml::Node& node,
                                            const std::string& path, bool with_key) {
   bool ok = with_key ? r.Object(node, path, {"name", "key", "optional"})
                      : r.Object(node, path, {"name", "optional"});
@@ -202,7 +202,7 @@ bool IsSupportedFieldPath(const std::string& path) {
   return false;
 }
 
-void ReadEnvValueFrom(Reader& r, const YAML::Node& node, const std::string& path, EnvVar& env) {
+void ReadEnvValueFrom(Reader& r, const yaml::Node& node, const std::string& path, EnvVar& env) {
   if (!r.Object(node, path, {"configMapKeyRef", "secretKeyRef", "fieldRef", "resourceFieldRef"})) {
     return;
   }
@@ -211,7 +211,7 @@ void ReadEnvValueFrom(Reader& r, const YAML::Node& node, const std::string& path
       ReadKeySelector(r, node["configMapKeyRef"], Field(path, "configMapKeyRef"), true);
   env.secret_key_ref = ReadKeySelector(r, node["secretKeyRef"], Field(path, "secretKeyRef"), true);
   sources += env.config_map_key_ref.has_value() + env.secret_key_ref.has_value();
-  const YAML::Node field = node["fieldRef"];
+  const yaml::Node field = node["fieldRef"];
   std::string field_path = Field(path, "fieldRef");
   if (r.Object(field, field_path, {"fieldPath", "apiVersion"})) {
     ++sources;
@@ -233,7 +233,7 @@ void ReadEnvValueFrom(Reader& r, const YAML::Node& node, const std::string& path
     }
     env.field_ref = std::move(ref);
   }
-  const YAML::Node resource = node["resourceFieldRef"];
+  const yaml::Node resource = node["resourceFieldRef"];
   std::string resource_path = Field(path, "resourceFieldRef");
   if (r.Object(resource, resource_path, {"containerName", "resource", "divisor"})) {
     ++sources;
@@ -263,11 +263,11 @@ void ReadEnvValueFrom(Reader& r, const YAML::Node& node, const std::string& path
   }
 }
 
-void ReadEnv(Reader& r, const YAML::Node& node, const std::string& path, Container& c) {
+void ReadEnv(Reader& r, const yaml::Node& node, const std::string& path, Container& c) {
   if (!r.List(node, path)) return;
   for (size_t i = 0; i < node.size(); ++i) {
     std::string p = Index(path, i);
-    const YAML::Node item = node[i];
+    const yaml::Node item = node[i];
     if (!ListItem(r, item, p, {"name", "value", "valueFrom"})) continue;
     EnvVar env;
     env.source = r.Source(item);
@@ -288,11 +288,11 @@ void ReadEnv(Reader& r, const YAML::Node& node, const std::string& path, Contain
   }
 }
 
-void ReadEnvFrom(Reader& r, const YAML::Node& node, const std::string& path, Container& c) {
+void ReadEnvFrom(Reader& r, const yaml::Node& node, const std::string& path, Container& c) {
   if (!r.List(node, path)) return;
   for (size_t i = 0; i < node.size(); ++i) {
     std::string p = Index(path, i);
-    const YAML::Node item = node[i];
+    const yaml::Node item = node[i];
     if (!ListItem(r, item, p, {"prefix", "configMapRef", "secretRef"})) continue;
     EnvFromSource source;
     if (r.String(item["prefix"], Field(p, "prefix"), source.prefix) && !source.prefix.empty()) {
@@ -310,14 +310,14 @@ void ReadEnvFrom(Reader& r, const YAML::Node& node, const std::string& path, Con
   }
 }
 
-void ReadPorts(Reader& r, const YAML::Node& node, const std::string& path, bool host_network,
+void ReadPorts(Reader& r, const yaml::Node& node, const std::string& path, bool host_network,
                Container& c) {
   if (!r.List(node, path)) return;
   std::set<std::string> names;
   std::set<std::pair<int32_t, std::string>> seen;
   for (size_t i = 0; i < node.size(); ++i) {
     std::string p = Index(path, i);
-    const YAML::Node item = node[i];
+    const yaml::Node item = node[i];
     if (!ListItem(r, item, p, {"name", "containerPort", "hostPort", "hostIP", "protocol"}))
       continue;
     ContainerPort port;
@@ -329,7 +329,7 @@ void ReadPorts(Reader& r, const YAML::Node& node, const std::string& path, bool 
         r.Error(item["name"], Field(p, "name"), "duplicate port name " + Quote(port.name));
       }
     }
-    const YAML::Node container_port = item["containerPort"];
+    const yaml::Node container_port = item["containerPort"];
     if (!container_port.IsDefined() || container_port.IsNull()) {
       r.Error(item, Field(p, "containerPort"), "required");
     } else if (r.Int32(container_port, Field(p, "containerPort"), port.container_port)) {
@@ -359,13 +359,13 @@ void ReadPorts(Reader& r, const YAML::Node& node, const std::string& path, bool 
   }
 }
 
-void ReadResources(Reader& r, const YAML::Node& node, const std::string& path, Container& c) {
+void ReadResources(Reader& r, const yaml::Node& node, const std::string& path, Container& c) {
   if (!r.Object(node, path, {"requests", "limits"})) return;
   // A request for something else is a scheduling hint (a warning); a limit would be a promise
   // peapod cannot keep (an error).
   CheckResourceLimitNames(r, node["limits"], Field(path, "limits"));
   for (const char* section : {"requests", "limits"}) {
-    const YAML::Node map = node[section];
+    const yaml::Node map = node[section];
     std::string p = Field(path, section);
     if (std::string_view(section) == "limits") {
       if (!map.IsDefined() || map.IsNull()) continue;
@@ -398,13 +398,13 @@ void ReadResources(Reader& r, const YAML::Node& node, const std::string& path, C
   }
 }
 
-void ReadVolumeMounts(Reader& r, const YAML::Node& node, const std::string& path,
+void ReadVolumeMounts(Reader& r, const yaml::Node& node, const std::string& path,
                       const std::set<std::string>& volumes, Container& c) {
   if (!r.List(node, path)) return;
   std::set<std::string> paths;
   for (size_t i = 0; i < node.size(); ++i) {
     std::string p = Index(path, i);
-    const YAML::Node item = node[i];
+    const yaml::Node item = node[i];
     if (!ListItem(
             r, item, p,
             {"name", "mountPath", "subPath", "readOnly", "mountPropagation", "recursiveReadOnly"}))
@@ -439,7 +439,7 @@ void ReadVolumeMounts(Reader& r, const YAML::Node& node, const std::string& path
   }
 }
 
-std::optional<SecurityContext> ReadSecurityContext(Reader& r, const YAML::Node& node,
+std::optional<SecurityContext> ReadSecurityContext(Reader& r, const yaml::Node& node,
                                                    const std::string& path) {
   if (!r.Object(node, path,
                 {"runAsUser", "runAsGroup", "runAsNonRoot", "readOnlyRootFilesystem", "privileged",
@@ -460,7 +460,7 @@ std::optional<SecurityContext> ReadSecurityContext(Reader& r, const YAML::Node& 
   r.Bool(node["privileged"], Field(path, "privileged"), sc.privileged);
   r.Bool(node["allowPrivilegeEscalation"], Field(path, "allowPrivilegeEscalation"),
          sc.allow_privilege_escalation);
-  const YAML::Node caps = node["capabilities"];
+  const yaml::Node caps = node["capabilities"];
   std::string caps_path = Field(path, "capabilities");
   if (r.Object(caps, caps_path, {"add", "drop"})) {
     Capabilities capabilities;
@@ -481,12 +481,12 @@ std::optional<SecurityContext> ReadSecurityContext(Reader& r, const YAML::Node& 
   return sc;
 }
 
-std::optional<Lifecycle> ReadLifecycle(Reader& r, const YAML::Node& node, const std::string& path,
+std::optional<Lifecycle> ReadLifecycle(Reader& r, const yaml::Node& node, const std::string& path,
                                        const PortNames& ports) {
   if (!r.Object(node, path, {"postStart", "preStop"})) return std::nullopt;
   Lifecycle lifecycle;
   for (const char* hook : {"postStart", "preStop"}) {
-    const YAML::Node h = node[hook];
+    const yaml::Node h = node[hook];
     std::string p = Field(path, hook);
     if (!r.Object(h, p, {"exec", "httpGet", "sleep"})) continue;
     Handler handler = ReadHandler(r, h, p, false, ports);
@@ -498,7 +498,7 @@ std::optional<Lifecycle> ReadLifecycle(Reader& r, const YAML::Node& node, const 
 
 }  // namespace
 
-Container ReadContainer(Reader& r, const YAML::Node& node, const std::string& path, bool init,
+Container ReadContainer(Reader& r, const yaml::Node& node, const std::string& path, bool init,
                         const PodContext& pod) {
   Container c;
   c.source = r.Source(node);
@@ -575,7 +575,7 @@ Container ReadContainer(Reader& r, const YAML::Node& node, const std::string& pa
   for (ProbeField f : {ProbeField{"livenessProbe", "liveness", &c.liveness_probe},
                        ProbeField{"readinessProbe", "readiness", &c.readiness_probe},
                        ProbeField{"startupProbe", "startup", &c.startup_probe}}) {
-    const YAML::Node probe = node[f.name];
+    const yaml::Node probe = node[f.name];
     if (plain_init && probe.IsDefined() && !probe.IsNull()) {
       r.Error(probe, Field(path, f.name),
               "may not be set for init containers without restartPolicy=Always");
@@ -583,7 +583,7 @@ Container ReadContainer(Reader& r, const YAML::Node& node, const std::string& pa
     }
     *f.out = ReadProbe(r, probe, Field(path, f.name), f.kind, ports);
   }
-  const YAML::Node lifecycle = node["lifecycle"];
+  const yaml::Node lifecycle = node["lifecycle"];
   if (plain_init && lifecycle.IsDefined() && !lifecycle.IsNull()) {
     r.Error(lifecycle, Field(path, "lifecycle"),
             "may not be set for init containers without restartPolicy=Always");

@@ -11,12 +11,12 @@
 namespace peapod::agent::controller::manifest_internal {
 namespace {
 
-void ReadKeyToPaths(Reader& r, const YAML::Node& node, const std::string& path,
+void ReadKeyToPaths(Reader& r, const yaml::Node& node, const std::string& path,
                     std::vector<KeyToPath>& out) {
   if (!r.List(node, path)) return;
   for (size_t i = 0; i < node.size(); ++i) {
     std::string p = Index(path, i);
-    const YAML::Node item = node[i];
+    const yaml::Node item = node[i];
     if (!ListItem(r, item, p, {"key", "path", "mode"})) continue;
     KeyToPath entry;
     if (!r.String(item["key"], Field(p, "key"), entry.key) || entry.key.empty()) {
@@ -62,7 +62,7 @@ constexpr std::string_view kOtherVolumeSources[] = {"persistentVolumeClaim",
                                                     "storageos",
                                                     "vsphereVolume"};
 
-Volume ReadVolume(Reader& r, const YAML::Node& node, const std::string& path) {
+Volume ReadVolume(Reader& r, const yaml::Node& node, const std::string& path) {
   Volume volume;
   volume.source = r.Source(node);
   if (!node.IsMap()) {
@@ -92,7 +92,7 @@ Volume ReadVolume(Reader& r, const YAML::Node& node, const std::string& path) {
   // The API server turns a volume without a source into an emptyDir.
   if (sources == 0) volume.source_ = EmptyDirVolume{};
 
-  const YAML::Node empty_dir = node["emptyDir"];
+  const yaml::Node empty_dir = node["emptyDir"];
   std::string empty_path = Field(path, "emptyDir");
   if (empty_dir.IsDefined() &&
       (empty_dir.IsNull() || r.Object(empty_dir, empty_path, {"medium", "sizeLimit"}))) {
@@ -115,7 +115,7 @@ Volume ReadVolume(Reader& r, const YAML::Node& node, const std::string& path) {
     }
     volume.source_ = std::move(source);
   }
-  const YAML::Node host_path = node["hostPath"];
+  const yaml::Node host_path = node["hostPath"];
   std::string host_path_path = Field(path, "hostPath");
   if (r.Object(host_path, host_path_path, {"path", "type"})) {
     HostPathVolume source;
@@ -134,7 +134,7 @@ Volume ReadVolume(Reader& r, const YAML::Node& node, const std::string& path) {
     }
     volume.source_ = std::move(source);
   }
-  const YAML::Node config_map = node["configMap"];
+  const yaml::Node config_map = node["configMap"];
   std::string cm_path = Field(path, "configMap");
   if (r.Object(config_map, cm_path, {"name", "items", "defaultMode", "optional"})) {
     ConfigMapVolume source;
@@ -148,7 +148,7 @@ Volume ReadVolume(Reader& r, const YAML::Node& node, const std::string& path) {
     r.Bool(config_map["optional"], Field(cm_path, "optional"), source.optional);
     volume.source_ = std::move(source);
   }
-  const YAML::Node secret = node["secret"];
+  const yaml::Node secret = node["secret"];
   std::string secret_path = Field(path, "secret");
   if (r.Object(secret, secret_path, {"secretName", "items", "defaultMode", "optional"})) {
     SecretVolume source;
@@ -166,7 +166,7 @@ Volume ReadVolume(Reader& r, const YAML::Node& node, const std::string& path) {
   return volume;
 }
 
-std::optional<PodSecurityContext> ReadPodSecurityContext(Reader& r, const YAML::Node& node,
+std::optional<PodSecurityContext> ReadPodSecurityContext(Reader& r, const yaml::Node& node,
                                                          const std::string& path) {
   if (!r.Object(node, path,
                 {"runAsUser", "runAsGroup", "runAsNonRoot", "fsGroup", "supplementalGroups",
@@ -184,7 +184,7 @@ std::optional<PodSecurityContext> ReadPodSecurityContext(Reader& r, const YAML::
   IdField(r, node["runAsGroup"], Field(path, "runAsGroup"), sc.run_as_group);
   r.Bool(node["runAsNonRoot"], Field(path, "runAsNonRoot"), sc.run_as_non_root);
   IdField(r, node["fsGroup"], Field(path, "fsGroup"), sc.fs_group);
-  const YAML::Node groups = node["supplementalGroups"];
+  const yaml::Node groups = node["supplementalGroups"];
   if (r.List(groups, Field(path, "supplementalGroups"))) {
     for (size_t i = 0; i < groups.size(); ++i) {
       std::optional<int64_t> gid;
@@ -193,7 +193,7 @@ std::optional<PodSecurityContext> ReadPodSecurityContext(Reader& r, const YAML::
     }
   }
   sc.seccomp_profile = ReadSeccomp(r, node["seccompProfile"], Field(path, "seccompProfile"));
-  const YAML::Node sysctls = node["sysctls"];
+  const yaml::Node sysctls = node["sysctls"];
   std::string sysctls_path = Field(path, "sysctls");
   if (r.List(sysctls, sysctls_path)) {
     std::set<std::string> names;
@@ -218,12 +218,12 @@ std::optional<PodSecurityContext> ReadPodSecurityContext(Reader& r, const YAML::
   return sc;
 }
 
-void ReadDns(Reader& r, const YAML::Node& spec, const std::string& path, PodSpec& out) {
+void ReadDns(Reader& r, const yaml::Node& spec, const std::string& path, PodSpec& out) {
   if (spec["dnsPolicy"].IsDefined()) {
     Enum(r, spec["dnsPolicy"], Field(path, "dnsPolicy"), out.dns_policy,
          {"ClusterFirstWithHostNet", "ClusterFirst", "Default", "None"});
   }
-  const YAML::Node config = spec["dnsConfig"];
+  const yaml::Node config = spec["dnsConfig"];
   std::string p = Field(path, "dnsConfig");
   if (r.Object(config, p, {"nameservers", "searches", "options"})) {
     PodDnsConfig dns;
@@ -252,7 +252,7 @@ void ReadDns(Reader& r, const YAML::Node& spec, const std::string& path, PodSpec
         }
       }
     }
-    const YAML::Node options = config["options"];
+    const yaml::Node options = config["options"];
     if (r.List(options, Field(p, "options"))) {
       for (size_t i = 0; i < options.size(); ++i) {
         std::string op = Index(Field(p, "options"), i);
@@ -273,7 +273,7 @@ void ReadDns(Reader& r, const YAML::Node& spec, const std::string& path, PodSpec
   }
 }
 
-void ReadHostAliases(Reader& r, const YAML::Node& node, const std::string& path, PodSpec& out) {
+void ReadHostAliases(Reader& r, const yaml::Node& node, const std::string& path, PodSpec& out) {
   if (!r.List(node, path)) return;
   for (size_t i = 0; i < node.size(); ++i) {
     std::string p = Index(path, i);
@@ -296,7 +296,7 @@ void ReadHostAliases(Reader& r, const YAML::Node& node, const std::string& path,
 }
 
 // Pod-level resources (Kubernetes 1.32): requests are hints, limits would be a promise.
-void ReadPodResources(Reader& r, const YAML::Node& node, const std::string& path) {
+void ReadPodResources(Reader& r, const yaml::Node& node, const std::string& path) {
   if (!node.IsDefined() || node.IsNull()) return;
   if (!node.IsMap()) {
     r.Error(node, path, "must be an object");
@@ -348,7 +348,7 @@ void CheckAcrossContainers(Reader& r, const std::string& path, const PodSpec& sp
 
 }  // namespace
 
-void ReadPodSpec(Reader& r, const YAML::Node& spec, const std::string& path, Pod& pod) {
+void ReadPodSpec(Reader& r, const yaml::Node& spec, const std::string& path, Pod& pod) {
   PodSpec& out = pod.spec;
   if (!spec.IsDefined() || spec.IsNull()) {
     r.Error(pod.metadata.source.line, path, "required");
@@ -367,7 +367,7 @@ void ReadPodSpec(Reader& r, const YAML::Node& spec, const std::string& path, Pod
   r.Bool(spec["hostNetwork"], Field(path, "hostNetwork"), out.host_network);
   context.host_network = out.host_network;
 
-  const YAML::Node volumes = spec["volumes"];
+  const yaml::Node volumes = spec["volumes"];
   std::string volumes_path = Field(path, "volumes");
   if (r.List(volumes, volumes_path)) {
     for (size_t i = 0; i < volumes.size(); ++i) {
@@ -381,7 +381,7 @@ void ReadPodSpec(Reader& r, const YAML::Node& spec, const std::string& path, Pod
   }
 
   for (const char* list : {"initContainers", "containers"}) {
-    const YAML::Node containers = spec[list];
+    const yaml::Node containers = spec[list];
     std::string p = Field(path, list);
     bool init = std::string_view(list) == "initContainers";
     if (!r.List(containers, p)) {
@@ -407,7 +407,7 @@ void ReadPodSpec(Reader& r, const YAML::Node& spec, const std::string& path, Pod
     Enum(r, spec["restartPolicy"], Field(path, "restartPolicy"), out.restart_policy,
          {"Always", "OnFailure", "Never"});
   }
-  const YAML::Node grace = spec["terminationGracePeriodSeconds"];
+  const yaml::Node grace = spec["terminationGracePeriodSeconds"];
   if (r.Int64(grace, Field(path, "terminationGracePeriodSeconds"),
               out.termination_grace_period_seconds)) {
     NonNegative(r, grace, Field(path, "terminationGracePeriodSeconds"),

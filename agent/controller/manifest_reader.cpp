@@ -18,7 +18,7 @@ namespace {
 // is always a string.
 enum class ScalarKind { kNull, kBool, kInt, kFloat, kString };
 
-bool IsPlain(const YAML::Node& node) { return node.Tag() == "?"; }
+bool IsPlain(const yaml::Node& node) { return node.Tag() == "?"; }
 
 std::string WithoutUnderscores(std::string_view text) {
   std::string out;
@@ -91,7 +91,7 @@ bool LooksLikeYamlFloat(std::string_view raw) {
   return i == text.size();
 }
 
-ScalarKind Resolve(const YAML::Node& node) {
+ScalarKind Resolve(const yaml::Node& node) {
   const std::string& tag = node.Tag();
   if (tag == "tag:yaml.org,2002:null") return ScalarKind::kNull;
   if (tag == "tag:yaml.org,2002:bool") return ScalarKind::kBool;
@@ -110,7 +110,7 @@ ScalarKind Resolve(const YAML::Node& node) {
   return ScalarKind::kString;
 }
 
-bool Absent(const YAML::Node& node) {
+bool Absent(const yaml::Node& node) {
   return !node.IsDefined() || node.IsNull() ||
          (node.IsScalar() && Resolve(node) == ScalarKind::kNull);
 }
@@ -145,11 +145,7 @@ bool IsQualifiedNamePart(std::string_view value) {
 
 }  // namespace
 
-int LineOf(const YAML::Node& node) {
-  if (!node.IsDefined()) return 0;
-  YAML::Mark mark = node.Mark();
-  return mark.line < 0 ? 0 : mark.line + 1;
-}
+int LineOf(const yaml::Node& node) { return node.mark().line; }
 
 std::string Field(const std::string& path, std::string_view name) {
   std::string out = path;
@@ -166,7 +162,7 @@ std::string Index(const std::string& path, size_t i) {
   return out;
 }
 
-void Reader::Error(const YAML::Node& at, const std::string& path, std::string message) {
+void Reader::Error(const yaml::Node& at, const std::string& path, std::string message) {
   Error(LineOf(at), path, std::move(message));
 }
 
@@ -177,7 +173,7 @@ void Reader::Error(int line, const std::string& path, std::string message) {
   errors.push_back(ManifestIssue{SourceRef{file_, line}, path, std::move(message)});
 }
 
-void Reader::Unsupported(const YAML::Node& at, const std::string& path) {
+void Reader::Unsupported(const yaml::Node& at, const std::string& path) {
   ManifestIssue issue{Source(at), path, "not supported by peapod, ignored"};
   if (options_.strict) {
     issue.message = "not supported by peapod";
@@ -187,7 +183,7 @@ void Reader::Unsupported(const YAML::Node& at, const std::string& path) {
   }
 }
 
-bool Reader::Object(const YAML::Node& node, const std::string& path,
+bool Reader::Object(const yaml::Node& node, const std::string& path,
                     std::initializer_list<std::string_view> known,
                     std::initializer_list<std::string_view> ignored) {
   if (!node.IsDefined() || node.IsNull()) return false;
@@ -197,7 +193,7 @@ bool Reader::Object(const YAML::Node& node, const std::string& path,
   }
   std::set<std::string> seen;
   for (const auto& kv : node) {
-    const YAML::Node& key = kv.first;
+    const yaml::Node& key = kv.first;
     if (!key.IsScalar()) {
       Error(key, path, "keys must be strings");
       continue;
@@ -214,7 +210,7 @@ bool Reader::Object(const YAML::Node& node, const std::string& path,
   return true;
 }
 
-bool Reader::List(const YAML::Node& node, const std::string& path) {
+bool Reader::List(const yaml::Node& node, const std::string& path) {
   if (Absent(node)) return false;
   if (!node.IsSequence()) {
     Error(node, path, "must be a list");
@@ -223,7 +219,7 @@ bool Reader::List(const YAML::Node& node, const std::string& path) {
   return true;
 }
 
-bool Reader::String(const YAML::Node& node, const std::string& path, std::string& out) {
+bool Reader::String(const yaml::Node& node, const std::string& path, std::string& out) {
   if (Absent(node)) return false;
   if (!node.IsScalar() || Resolve(node) != ScalarKind::kString) {
     Error(node, path, "must be a string");
@@ -233,7 +229,7 @@ bool Reader::String(const YAML::Node& node, const std::string& path, std::string
   return true;
 }
 
-bool Reader::String(const YAML::Node& node, const std::string& path,
+bool Reader::String(const yaml::Node& node, const std::string& path,
                     std::optional<std::string>& out) {
   std::string value;
   if (!String(node, path, value)) return false;
@@ -241,7 +237,7 @@ bool Reader::String(const YAML::Node& node, const std::string& path,
   return true;
 }
 
-bool Reader::Int(const YAML::Node& node, const std::string& path, int64_t& out) {
+bool Reader::Int(const yaml::Node& node, const std::string& path, int64_t& out) {
   if (Absent(node)) return false;
   ScalarKind kind = node.IsScalar() ? Resolve(node) : ScalarKind::kString;
   if (kind == ScalarKind::kInt) {
@@ -264,7 +260,7 @@ bool Reader::Int(const YAML::Node& node, const std::string& path, int64_t& out) 
   return false;
 }
 
-bool Reader::Int32(const YAML::Node& node, const std::string& path, int32_t& out) {
+bool Reader::Int32(const yaml::Node& node, const std::string& path, int32_t& out) {
   int64_t value = 0;
   if (!Int(node, path, value)) return false;
   if (value < INT32_MIN || value > INT32_MAX) {
@@ -275,14 +271,14 @@ bool Reader::Int32(const YAML::Node& node, const std::string& path, int32_t& out
   return true;
 }
 
-bool Reader::Int64(const YAML::Node& node, const std::string& path, std::optional<int64_t>& out) {
+bool Reader::Int64(const yaml::Node& node, const std::string& path, std::optional<int64_t>& out) {
   int64_t value = 0;
   if (!Int(node, path, value)) return false;
   out = value;
   return true;
 }
 
-bool Reader::Bool(const YAML::Node& node, const std::string& path, bool& out) {
+bool Reader::Bool(const yaml::Node& node, const std::string& path, bool& out) {
   if (Absent(node)) return false;
   if (node.IsScalar() && Resolve(node) == ScalarKind::kBool) {
     if (auto value = ParseYamlBool(node.Scalar())) {
@@ -294,14 +290,14 @@ bool Reader::Bool(const YAML::Node& node, const std::string& path, bool& out) {
   return false;
 }
 
-bool Reader::Bool(const YAML::Node& node, const std::string& path, std::optional<bool>& out) {
+bool Reader::Bool(const yaml::Node& node, const std::string& path, std::optional<bool>& out) {
   bool value = false;
   if (!Bool(node, path, value)) return false;
   out = value;
   return true;
 }
 
-bool Reader::StringList(const YAML::Node& node, const std::string& path,
+bool Reader::StringList(const yaml::Node& node, const std::string& path,
                         std::vector<std::string>& out) {
   if (!List(node, path)) return false;
   out.clear();
@@ -314,7 +310,7 @@ bool Reader::StringList(const YAML::Node& node, const std::string& path,
   return true;
 }
 
-bool Reader::StringMap(const YAML::Node& node, const std::string& path,
+bool Reader::StringMap(const yaml::Node& node, const std::string& path,
                        std::map<std::string, std::string>& out) {
   if (Absent(node)) return false;
   if (!node.IsMap()) {
@@ -334,7 +330,7 @@ bool Reader::StringMap(const YAML::Node& node, const std::string& path,
   return true;
 }
 
-bool Reader::IntOrString(const YAML::Node& node, const std::string& path,
+bool Reader::IntOrString(const yaml::Node& node, const std::string& path,
                          std::variant<int32_t, std::string>& out) {
   if (Absent(node)) return false;
   if (node.IsScalar() && Resolve(node) == ScalarKind::kString) {
@@ -351,7 +347,7 @@ bool Reader::IntOrString(const YAML::Node& node, const std::string& path,
   return true;
 }
 
-bool Reader::QuantityValue(const YAML::Node& node, const std::string& path, bool cpu,
+bool Reader::QuantityValue(const yaml::Node& node, const std::string& path, bool cpu,
                            Quantity& out) {
   if (Absent(node)) return false;
   ScalarKind kind = node.IsScalar() ? Resolve(node) : ScalarKind::kBool;
@@ -546,7 +542,7 @@ std::string OneOf(std::initializer_list<std::string_view> values) {
 }
 
 // A list element that must be an object (a null element is not allowed either).
-bool ListItem(Reader& r, const YAML::Node& item, const std::string& path,
+bool ListItem(Reader& r, const yaml::Node& item, const std::string& path,
               std::initializer_list<std::string_view> known) {
   if (item.IsNull()) {
     r.Error(item, path, "must be an object");
@@ -556,7 +552,7 @@ bool ListItem(Reader& r, const YAML::Node& item, const std::string& path,
 }
 
 // Reads an enum-like string field and checks it against `values`.
-void Enum(Reader& r, const YAML::Node& node, const std::string& path, std::string& out,
+void Enum(Reader& r, const yaml::Node& node, const std::string& path, std::string& out,
           std::initializer_list<std::string_view> values) {
   if (!r.String(node, path, out)) return;
   if (std::find(values.begin(), values.end(), out) == values.end()) {
@@ -564,17 +560,17 @@ void Enum(Reader& r, const YAML::Node& node, const std::string& path, std::strin
   }
 }
 
-void PortNumber(Reader& r, const YAML::Node& node, const std::string& path, int32_t value,
+void PortNumber(Reader& r, const yaml::Node& node, const std::string& path, int32_t value,
                 bool allow_zero) {
   if ((allow_zero && value == 0) || (value >= 1 && value <= 65535)) return;
   r.Error(node, path, allow_zero ? "must be 0-65535" : "must be 1-65535");
 }
 
-void NonNegative(Reader& r, const YAML::Node& node, const std::string& path, int64_t value) {
+void NonNegative(Reader& r, const yaml::Node& node, const std::string& path, int64_t value) {
   if (value < 0) r.Error(node, path, "must be greater than or equal to 0");
 }
 
-void FileMode(Reader& r, const YAML::Node& node, const std::string& path,
+void FileMode(Reader& r, const yaml::Node& node, const std::string& path,
               std::optional<int32_t>& out) {
   int32_t mode = 0;
   if (!r.Int32(node, path, mode)) return;
@@ -587,7 +583,7 @@ void FileMode(Reader& r, const YAML::Node& node, const std::string& path,
 
 // Names in the pod that refer to this container's ports (probe and hook ports by name).
 
-std::optional<SeccompProfile> ReadSeccomp(Reader& r, const YAML::Node& node,
+std::optional<SeccompProfile> ReadSeccomp(Reader& r, const yaml::Node& node,
                                           const std::string& path) {
   if (!r.Object(node, path, {"type", "localhostProfile"})) return std::nullopt;
   SeccompProfile profile;
@@ -613,7 +609,7 @@ std::optional<SeccompProfile> ReadSeccomp(Reader& r, const YAML::Node& node,
   return profile;
 }
 
-void IdField(Reader& r, const YAML::Node& node, const std::string& path,
+void IdField(Reader& r, const yaml::Node& node, const std::string& path,
              std::optional<int64_t>& out) {
   if (r.Int64(node, path, out) && (*out < 0 || *out > 2147483647)) {
     r.Error(node, path, "must be between 0 and 2147483647, inclusive");

@@ -1,9 +1,7 @@
-// Internal to the manifest parser: walking yaml-cpp nodes with the JSON typing rules the API
-// server applies (a YAML manifest is converted to JSON before it is decoded), collecting every
-// issue with its line instead of stopping at the first.
+// Internal to the manifest parser: walking YAML nodes (yaml_document.h) with the JSON typing rules
+// the API server applies (a YAML manifest is converted to JSON before it is decoded), collecting
+// every issue with its line instead of stopping at the first.
 #pragma once
-
-#include <yaml-cpp/yaml.h>
 
 #include <cstdint>
 #include <initializer_list>
@@ -16,11 +14,12 @@
 #include <vector>
 
 #include "peapod/agent/controller/manifest.h"
+#include "yaml_document.h"
 
 namespace peapod::agent::controller::manifest_internal {
 
-// Line of a node, 1-based (yaml-cpp counts from 0); 0 when the node has no mark.
-int LineOf(const YAML::Node& node);
+// Line of a node, 1-based; 0 when the node has no mark (an absent field).
+int LineOf(const yaml::Node& node);
 
 // "spec" + "containers" -> "spec.containers"; "x" + 3 -> "x[3]".
 std::string Field(const std::string& path, std::string_view name);
@@ -31,40 +30,40 @@ class Reader {
   Reader(std::string file, const ParseOptions& options)
       : file_(std::move(file)), options_(options) {}
 
-  void Error(const YAML::Node& at, const std::string& path, std::string message);
+  void Error(const yaml::Node& at, const std::string& path, std::string message);
   void Error(int line, const std::string& path, std::string message);
   // An unsupported field or document: a warning, or an error when parsing strictly.
-  void Unsupported(const YAML::Node& at, const std::string& path);
+  void Unsupported(const yaml::Node& at, const std::string& path);
 
   // Checks that `node` is a mapping ("must be an object" otherwise) and reports every key not in
   // `known` as unsupported (keys in `ignored` are dropped silently: see manifest.cpp for why).
   // Duplicate keys are errors, as in kubectl. Returns false when `node` is not a mapping.
-  bool Object(const YAML::Node& node, const std::string& path,
+  bool Object(const yaml::Node& node, const std::string& path,
               std::initializer_list<std::string_view> known,
               std::initializer_list<std::string_view> ignored = {});
   // false (with "must be a list") unless `node` is a sequence; an absent or null node is an
   // empty list (returns false too, without an issue).
-  bool List(const YAML::Node& node, const std::string& path);
+  bool List(const yaml::Node& node, const std::string& path);
 
   // Scalars with JSON typing. Each returns whether a value was present and well-typed; an absent
   // or null node leaves `out` untouched and returns false without an issue.
-  bool String(const YAML::Node& node, const std::string& path, std::string& out);
-  bool String(const YAML::Node& node, const std::string& path, std::optional<std::string>& out);
-  bool Int(const YAML::Node& node, const std::string& path, int64_t& out);
-  bool Int32(const YAML::Node& node, const std::string& path, int32_t& out);
-  bool Int64(const YAML::Node& node, const std::string& path, std::optional<int64_t>& out);
-  bool Bool(const YAML::Node& node, const std::string& path, bool& out);
-  bool Bool(const YAML::Node& node, const std::string& path, std::optional<bool>& out);
-  bool StringList(const YAML::Node& node, const std::string& path, std::vector<std::string>& out);
-  bool StringMap(const YAML::Node& node, const std::string& path,
+  bool String(const yaml::Node& node, const std::string& path, std::string& out);
+  bool String(const yaml::Node& node, const std::string& path, std::optional<std::string>& out);
+  bool Int(const yaml::Node& node, const std::string& path, int64_t& out);
+  bool Int32(const yaml::Node& node, const std::string& path, int32_t& out);
+  bool Int64(const yaml::Node& node, const std::string& path, std::optional<int64_t>& out);
+  bool Bool(const yaml::Node& node, const std::string& path, bool& out);
+  bool Bool(const yaml::Node& node, const std::string& path, std::optional<bool>& out);
+  bool StringList(const yaml::Node& node, const std::string& path, std::vector<std::string>& out);
+  bool StringMap(const yaml::Node& node, const std::string& path,
                  std::map<std::string, std::string>& out);
   // Kubernetes' IntOrString (probe and hook ports).
-  bool IntOrString(const YAML::Node& node, const std::string& path,
+  bool IntOrString(const yaml::Node& node, const std::string& path,
                    std::variant<int32_t, std::string>& out);
   // A quantity written as a number or a string.
-  bool QuantityValue(const YAML::Node& node, const std::string& path, bool cpu, Quantity& out);
+  bool QuantityValue(const yaml::Node& node, const std::string& path, bool cpu, Quantity& out);
 
-  SourceRef Source(const YAML::Node& node) const { return {file_, LineOf(node)}; }
+  SourceRef Source(const yaml::Node& node) const { return {file_, LineOf(node)}; }
   const std::string& file() const { return file_; }
   bool strict() const { return options_.strict; }
 
@@ -100,52 +99,52 @@ std::string Quote(std::string_view value);
 // "must be one of \"A\", \"B\"".
 std::string OneOf(std::initializer_list<std::string_view> values);
 // A list element that must be an object (null is not allowed either).
-bool ListItem(Reader& r, const YAML::Node& item, const std::string& path,
+bool ListItem(Reader& r, const yaml::Node& item, const std::string& path,
               std::initializer_list<std::string_view> known);
 // An enum-like string field checked against `values`.
-void Enum(Reader& r, const YAML::Node& node, const std::string& path, std::string& out,
+void Enum(Reader& r, const yaml::Node& node, const std::string& path, std::string& out,
           std::initializer_list<std::string_view> values);
-void PortNumber(Reader& r, const YAML::Node& node, const std::string& path, int32_t value,
+void PortNumber(Reader& r, const yaml::Node& node, const std::string& path, int32_t value,
                 bool allow_zero);
-void NonNegative(Reader& r, const YAML::Node& node, const std::string& path, int64_t value);
+void NonNegative(Reader& r, const yaml::Node& node, const std::string& path, int64_t value);
 // A file mode (0-0777), as defaultMode and items[].mode.
-void FileMode(Reader& r, const YAML::Node& node, const std::string& path,
+void FileMode(Reader& r, const yaml::Node& node, const std::string& path,
               std::optional<int32_t>& out);
 // A user or group id (0-2147483647).
-void IdField(Reader& r, const YAML::Node& node, const std::string& path,
+void IdField(Reader& r, const yaml::Node& node, const std::string& path,
              std::optional<int64_t>& out);
-std::optional<SeccompProfile> ReadSeccomp(Reader& r, const YAML::Node& node,
+std::optional<SeccompProfile> ReadSeccomp(Reader& r, const yaml::Node& node,
                                           const std::string& path);
 
 // ---- fields that ask for isolation (manifest_security.cpp) ------------------------------------
 // Each reads its field and reports an error, never a warning, when peapod cannot give what it
 // asks for; what peapod does anyway is accepted silently.
 
-void ReadHostUsers(Reader& r, const YAML::Node& node, const std::string& path);
-void ReadSeLinuxOptions(Reader& r, const YAML::Node& node, const std::string& path);
-void ReadAppArmorProfile(Reader& r, const YAML::Node& node, const std::string& path);
-void ReadWindowsOptions(Reader& r, const YAML::Node& node, const std::string& path);
-void ReadProcMount(Reader& r, const YAML::Node& node, const std::string& path);
-void ReadSupplementalGroupsPolicy(Reader& r, const YAML::Node& node, const std::string& path);
+void ReadHostUsers(Reader& r, const yaml::Node& node, const std::string& path);
+void ReadSeLinuxOptions(Reader& r, const yaml::Node& node, const std::string& path);
+void ReadAppArmorProfile(Reader& r, const yaml::Node& node, const std::string& path);
+void ReadWindowsOptions(Reader& r, const yaml::Node& node, const std::string& path);
+void ReadProcMount(Reader& r, const yaml::Node& node, const std::string& path);
+void ReadSupplementalGroupsPolicy(Reader& r, const yaml::Node& node, const std::string& path);
 // volumeMounts[].recursiveReadOnly, checked against the mount's readOnly and propagation.
-void ReadRecursiveReadOnly(Reader& r, const YAML::Node& node, const std::string& path,
+void ReadRecursiveReadOnly(Reader& r, const yaml::Node& node, const std::string& path,
                            const VolumeMount& mount);
 // capabilities.add/drop: names the kernel interface knows ("ALL" included).
-void CheckCapabilityNames(Reader& r, const YAML::Node& list, const std::string& path,
+void CheckCapabilityNames(Reader& r, const yaml::Node& list, const std::string& path,
                           const std::vector<std::string>& names);
 // resources.limits: only cpu and memory can be enforced (ephemeral-storage, hugepages-* are
 // refused); extended resources (a name with a '/') are unsupported, as requests are.
-void CheckResourceLimitNames(Reader& r, const YAML::Node& limits, const std::string& path);
+void CheckResourceLimitNames(Reader& r, const yaml::Node& limits, const std::string& path);
 // Pod sysctls must live in a namespace the pod owns (net.* without hostNetwork, IPC ones
 // without hostIPC): anything else would be set on the node.
-void CheckSysctlNamespaces(Reader& r, const YAML::Node& spec, const std::string& path,
+void CheckSysctlNamespaces(Reader& r, const yaml::Node& spec, const std::string& path,
                            const PodSpec& pod);
 // AppArmor annotations (refused unless "unconfined") and the seccomp annotations Kubernetes no
 // longer reads (refused unless the field asks for the same profile).
-void CheckSecurityAnnotations(Reader& r, const YAML::Node& annotations, const std::string& path,
+void CheckSecurityAnnotations(Reader& r, const yaml::Node& annotations, const std::string& path,
                               const PodSpec& spec);
 // seccompProfile.localhostProfile: relative to the node's seccomp profile root, no "..".
-void CheckLocalhostProfilePath(Reader& r, const YAML::Node& node, const std::string& path,
+void CheckLocalhostProfilePath(Reader& r, const yaml::Node& node, const std::string& path,
                                const std::string& profile);
 
 // What a container's fields are checked against in its pod.
@@ -155,11 +154,11 @@ struct PodContext {
 };
 
 // One entry of containers or initContainers (manifest_container.cpp).
-Container ReadContainer(Reader& r, const YAML::Node& node, const std::string& path, bool init,
+Container ReadContainer(Reader& r, const yaml::Node& node, const std::string& path, bool init,
                         const PodContext& pod);
 
 // Parses a pod object's spec into `pod` (manifest_pod.cpp). Validates everything that can be
 // checked within one pod.
-void ReadPodSpec(Reader& reader, const YAML::Node& spec, const std::string& path, Pod& pod);
+void ReadPodSpec(Reader& reader, const yaml::Node& spec, const std::string& path, Pod& pod);
 
 }  // namespace peapod::agent::controller::manifest_internal

@@ -56,7 +56,7 @@ bool SameSeccomp(const std::optional<SeccompProfile>& a, const SeccompProfile& b
 
 }  // namespace
 
-void ReadHostUsers(Reader& r, const YAML::Node& node, const std::string& path) {
+void ReadHostUsers(Reader& r, const yaml::Node& node, const std::string& path) {
   bool host_users = true;
   if (r.Bool(node, path, host_users) && !host_users) {
     r.Error(node, path,
@@ -65,7 +65,7 @@ void ReadHostUsers(Reader& r, const YAML::Node& node, const std::string& path) {
   }
 }
 
-void ReadSeLinuxOptions(Reader& r, const YAML::Node& node, const std::string& path) {
+void ReadSeLinuxOptions(Reader& r, const yaml::Node& node, const std::string& path) {
   if (!r.Object(node, path, {"user", "role", "type", "level"})) return;
   bool asks = false;
   for (const char* key : {"user", "role", "type", "level"}) {
@@ -79,7 +79,7 @@ void ReadSeLinuxOptions(Reader& r, const YAML::Node& node, const std::string& pa
   }
 }
 
-void ReadAppArmorProfile(Reader& r, const YAML::Node& node, const std::string& path) {
+void ReadAppArmorProfile(Reader& r, const yaml::Node& node, const std::string& path) {
   if (!r.Object(node, path, {"type", "localhostProfile"})) return;
   std::string type, localhost;
   if (!node["type"].IsDefined()) {
@@ -97,14 +97,14 @@ void ReadAppArmorProfile(Reader& r, const YAML::Node& node, const std::string& p
   }
 }
 
-void ReadWindowsOptions(Reader& r, const YAML::Node& node, const std::string& path) {
+void ReadWindowsOptions(Reader& r, const yaml::Node& node, const std::string& path) {
   if (!node.IsDefined() || node.IsNull()) return;
   r.Error(node, path,
           "cannot be honoured: peapod runs Linux containers only, where Windows options have no "
           "effect (remove windowsOptions)");
 }
 
-void ReadProcMount(Reader& r, const YAML::Node& node, const std::string& path) {
+void ReadProcMount(Reader& r, const yaml::Node& node, const std::string& path) {
   std::string value;
   if (!node.IsDefined()) return;
   Enum(r, node, path, value, {"Default", "Unmasked"});
@@ -115,7 +115,7 @@ void ReadProcMount(Reader& r, const YAML::Node& node, const std::string& path) {
   }
 }
 
-void ReadSupplementalGroupsPolicy(Reader& r, const YAML::Node& node, const std::string& path) {
+void ReadSupplementalGroupsPolicy(Reader& r, const yaml::Node& node, const std::string& path) {
   std::string value;
   if (!node.IsDefined()) return;
   Enum(r, node, path, value, {"Merge", "Strict"});
@@ -126,7 +126,7 @@ void ReadSupplementalGroupsPolicy(Reader& r, const YAML::Node& node, const std::
   }
 }
 
-void ReadRecursiveReadOnly(Reader& r, const YAML::Node& node, const std::string& path,
+void ReadRecursiveReadOnly(Reader& r, const yaml::Node& node, const std::string& path,
                            const VolumeMount& mount) {
   std::string value;
   if (!node.IsDefined()) return;
@@ -143,7 +143,7 @@ void ReadRecursiveReadOnly(Reader& r, const YAML::Node& node, const std::string&
   }
 }
 
-void CheckCapabilityNames(Reader& r, const YAML::Node& list, const std::string& path,
+void CheckCapabilityNames(Reader& r, const yaml::Node& list, const std::string& path,
                           const std::vector<std::string>& names) {
   for (size_t i = 0; i < names.size(); ++i) {
     if (names[i] == "ALL" || runtime::CapabilityFromName(names[i])) continue;
@@ -151,7 +151,7 @@ void CheckCapabilityNames(Reader& r, const YAML::Node& list, const std::string& 
   }
 }
 
-void CheckResourceLimitNames(Reader& r, const YAML::Node& limits, const std::string& path) {
+void CheckResourceLimitNames(Reader& r, const yaml::Node& limits, const std::string& path) {
   if (!limits.IsDefined() || !limits.IsMap()) return;
   for (const auto& kv : limits) {
     if (!kv.first.IsScalar()) continue;
@@ -170,10 +170,10 @@ void CheckResourceLimitNames(Reader& r, const YAML::Node& limits, const std::str
   }
 }
 
-void CheckSysctlNamespaces(Reader& r, const YAML::Node& spec, const std::string& path,
+void CheckSysctlNamespaces(Reader& r, const yaml::Node& spec, const std::string& path,
                            const PodSpec& pod) {
   if (!pod.security_context) return;
-  const YAML::Node list = spec["securityContext"]["sysctls"];
+  const yaml::Node list = spec["securityContext"]["sysctls"];
   std::string list_path = Field(Field(path, "securityContext"), "sysctls");
   const auto& sysctls = pod.security_context->sysctls;
   for (size_t i = 0; i < sysctls.size(); ++i) {
@@ -184,9 +184,8 @@ void CheckSysctlNamespaces(Reader& r, const YAML::Node& spec, const std::string&
   }
 }
 
-void CheckSecurityAnnotations(Reader& r, const YAML::Node& annotations, const std::string& path,
+void CheckSecurityAnnotations(Reader& r, const yaml::Node& annotations, const std::string& path,
                               const PodSpec& spec) {
-  // A missing key is an invalid node in yaml-cpp: only IsDefined may be asked of it.
   if (!annotations.IsDefined() || !annotations.IsMap()) return;
   for (const auto& kv : annotations) {
     if (!kv.first.IsScalar() || !kv.second.IsScalar()) continue;
@@ -219,7 +218,7 @@ void CheckSecurityAnnotations(Reader& r, const YAML::Node& annotations, const st
   }
 }
 
-void CheckLocalhostProfilePath(Reader& r, const YAML::Node& node, const std::string& path,
+void CheckLocalhostProfilePath(Reader& r, const yaml::Node& node, const std::string& path,
                                const std::string& profile) {
   if (profile.empty()) return;
   if (profile.front() == '/' || CheckRelativePath(profile)) {

@@ -295,8 +295,8 @@ class Builder {
   std::optional<ParseError> Open(NodeType type, const yaml_char_t* anchor, const yaml_char_t* tag,
                                  Mark mark) {
     if (static_cast<int>(stack_.size()) >= limits_.max_depth) {
-      return ErrorAt(mark, "nested more than " + std::to_string(limits_.max_depth) +
-                               " levels deep");
+      return ErrorAt(mark,
+                     "nested more than " + std::to_string(limits_.max_depth) + " levels deep");
     }
     if (auto error = Count(mark)) return error;
     Frame frame;
@@ -317,7 +317,9 @@ class Builder {
       IndexKeys(*frame.node);
     }
     uint64_t size = 1;
-    for (const Node& item : frame.node->items) size = SaturatingAdd(size, item.data_->expanded_size);
+    for (const Node& item : frame.node->items) {
+      size = SaturatingAdd(size, item.data_->expanded_size);
+    }
     for (const Node::Entry& entry : frame.node->entries) {
       size = SaturatingAdd(size, entry.first.data_->expanded_size);
       size = SaturatingAdd(size, entry.second.data_->expanded_size);
@@ -384,7 +386,8 @@ class Builder {
         continue;
       }
       const Node& value = entry.second;
-      bool maps_only = value.IsMap() || (value.IsSequence() && std::all_of(value.Items().begin(), value.Items().end(),
+      bool maps_only = value.IsMap() || (value.IsSequence() &&
+                                         std::all_of(value.Items().begin(), value.Items().end(),
                                                      [](const Node& n) { return n.IsMap(); }));
       if (!maps_only) {
         return ErrorAt(value.IsDefined() ? value.mark() : entry.first.mark(),

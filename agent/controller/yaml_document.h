@@ -125,6 +125,7 @@ struct ParseError {
 // are scoped to their document and an alias may only name an anchor whose node is complete.
 // Merge keys (`<<: *base`, `<<: [*a, *b]`) are applied as go-yaml does for kubectl: the keys
 // written in the map win, then the merged maps in order.
-std::expected<std::vector<Node>, ParseError> LoadAll(std::string_view text, const Limits& limits = {});
+std::expected<std::vector<Node>, ParseError> LoadAll(std::string_view text,
+                                                     const Limits& limits = {});
 
 }  // namespace peapod::yaml

@@ -341,11 +341,12 @@ TEST(YamlDocument, AliasBombIsRefused) {
   EXPECT_EQ(error.mark.line, 6);  // a5: its aliases are the ones that pass the budget
 
   // The same shape stays within the budget when it is small.
-  auto small = LoadAll("a: &a [x, x]\nb: &b [*a, *a]\nc: [*b, *b]\n", Limits{.max_alias_nodes = 20});
+  auto small =
+      LoadAll("a: &a [x, x]\nb: &b [*a, *a]\nc: [*b, *b]\n", Limits{.max_alias_nodes = 20});
   ASSERT_TRUE(small) << small.error().ToString();
   EXPECT_EQ((*small)[0]["c"][1][1][0].Scalar(), "x");
-  EXPECT_FALSE(LoadAll("a: &a [x, x]\nb: &b [*a, *a]\nc: [*b, *b]\n",
-                       Limits{.max_alias_nodes = 19}));
+  EXPECT_FALSE(
+      LoadAll("a: &a [x, x]\nb: &b [*a, *a]\nc: [*b, *b]\n", Limits{.max_alias_nodes = 19}));
 }
 
 TEST(YamlDocument, MergingAnAliasedMapCountsAgainstTheBudget) {
