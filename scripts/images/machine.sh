@@ -86,8 +86,9 @@ configure_rootfs() {  # ROOT
   # Host keys are per machine: made before sshd's first start, never shipped.
   rm -f "$root"/etc/ssh/ssh_host_*
   mkdir -p "$root/etc/systemd/system/ssh.service.d"
+  # Debian's unit checks the config (sshd -t, which needs host keys) first: keys before that.
   printf '%s\n' '# peapod machine image: each machine makes its own host keys at its first boot.' \
-    '[Service]' 'ExecStartPre=/usr/bin/ssh-keygen -A' \
+    '[Service]' 'ExecStartPre=' 'ExecStartPre=/usr/bin/ssh-keygen -A' 'ExecStartPre=/usr/sbin/sshd -t' \
     >"$root/etc/systemd/system/ssh.service.d/host-keys.conf"
   # Root logs in with the cluster key only (Debian's default is prohibit-password; say it).
   printf '%s\n' 'PermitRootLogin prohibit-password' 'PasswordAuthentication no' \
