@@ -101,11 +101,6 @@ class MachineTest : public CliTest {
   void SetUp() override {
     CliTest::SetUp();
     if (HasFatalFailure()) return;
-    std::string error;
-    const std::string& archive = MachineImageArchive(error);
-    ASSERT_TRUE(error.empty()) << error;
-    auto loaded = Cli({"load", "-i", archive});
-    ASSERT_EQ(loaded.exit_code, 0) << loaded.Describe();
     base_port_ = FreePortPair();
     ASSERT_GT(base_port_, 0);
     std::filesystem::create_directories(dir_ / "shared");
@@ -126,6 +121,16 @@ class MachineTest : public CliTest {
                        "    - containerPort: 22\n"
                        "      hostPort: " +
                            std::to_string(base_port_) + "\n");
+  }
+
+  void LoadMachineImage() {
+    std::string error;
+    const std::string& archive = MachineImageArchive(error);
+    ASSERT_TRUE(error.empty()) << error;
+    auto loaded = Cli({"load", "-i", archive});
+    ASSERT_EQ(loaded.exit_code, 0) << loaded.Describe();
+    EXPECT_NE(loaded.out.find("docker.io/library/debian-machine:12"), std::string::npos)
+        << loaded.out;
   }
 
   CliResult Machine(std::vector<std::string> args) {
@@ -183,6 +188,8 @@ TEST_F(MachineTest, TwoMachinesBootTakeSshLoginsAndHaltGracefully) {
     GTEST_SKIP() << "systemd cannot boot under this peapod yet: " << reason
                  << " (issue 15 parts 1-2: cgroup namespace, systemd as PID 1)";
   }
+  LoadMachineImage();
+  if (HasFatalFailure()) return;
   auto created = Machine({"create"});
   ASSERT_EQ(created.exit_code, 0) << created.Describe();
   EXPECT_NE(created.out.find("machine e2e-node0 created"), std::string::npos) << created.out;
