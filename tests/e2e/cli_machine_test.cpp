@@ -54,10 +54,10 @@ CliResult RunProgram(const std::vector<std::string>& args) {
   posix_spawn_file_actions_t actions;
   posix_spawn_file_actions_init(&actions);
   posix_spawn_file_actions_addopen(&actions, 0, (io / "in").c_str(), O_RDONLY, 0);
-  posix_spawn_file_actions_addopen(&actions, 1, (io / "out").c_str(),
-                                   O_WRONLY | O_CREAT | O_TRUNC, 0644);
-  posix_spawn_file_actions_addopen(&actions, 2, (io / "err").c_str(),
-                                   O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  posix_spawn_file_actions_addopen(&actions, 1, (io / "out").c_str(), O_WRONLY | O_CREAT | O_TRUNC,
+                                   0644);
+  posix_spawn_file_actions_addopen(&actions, 2, (io / "err").c_str(), O_WRONLY | O_CREAT | O_TRUNC,
+                                   0644);
   std::vector<std::string> copy = args;
   std::vector<char*> argv;
   for (auto& a : copy) argv.push_back(a.data());
@@ -105,22 +105,23 @@ class MachineTest : public CliTest {
     ASSERT_GT(base_port_, 0);
     std::filesystem::create_directories(dir_ / "shared");
     config_ = dir_ / "footloose.yaml";
-    WriteFile(config_, "cluster:\n"
-                       "  name: e2e\n"
-                       "  privateKey: keys/cluster-key\n"
-                       "machines:\n"
-                       "- count: 2\n"
-                       "  spec:\n"
-                       "    image: debian-machine:12\n"
-                       "    name: node%d\n"
-                       "    volumes:\n"
-                       "    - type: bind\n"
-                       "      source: shared\n"
-                       "      destination: /shared\n"
-                       "    portMappings:\n"
-                       "    - containerPort: 22\n"
-                       "      hostPort: " +
-                           std::to_string(base_port_) + "\n");
+    WriteFile(config_,
+              "cluster:\n"
+              "  name: e2e\n"
+              "  privateKey: keys/cluster-key\n"
+              "machines:\n"
+              "- count: 2\n"
+              "  spec:\n"
+              "    image: debian-machine:12\n"
+              "    name: node%d\n"
+              "    volumes:\n"
+              "    - type: bind\n"
+              "      source: shared\n"
+              "      destination: /shared\n"
+              "    portMappings:\n"
+              "    - containerPort: 22\n"
+              "      hostPort: " +
+                  std::to_string(base_port_) + "\n");
   }
 
   void LoadMachineImage() {
@@ -207,11 +208,10 @@ TEST_F(MachineTest, TwoMachinesBootTakeSshLoginsAndHaltGracefully) {
     auto login = Machine({"ssh", "root@" + hostname, "--", "hostname"});
     ASSERT_EQ(login.exit_code, 0) << login.Describe() << daemon_->Log();
     EXPECT_EQ(login.out, hostname + "\n");
-    auto direct = RunProgram({"ssh", "-o", "UserKnownHostsFile=/dev/null", "-o",
-                              "StrictHostKeyChecking=no", "-o", "IdentitiesOnly=yes", "-o",
-                              "BatchMode=yes", "-i", dir_ / "keys/cluster-key", "-p",
-                              std::to_string(base_port_ + i), "root@127.0.0.1", "cat",
-                              "/proc/sys/kernel/hostname"});
+    auto direct = RunProgram(
+        {"ssh", "-o", "UserKnownHostsFile=/dev/null", "-o", "StrictHostKeyChecking=no", "-o",
+         "IdentitiesOnly=yes", "-o", "BatchMode=yes", "-i", dir_ / "keys/cluster-key", "-p",
+         std::to_string(base_port_ + i), "root@127.0.0.1", "cat", "/proc/sys/kernel/hostname"});
     ASSERT_EQ(direct.exit_code, 0) << direct.Describe();
     EXPECT_EQ(direct.out, hostname + "\n");
   }
@@ -241,13 +241,13 @@ TEST_F(MachineTest, TwoMachinesBootTakeSshLoginsAndHaltGracefully) {
   ASSERT_EQ(key1.exit_code, 0) << key1.Describe();
   EXPECT_NE(key0.out, key1.out);
   // Only the cluster key logs in: the image has no key of its own.
-  ASSERT_EQ(RunProgram({"ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", dir_ / "other"})
-                .exit_code,
-            0);
-  auto stranger = RunProgram({"ssh", "-o", "UserKnownHostsFile=/dev/null", "-o",
-                              "StrictHostKeyChecking=no", "-o", "IdentitiesOnly=yes", "-o",
-                              "BatchMode=yes", "-i", dir_ / "other", "-p",
-                              std::to_string(base_port_), "root@127.0.0.1", "true"});
+  ASSERT_EQ(
+      RunProgram({"ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", dir_ / "other"}).exit_code,
+      0);
+  auto stranger =
+      RunProgram({"ssh", "-o", "UserKnownHostsFile=/dev/null", "-o", "StrictHostKeyChecking=no",
+                  "-o", "IdentitiesOnly=yes", "-o", "BatchMode=yes", "-i", dir_ / "other", "-p",
+                  std::to_string(base_port_), "root@127.0.0.1", "true"});
   EXPECT_EQ(stranger.exit_code, 255) << stranger.Describe();
 
   // show: footloose's columns, both machines with their own ports and addresses.
@@ -269,12 +269,12 @@ TEST_F(MachineTest, TwoMachinesBootTakeSshLoginsAndHaltGracefully) {
 
   // A unit whose ExecStop writes to the host: it runs only if systemd shuts down in order.
   for (const char* name : {"node0", "node1"}) {
-    auto unit = Machine(
-        {"ssh", name, "--",
-         "printf '[Service]\\nType=oneshot\\nRemainAfterExit=yes\\nExecStart=/bin/true\\n"
-         "ExecStop=/bin/sh -c \"echo halted > /shared/%%H\"\\n[Install]\\n"
-         "WantedBy=multi-user.target\\n' > /etc/systemd/system/mark.service && "
-         "systemctl start mark.service && systemctl is-active mark.service"});
+    auto unit =
+        Machine({"ssh", name, "--",
+                 "printf '[Service]\\nType=oneshot\\nRemainAfterExit=yes\\nExecStart=/bin/true\\n"
+                 "ExecStop=/bin/sh -c \"echo halted > /shared/%%H\"\\n[Install]\\n"
+                 "WantedBy=multi-user.target\\n' > /etc/systemd/system/mark.service && "
+                 "systemctl start mark.service && systemctl is-active mark.service"});
     ASSERT_EQ(unit.out, "active\n") << unit.Describe();
   }
 
@@ -296,8 +296,9 @@ TEST_F(MachineTest, TwoMachinesBootTakeSshLoginsAndHaltGracefully) {
 }
 
 TEST_F(MachineTest, RefusesABadConfigAndChangesNothing) {
-  WriteFile(config_, "cluster:\n  name: e2e\nmachines:\n- count: 2\n  spec:\n    name: node\n"
-                     "    image: debian-machine:12\n");
+  WriteFile(config_,
+            "cluster:\n  name: e2e\nmachines:\n- count: 2\n  spec:\n    name: node\n"
+            "    image: debian-machine:12\n");
   auto created = Machine({"create"});
   EXPECT_EQ(created.exit_code, 1);
   EXPECT_NE(created.err.find(config_ + ":6: machines[0].spec.name: must contain %d"),
@@ -307,8 +308,9 @@ TEST_F(MachineTest, RefusesABadConfigAndChangesNothing) {
   auto pods = GetJson({"get", "pods", "-o", "json"});
   EXPECT_TRUE(pods.is_object() && pods["items"].empty()) << pods.dump(2);
   // ssh to a machine that is not there says so.
-  WriteFile(config_, "cluster:\n  name: e2e\nmachines:\n- count: 1\n  spec:\n"
-                     "    image: debian-machine:12\n");
+  WriteFile(config_,
+            "cluster:\n  name: e2e\nmachines:\n- count: 1\n  spec:\n"
+            "    image: debian-machine:12\n");
   auto ssh = Machine({"ssh", "root@node0"});
   EXPECT_EQ(ssh.exit_code, 1);
   EXPECT_NE(ssh.err.find("machine e2e-node0 is Not created"), std::string::npos) << ssh.Describe();
