@@ -45,17 +45,6 @@ struct LoadedConfig {
   std::string key;  // absolute path of the cluster's private key
 };
 
-// ~/x -> $HOME/x; a relative path is taken from the config file's directory (footloose takes it
-// from the working directory, which is the same when run beside footloose.yaml).
-std::string KeyPath(const std::string& written, const std::string& dir) {
-  if (written == "~" || written.starts_with("~/")) {
-    const char* home = std::getenv("HOME");
-    return std::string(home ? home : "/root") + written.substr(1);
-  }
-  if (written.starts_with('/')) return written;
-  return (fs::path(dir) / written).lexically_normal().string();
-}
-
 int Load(const std::string& path, LoadedConfig& out) {
   std::ifstream in(path, std::ios::binary);
   if (!in) {
@@ -69,7 +58,8 @@ int Load(const std::string& path, LoadedConfig& out) {
   out.config = std::move(*parsed);
   std::error_code ec;
   out.dir = fs::absolute(fs::path(path), ec).parent_path().lexically_normal().string();
-  out.key = KeyPath(out.config.private_key, out.dir);
+  const char* home = std::getenv("HOME");
+  out.key = ClusterKeyPath(out.config.private_key, out.dir, home != nullptr ? home : "/root");
   out.machines = ExpandMachines(out.config);
   return 0;
 }
@@ -291,47 +281,19 @@ int Ssh(const LoadedConfig& loaded, const MachineFlags& flags, pv1::PodService::
     return Error("machine " + machine.container + " is " + status["state"].get<std::string>() +
                  (pod.is_null() ? ": run `peapod machine create` first" : ""));
   }
-  // Through its host port for 22 when it has one (as footloose), else straight to the pod's IP.
-  std::string address = status.value("ip", "");
-  int port = 22;
-  for (const auto& p : machine.ports) {
-    if (p.container_port != 22 || p.host_port == 0) continue;
-    port = p.host_port;
-    address = p.address.empty() || p.address == "0.0.0.0" ? "127.0.0.1"
-              : p.address == "::"                         ? "::1"
-                                                          : p.address;
-  }
-  if (address.empty()) return Error("machine " + machine.container + " has no address yet");
+  auto endpoint = MachineSshEndpoint(machine, status);
+  if (!endpoint) return Error("machine " + machine.container + " has no address yet");
   // sshd starts a moment after the machine does: wait for it rather than fail the first login.
   auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
-  while (!SshAnswers(address, port)) {
+  while (!SshAnswers(endpoint->address, endpoint->port)) {
     if (std::chrono::steady_clock::now() > deadline) {
-      return Error("no ssh server answers on " + address + ":" + std::to_string(port) +
-                   " for machine " + machine.container + " after 60s");
+      return Error("no ssh server answers on " + endpoint->address + ":" +
+                   std::to_string(endpoint->port) + " for machine " + machine.container +
+                   " after 60s");
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(250));
   }
-  // Each machine makes new host keys whenever it is created: no known_hosts to keep or trust.
-  std::vector<std::string> args = {"ssh",
-                                   "-o",
-                                   "UserKnownHostsFile=/dev/null",
-                                   "-o",
-                                   "StrictHostKeyChecking=no",
-                                   "-o",
-                                   "IdentitiesOnly=yes",
-                                   "-o",
-                                   "LogLevel=ERROR",
-                                   "-i",
-                                   loaded.key,
-                                   "-p",
-                                   std::to_string(port),
-                                   "-l",
-                                   user,
-                                   address};
-  if (!flags.command.empty()) {
-    args.push_back("--");
-    args.insert(args.end(), flags.command.begin(), flags.command.end());
-  }
+  std::vector<std::string> args = SshArgs(loaded.key, *endpoint, user, flags.command);
   std::vector<char*> argv;
   for (auto& a : args) argv.push_back(a.data());
   argv.push_back(nullptr);

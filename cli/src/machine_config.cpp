@@ -567,6 +567,54 @@ json MachineStatus(const Machine& machine, const json& pod) {
           {"ip", ip}};
 }
 
+std::string ClusterKeyPath(const std::string& written, const std::string& config_dir,
+                           const std::string& home) {
+  if (written == "~" || written.starts_with("~/")) return home + written.substr(1);
+  if (written.starts_with('/')) return written;
+  std::string out = config_dir;
+  if (!out.ends_with('/')) out += '/';
+  return out + (written.starts_with("./") ? written.substr(2) : written);
+}
+
+std::optional<SshEndpoint> MachineSshEndpoint(const Machine& machine, const json& status) {
+  for (const auto& p : machine.ports) {
+    if (p.container_port != 22 || p.host_port == 0 || p.protocol != "tcp") continue;
+    std::string address = p.address;
+    if (address.empty() || address == "0.0.0.0") address = "127.0.0.1";
+    if (address == "::") address = "::1";
+    return SshEndpoint{address, p.host_port};
+  }
+  std::string ip = status.is_object() ? status.value("ip", "") : "";
+  if (ip.empty()) return std::nullopt;
+  return SshEndpoint{ip, 22};
+}
+
+std::vector<std::string> SshArgs(const std::string& key, const SshEndpoint& endpoint,
+                                 const std::string& user, const std::vector<std::string>& command) {
+  std::vector<std::string> args = {"ssh",
+                                   "-o",
+                                   "UserKnownHostsFile=/dev/null",
+                                   "-o",
+                                   "StrictHostKeyChecking=no",
+                                   "-o",
+                                   "IdentitiesOnly=yes",
+                                   "-o",
+                                   "LogLevel=ERROR",
+                                   "-i",
+                                   key,
+                                   "-p",
+                                   std::to_string(endpoint.port),
+                                   "-l",
+                                   user,
+                                   endpoint.address};
+  // "--" after the host ends ssh's options: a remote command may start with '-'.
+  if (!command.empty()) {
+    args.push_back("--");
+    args.insert(args.end(), command.begin(), command.end());
+  }
+  return args;
+}
+
 std::string FormatMachineTable(const std::vector<json>& statuses) {
   std::vector<std::vector<std::string>> rows = {
       {"NAME", "HOSTNAME", "PORTS", "IP", "IMAGE", "CMD", "STATE"}};

@@ -325,6 +325,54 @@ TEST(MachineConfig, ShowsStatusAsFootloose) {
             "Not created\n");
 }
 
+TEST(MachineConfig, FindsTheClusterKey) {
+  EXPECT_EQ(ClusterKeyPath("cluster-key", "/etc/lab", "/root"), "/etc/lab/cluster-key");
+  EXPECT_EQ(ClusterKeyPath("./keys/k", "/etc/lab/", "/root"), "/etc/lab/keys/k");
+  EXPECT_EQ(ClusterKeyPath("~/.ssh/id_ed25519", "/etc/lab", "/home/me"),
+            "/home/me/.ssh/id_ed25519");
+  EXPECT_EQ(ClusterKeyPath("/srv/key", "/etc/lab", "/root"), "/srv/key");
+}
+
+TEST(MachineConfig, SshesThroughTheHostPortOrElseThePodIp) {
+  auto config = Parse(std::string(kTwoNodes) + R"(- count: 1
+  spec:
+    image: debian-machine:12
+    name: inner%d
+    portMappings:
+    - containerPort: 22
+- count: 1
+  spec:
+    image: debian-machine:12
+    name: bound%d
+    portMappings:
+    - containerPort: 22
+      hostPort: 4022
+      address: 127.0.0.2
+)");
+  auto machines = ExpandMachines(config);
+  json status = {{"ip", "10.88.0.9"}};
+  auto node1 = MachineSshEndpoint(machines[1], status);
+  ASSERT_TRUE(node1);
+  EXPECT_EQ(node1->address, "127.0.0.1");
+  EXPECT_EQ(node1->port, 2223);
+  auto inner = MachineSshEndpoint(machines[2], status);
+  ASSERT_TRUE(inner);
+  EXPECT_EQ(inner->address, "10.88.0.9");
+  EXPECT_EQ(inner->port, 22);
+  EXPECT_FALSE(MachineSshEndpoint(machines[2], json{{"ip", ""}}));
+  auto bound = MachineSshEndpoint(machines[3], status);
+  ASSERT_TRUE(bound);
+  EXPECT_EQ(bound->address, "127.0.0.2");
+  EXPECT_EQ(bound->port, 4022);
+
+  EXPECT_EQ(SshArgs("/k/cluster-key", *node1, "root", {"uname", "-a"}),
+            (std::vector<std::string>{"ssh", "-o", "UserKnownHostsFile=/dev/null", "-o",
+                                      "StrictHostKeyChecking=no", "-o", "IdentitiesOnly=yes", "-o",
+                                      "LogLevel=ERROR", "-i", "/k/cluster-key", "-p", "2223", "-l",
+                                      "root", "127.0.0.1", "--", "uname", "-a"}));
+  EXPECT_EQ(SshArgs("k", *inner, "app", {}).back(), "10.88.0.9");
+}
+
 TEST(YamlTree, KeepsLinesAndQuoting) {
   auto tree = ParseYaml("a:\n  b: \"1\"\n  c: 2\nlist:\n- x\n- 'y'\n", "f.yaml");
   ASSERT_TRUE(tree) << tree.error();

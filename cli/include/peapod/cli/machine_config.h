@@ -5,6 +5,7 @@
 
 #include <expected>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -89,6 +90,26 @@ nlohmann::json MachinePod(const MachineConfig& config, const Machine& machine,
 // footloose's status object {container, state, spec, ports[{guest, host}], hostname, image,
 // cmd, ip}, state one of "Running", "Stopped", "Not created".
 nlohmann::json MachineStatus(const Machine& machine, const nlohmann::json& pod);
+
+// Where the cluster's private key is: `written` as in the config, "~/" being `home` and a
+// relative path taken from `config_dir` (footloose takes it from the working directory, the
+// same when run beside footloose.yaml).
+std::string ClusterKeyPath(const std::string& written, const std::string& config_dir,
+                           const std::string& home);
+
+struct SshEndpoint {
+  std::string address;
+  int port = 22;
+};
+// Where ssh reaches `machine`: its host port for container port 22 (on 127.0.0.1 unless the
+// mapping names an address, as footloose's localhost), else port 22 of its pod IP (from
+// MachineStatus); nullopt when neither is known.
+std::optional<SshEndpoint> MachineSshEndpoint(const Machine& machine, const nlohmann::json& status);
+
+// ssh's argv to log in as `user` with `key`. A machine makes new host keys whenever it is
+// created, so there is no known_hosts to keep or to trust.
+std::vector<std::string> SshArgs(const std::string& key, const SshEndpoint& endpoint,
+                                 const std::string& user, const std::vector<std::string>& command);
 
 // footloose's table: NAME HOSTNAME PORTS IP IMAGE CMD STATE.
 std::string FormatMachineTable(const std::vector<nlohmann::json>& statuses);
