@@ -146,6 +146,34 @@ json GetMachinePod(pv1::PodService::Stub& pods, const std::string& namespace_,
   return pod;
 }
 
+// Waits until every machine's container runs, as `docker run` returns once it does; fails at
+// once when one cannot start (bad image, CreateContainerError, a crash loop).
+int WaitRunning(const std::vector<const Machine*>& machines, pv1::PodService::Stub& pods,
+                const std::string& namespace_,
+                const std::function<int(const grpc::Status&)>& failed, std::chrono::seconds limit) {
+  auto deadline = std::chrono::steady_clock::now() + limit;
+  for (const Machine* m : machines) {
+    while (true) {
+      int rc = 0;
+      json pod = GetMachinePod(pods, namespace_, *m, failed, rc);
+      if (rc != 0) return rc;
+      if (pod.is_null()) return Error("machine " + m->container + " was deleted meanwhile");
+      if (MachineStatus(*m, pod)["state"] == "Running") break;
+      if (auto problem = MachineProblem(pod)) {
+        return Error("machine " + m->container + " does not start: " + *problem +
+                     " (peapod describe pod " + m->container + ")");
+      }
+      if (std::chrono::steady_clock::now() > deadline) {
+        return Error("machine " + m->container + " is not running after " +
+                     std::to_string(limit.count()) + "s (peapod describe pod " + m->container +
+                     ")");
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(250));
+    }
+  }
+  return 0;
+}
+
 int Create(const LoadedConfig& loaded, const std::vector<const Machine*>& machines, bool make_key,
            pv1::PodService::Stub& pods, const std::string& namespace_,
            const std::function<int(const grpc::Status&)>& failed) {
@@ -174,7 +202,8 @@ int Create(const LoadedConfig& loaded, const std::vector<const Machine*>& machin
     if (action == "unchanged") action = "already exists";
     std::cout << "machine " << o.name() << " " << action << "\n";
   }
-  return 0;
+  std::cout.flush();
+  return WaitRunning(machines, pods, namespace_, failed, std::chrono::seconds(120));
 }
 
 int Remove(const std::vector<const Machine*>& machines, const std::string& verb,
@@ -276,11 +305,18 @@ int Ssh(const LoadedConfig& loaded, const MachineFlags& flags, pv1::PodService::
   int rc = 0;
   json pod = GetMachinePod(pods, namespace_, machine, failed, rc);
   if (rc != 0) return rc;
-  json status = MachineStatus(machine, pod);
-  if (status["state"] != "Running") {
-    return Error("machine " + machine.container + " is " + status["state"].get<std::string>() +
-                 (pod.is_null() ? ": run `peapod machine create` first" : ""));
+  if (pod.is_null()) {
+    return Error("machine " + machine.container +
+                 " is Not created: run `peapod machine create` "
+                 "first");
   }
+  // Just created or restarting: give it the moment it needs.
+  if (int waited = WaitRunning({&machine}, pods, namespace_, failed, std::chrono::seconds(60))) {
+    return waited;
+  }
+  pod = GetMachinePod(pods, namespace_, machine, failed, rc);
+  if (rc != 0) return rc;
+  json status = MachineStatus(machine, pod);
   auto endpoint = MachineSshEndpoint(machine, status);
   if (!endpoint) return Error("machine " + machine.container + " has no address yet");
   // sshd starts a moment after the machine does: wait for it rather than fail the first login.

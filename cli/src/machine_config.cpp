@@ -567,6 +567,29 @@ json MachineStatus(const Machine& machine, const json& pod) {
           {"ip", ip}};
 }
 
+std::optional<std::string> MachineProblem(const json& pod) {
+  if (!pod.is_object()) return std::nullopt;
+  for (const auto& s : pod["status"].value("containerStatuses", json::array())) {
+    if (s.value("name", "") != kMachineContainerName || !s["state"].is_object()) continue;
+    const json& state = s["state"];
+    if (state.contains("waiting")) {
+      std::string reason = state["waiting"].value("reason", "");
+      if (reason.empty() || reason == "ContainerCreating" || reason == "PodInitializing") {
+        return std::nullopt;
+      }
+      std::string message = state["waiting"].value("message", "");
+      return message.empty() ? reason : reason + ": " + message;
+    }
+    if (state.contains("terminated")) {
+      return "exited with code " + std::to_string(state["terminated"].value("exitCode", 0)) +
+             (state["terminated"].value("reason", "").empty()
+                  ? ""
+                  : " (" + state["terminated"].value("reason", "") + ")");
+    }
+  }
+  return std::nullopt;
+}
+
 std::string ClusterKeyPath(const std::string& written, const std::string& config_dir,
                            const std::string& home) {
   if (written == "~" || written.starts_with("~/")) return home + written.substr(1);

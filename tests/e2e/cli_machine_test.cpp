@@ -199,9 +199,9 @@ TEST_F(MachineTest, TwoMachinesBootTakeSshLoginsAndHaltGracefully) {
   ASSERT_TRUE(std::filesystem::exists(dir_ / "keys/cluster-key"));
   ASSERT_TRUE(std::filesystem::exists(dir_ / "keys/cluster-key.pub"));
 
-  for (const char* name : {"e2e-node0", "e2e-node1"}) {
-    ASSERT_TRUE(WaitUntil([&] { return State(name) == "Running"; })) << Show().dump(2);
-  }
+  // create returns once the machines run, as `docker run` does.
+  EXPECT_EQ(State("e2e-node0"), "Running") << Show().dump(2);
+  EXPECT_EQ(State("e2e-node1"), "Running") << Show().dump(2);
   // Each machine answers as itself on its own host port: base for node0, base + 1 for node1.
   for (int i = 0; i < 2; ++i) {
     std::string hostname = "node" + std::to_string(i);
@@ -295,7 +295,7 @@ TEST_F(MachineTest, TwoMachinesBootTakeSshLoginsAndHaltGracefully) {
   EXPECT_TRUE(pods.is_object() && pods["items"].empty()) << pods.dump(2);
 }
 
-TEST_F(MachineTest, RefusesABadConfigAndChangesNothing) {
+TEST_F(MachineTest, ReportsBadConfigsAndMachinesThatCannotStart) {
   WriteFile(config_,
             "cluster:\n  name: e2e\nmachines:\n- count: 2\n  spec:\n    name: node\n"
             "    image: debian-machine:12\n");
@@ -314,6 +314,15 @@ TEST_F(MachineTest, RefusesABadConfigAndChangesNothing) {
   auto ssh = Machine({"ssh", "root@node0"});
   EXPECT_EQ(ssh.exit_code, 1);
   EXPECT_NE(ssh.err.find("machine e2e-node0 is Not created"), std::string::npos) << ssh.Describe();
+  // A machine that cannot start fails create with the reason, instead of waiting for it.
+  WriteFile(config_,
+            "cluster:\n  name: e2e\nmachines:\n- count: 1\n  spec:\n"
+            "    image: busybox:latest\n    cmd: /no/such/init\n");
+  auto broken = Machine({"create"});
+  EXPECT_EQ(broken.exit_code, 1) << broken.Describe();
+  EXPECT_NE(broken.err.find("machine e2e-node0 does not start: "), std::string::npos)
+      << broken.Describe();
+  EXPECT_EQ(Machine({"delete"}).out, "machine e2e-node0 deleted\n");
   auto unknown = Machine({"ssh", "node7"});
   EXPECT_EQ(unknown.exit_code, 1);
   EXPECT_NE(unknown.err.find("no machine \"node7\" in the config (machines: node0)"),

@@ -373,6 +373,25 @@ TEST(MachineConfig, SshesThroughTheHostPortOrElseThePodIp) {
   EXPECT_EQ(SshArgs("k", *inner, "app", {}).back(), "10.88.0.9");
 }
 
+TEST(MachineConfig, SaysWhyAMachineDoesNotStart) {
+  auto pod = [](json state) {
+    return json{{"status",
+                 {{"containerStatuses", json::array({{{"name", "machine"}, {"state", state}}})}}}};
+  };
+  EXPECT_FALSE(MachineProblem(nullptr));
+  EXPECT_FALSE(MachineProblem(json{{"status", json::object()}}));
+  EXPECT_FALSE(MachineProblem(pod({{"running", json::object()}})));
+  EXPECT_FALSE(MachineProblem(pod({{"waiting", {{"reason", "ContainerCreating"}}}})));
+  EXPECT_EQ(MachineProblem(pod({{"waiting",
+                                 {{"reason", "CreateContainerError"},
+                                  {"message", "unknown stop signal \"SIGRTMIN+3\""}}}})),
+            "CreateContainerError: unknown stop signal \"SIGRTMIN+3\"");
+  EXPECT_EQ(MachineProblem(pod({{"waiting", {{"reason", "CrashLoopBackOff"}}}})),
+            "CrashLoopBackOff");
+  EXPECT_EQ(MachineProblem(pod({{"terminated", {{"exitCode", 255}, {"reason", "Error"}}}})),
+            "exited with code 255 (Error)");
+}
+
 TEST(YamlTree, KeepsLinesAndQuoting) {
   auto tree = ParseYaml("a:\n  b: \"1\"\n  c: 2\nlist:\n- x\n- 'y'\n", "f.yaml");
   ASSERT_TRUE(tree) << tree.error();

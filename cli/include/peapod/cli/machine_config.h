@@ -111,6 +111,10 @@ std::optional<SshEndpoint> MachineSshEndpoint(const Machine& machine, const nloh
 std::vector<std::string> SshArgs(const std::string& key, const SshEndpoint& endpoint,
                                  const std::string& user, const std::vector<std::string>& command);
 
+// Why a created machine is not coming up ("CreateContainerError: ...", "CrashLoopBackOff: ...",
+// "exited with code 255"), from its pod; nullopt while it runs or is still being made.
+std::optional<std::string> MachineProblem(const nlohmann::json& pod);
+
 // footloose's table: NAME HOSTNAME PORTS IP IMAGE CMD STATE.
 std::string FormatMachineTable(const std::vector<nlohmann::json>& statuses);
 
