@@ -1,8 +1,9 @@
 // `peapod machine` end to end, as a footloose user drives it: a config with two machines of the
 // Debian 12 image from scripts/images/machine.sh (systemd as PID 1, sshd as a unit), `create`
 // (the cluster key is made), ssh into each through its own host port with that key, `show`,
-// a Python one-liner over ssh as Ansible runs its modules, `stop` of one machine and a graceful
-// `delete` in which systemd runs its shutdown (a unit's ExecStop leaves a mark on the host).
+// a Python one-liner over ssh as Ansible runs its modules, `stop` and `start` of one machine and
+// a graceful `delete` in which systemd runs its shutdown (a unit's ExecStop leaves a mark on the
+// host).
 #include <fcntl.h>
 #include <spawn.h>
 #include <sys/wait.h>
@@ -286,9 +287,19 @@ TEST_F(MachineTest, TwoMachinesBootTakeSshLoginsAndHaltGracefully) {
   EXPECT_EQ(State("e2e-node1"), "Not created");
   EXPECT_EQ(State("e2e-node0"), "Running");
 
+  // start boots it again, fresh from the image, with the same key and port.
+  auto started = Machine({"start", "node1"});
+  ASSERT_EQ(started.exit_code, 0) << started.Describe();
+  EXPECT_EQ(started.out, "machine e2e-node1 created\n");
+  auto again = Machine({"ssh", "node1", "--", "hostname"});
+  EXPECT_EQ(again.out, "node1\n") << again.Describe();
+  ASSERT_TRUE(std::filesystem::remove(dir_ / "shared/node1"));
+
   auto deleted = Machine({"delete"});
   ASSERT_EQ(deleted.exit_code, 0) << deleted.Describe();
-  EXPECT_EQ(deleted.out, "machine e2e-node0 deleted\nmachine e2e-node1 is not created\n");
+  EXPECT_EQ(deleted.out, "machine e2e-node0 deleted\nmachine e2e-node1 deleted\n");
+  // node1 came back without the marking unit (a new root filesystem): only node0 marks.
+  EXPECT_FALSE(std::filesystem::exists(dir_ / "shared/node1"));
   EXPECT_EQ(ReadFile(dir_ / "shared/node0"), "halted\n");
   EXPECT_EQ(State("e2e-node0"), "Not created");
   auto pods = GetJson({"get", "pods", "-o", "json"});
