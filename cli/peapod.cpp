@@ -1,7 +1,7 @@
 // peapod: the command-line client of peapodd. kubectl-like verbs on pod manifests (apply, get,
-// describe, logs, exec, delete) over peapod's pod API, and image verbs (images, pull, load, rmi)
-// over the CRI ImageService and the pod API. Exit codes as kubectl: 0 on success, 1 on any
-// error; `exec` exits with the command's code.
+// describe, logs, exec, delete) over peapod's pod API, image verbs (images, pull, load, rmi)
+// over the CRI ImageService and the pod API, and footloose's verbs under `machine` (machine.cpp).
+// Exit codes as kubectl: 0 on success, 1 on any error; `exec` exits with the command's code.
 #include <grpcpp/create_channel.h>
 #include <grpcpp/security/credentials.h>
 #include <signal.h>
@@ -27,6 +27,7 @@
 
 #include "cri/proto/api.grpc.pb.h"
 #include "cri/proto/pod_api.grpc.pb.h"
+#include "machine.h"
 #include "peapod/cli/format.h"
 #include "peapod/cri/streaming/client.h"
 
@@ -762,6 +763,8 @@ int main(int argc, char** argv) {
   auto* rmi = app.add_subcommand("rmi", "remove images");
   rmi->add_option("image", refs, "image references or ids")->required();
   app.add_subcommand("version", "client and server versions");
+  peapod::cli::MachineFlags machine_flags;
+  auto* machine = peapod::cli::AddMachineCommands(app, machine_flags);
   app.add_subcommand("info", "what peapodd runs with");
 
   try {
@@ -790,5 +793,10 @@ int main(int argc, char** argv) {
   if (verb == "rmi") return RemoveImages(client, refs);
   if (verb == "version") return Info(client, true);
   if (verb == "info") return Info(client, false);
+  if (verb == "machine") {
+    return peapod::cli::RunMachineCommand(
+        *machine, machine_flags, client.pods(), g.namespace_,
+        [&client](const grpc::Status& status) { return client.Failed(status); });
+  }
   return UserError("unknown command " + verb);
 }

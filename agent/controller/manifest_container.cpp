@@ -5,6 +5,7 @@
 #include <set>
 
 #include "manifest_reader.h"
+#include "peapod/runtime/signal_name.h"
 
 namespace peapod::agent::controller::manifest_internal {
 namespace {
@@ -483,8 +484,15 @@ std::optional<SecurityContext> ReadSecurityContext(Reader& r, const yaml::Node& 
 
 std::optional<Lifecycle> ReadLifecycle(Reader& r, const yaml::Node& node, const std::string& path,
                                        const PortNames& ports) {
-  if (!r.Object(node, path, {"postStart", "preStop"})) return std::nullopt;
+  if (!r.Object(node, path, {"postStart", "preStop", "stopSignal"})) return std::nullopt;
   Lifecycle lifecycle;
+  std::string signal_path = Field(path, "stopSignal");
+  if (r.String(node["stopSignal"], signal_path, lifecycle.stop_signal) &&
+      !lifecycle.stop_signal.empty() && !runtime::ParseSignal(lifecycle.stop_signal)) {
+    r.Error(node["stopSignal"], signal_path,
+            "unknown signal \"" + lifecycle.stop_signal +
+                "\" (a name kill -l lists, such as SIGTERM or SIGRTMIN+3, or a number)");
+  }
   for (const char* hook : {"postStart", "preStop"}) {
     const yaml::Node h = node[hook];
     std::string p = Field(path, hook);

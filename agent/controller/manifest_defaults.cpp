@@ -158,6 +158,7 @@ json ContainerJson(const Container& c) {
   if (c.lifecycle) {
     lifecycle = {{"postStart", HandlerJson(c.lifecycle->post_start)},
                  {"preStop", HandlerJson(c.lifecycle->pre_stop)}};
+    if (!c.lifecycle->stop_signal.empty()) lifecycle["stopSignal"] = c.lifecycle->stop_signal;
   }
   json security = nullptr;
   if (const auto& sc = c.security_context) {

@@ -719,6 +719,7 @@ bool PodWorker::StartContainer(Slot& s) {
   cc.stdin = spec.stdin;
   cc.stdin_once = spec.stdin_once;
   cc.tty = spec.tty;
+  if (spec.lifecycle) cc.stop_signal = spec.lifecycle->stop_signal;
   cc.linux.resources = ConvertResources(pod_, spec);
   cc.linux.security_context = std::move(*security);
 

@@ -2,9 +2,9 @@
 
 #include <signal.h>
 
-#include <algorithm>
-#include <cctype>
-#include <charconv>
+#include <filesystem>
+
+#include "peapod/runtime/signal_name.h"
 
 namespace peapod::agent {
 namespace {
@@ -23,21 +23,6 @@ void SetEnv(std::vector<std::string>& env, std::string kv) {
   }
   env.push_back(std::move(kv));
 }
-
-struct SignalName {
-  const char* name;
-  int number;
-};
-constexpr SignalName kSignals[] = {
-    {"HUP", SIGHUP},   {"INT", SIGINT},     {"QUIT", SIGQUIT}, {"ILL", SIGILL},
-    {"TRAP", SIGTRAP}, {"ABRT", SIGABRT},   {"IOT", SIGIOT},   {"BUS", SIGBUS},
-    {"FPE", SIGFPE},   {"KILL", SIGKILL},   {"USR1", SIGUSR1}, {"SEGV", SIGSEGV},
-    {"USR2", SIGUSR2}, {"PIPE", SIGPIPE},   {"ALRM", SIGALRM}, {"TERM", SIGTERM},
-    {"STKFLT", SIGSTKFLT}, {"CHLD", SIGCHLD}, {"CONT", SIGCONT}, {"STOP", SIGSTOP},
-    {"TSTP", SIGTSTP}, {"TTIN", SIGTTIN},   {"TTOU", SIGTTOU}, {"URG", SIGURG},
-    {"XCPU", SIGXCPU}, {"XFSZ", SIGXFSZ},   {"VTALRM", SIGVTALRM}, {"PROF", SIGPROF},
-    {"WINCH", SIGWINCH}, {"IO", SIGIO},     {"PWR", SIGPWR},   {"SYS", SIGSYS},
-};
 
 }  // namespace
 
@@ -71,20 +56,60 @@ Result<MergedProcess> MergeProcess(const ContainerConfig& config,
 
 Result<int> ParseStopSignal(const std::string& name) {
   if (name.empty()) return SIGTERM;
-  int number = 0;
-  auto [end, ec] = std::from_chars(name.data(), name.data() + name.size(), number);
-  if (ec == std::errc() && end == name.data() + name.size()) {
-    if (number > 0 && number < NSIG) return number;
-    return Fail(ErrorCode::kInvalidArgument, "stop signal " + name + " is out of range");
+  if (auto number = runtime::ParseSignal(name)) return *number;
+  return Fail(ErrorCode::kInvalidArgument,
+              "unknown stop signal \"" + name +
+                  "\" (a name kill -l lists, such as SIGTERM or SIGRTMIN+3, or a number 1-" +
+                  std::to_string(SIGRTMAX) + ")");
+}
+
+Result<bool> RunsSystemd(const std::vector<std::string>& args,
+                         const std::map<std::string, std::string>& container_annotations,
+                         const std::map<std::string, std::string>& pod_annotations) {
+  for (const auto* annotations : {&container_annotations, &pod_annotations}) {
+    auto it = annotations->find(std::string(kSystemdAnnotation));
+    if (it == annotations->end()) continue;
+    if (it->second == "true") return true;
+    if (it->second == "false") return false;
+    return Fail(ErrorCode::kInvalidArgument, "annotation " + std::string(kSystemdAnnotation) +
+                                                 ": \"" + it->second +
+                                                 "\" is neither \"true\" nor \"false\"");
   }
-  std::string upper;
-  for (char ch : name) upper.push_back(static_cast<char>(std::toupper(static_cast<unsigned char>(ch))));
-  std::string_view bare = upper;
-  if (bare.starts_with("SIG")) bare.remove_prefix(3);
-  for (const auto& s : kSignals) {
-    if (bare == s.name) return s.number;
+  if (args.empty()) return false;
+  const std::string& command = args[0];
+  return command == "/sbin/init" || command == "/usr/sbin/init" ||
+         std::filesystem::path(command).filename() == "systemd";
+}
+
+void ApplySystemdMode(const std::vector<Mount>& config_mounts, runtime::ContainerSpec& spec) {
+  auto mounted = [&](std::string_view path) {
+    for (const auto& m : config_mounts) {
+      std::string normal = std::filesystem::path(m.container_path).lexically_normal().string();
+      while (normal.size() > 1 && normal.back() == '/') normal.pop_back();  // "/tmp/"
+      if (normal == path) return true;
+    }
+    return false;
+  };
+  // systemd expects these empty and in memory at boot; the image's contents stay hidden.
+  const std::pair<const char*, const char*> tmpfs[] = {
+      {"/run", "mode=755,size=65536k"},
+      {"/run/lock", "mode=1777,size=5120k"},
+      {"/tmp", "mode=1777"},
+      {"/var/log/journal", "mode=2755"},
+  };
+  for (const auto& [path, options] : tmpfs) {
+    if (mounted(path)) continue;
+    runtime::MountSpec m;
+    m.destination = path;
+    m.type = "tmpfs";
+    m.data = options;
+    spec.mounts.push_back(std::move(m));
   }
-  return Fail(ErrorCode::kInvalidArgument, "unknown stop signal \"" + name + "\"");
+  bool has_container_env = false;
+  for (const auto& kv : spec.env) has_container_env |= kv.starts_with("container=");
+  // systemd reads it to know it runs in a container (and skips what only a machine does).
+  if (!has_container_env) spec.env.push_back("container=peapod");
+  spec.cgroup_writable = true;
 }
 
 }  // namespace peapod::agent

@@ -174,7 +174,13 @@ Result<std::string> ContainerManager::CreateContainer(const std::string& pod_san
   }
   auto merged = MergeProcess(config, img->config.defaults);
   if (!merged) return std::unexpected(std::move(merged.error()).Context(what));
-  auto stop_signal = ParseStopSignal(img->config.defaults.stop_signal);
+  auto systemd = RunsSystemd(merged->args, config.annotations, sandbox_config.annotations);
+  if (!systemd) return std::unexpected(std::move(systemd.error()).Context(what));
+  // The pod's signal, else the image's, else systemd's halt for a systemd container.
+  std::string stop_name =
+      !config.stop_signal.empty() ? config.stop_signal : img->config.defaults.stop_signal;
+  if (stop_name.empty() && *systemd) stop_name = kSystemdStopSignal;
+  auto stop_signal = ParseStopSignal(stop_name);
   if (!stop_signal) return std::unexpected(std::move(stop_signal.error()).Context(what));
 
   // One name per pod and attempt, as kubelet's naming relies on.
@@ -309,6 +315,11 @@ Result<std::string> ContainerManager::CreateContainer(const std::string& pod_san
     ms.source = source;
     ms.read_only = sc.readonly_rootfs;
     spec.mounts.push_back(std::move(ms));
+  }
+
+  if (*systemd) {
+    ApplySystemdMode(config.mounts, spec);
+    spdlog::info("container {}: runs systemd as PID 1 ({})", entry->id, spec.args[0]);
   }
 
   auto container = runtime::Container::Create(spec, logs_);

@@ -43,7 +43,7 @@ NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(OverlayRootfs, chdir_to, options
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(ContainerSpec, id, rootfs, overlay, readonly_rootfs,
                                                 mounts, net_ns, ipc_ns, uts_ns, pid_ns, pid_mode,
                                                 args, env, cwd, uid, gid, additional_gids, run_dir,
-                                                ledger_path, log_path, tty, stdin)
+                                                ledger_path, log_path, tty, stdin, cgroup_writable)
 
 }  // namespace peapod::runtime
 
@@ -94,7 +94,7 @@ NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(LinuxContainerConfig, resources,
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(ContainerConfig, metadata, image, command, args,
                                                 working_dir, envs, mounts, devices, labels,
                                                 annotations, log_path, stdin, stdin_once, tty,
-                                                linux)
+                                                linux, stop_signal)
 
 std::string GenerateId() {
   unsigned char bytes[32];

@@ -295,6 +295,14 @@ Result<std::vector<pid_t>> Cgroup::Processes() const {
   return pids;
 }
 
+Result<std::vector<pid_t>> Cgroup::ProcessesRecursive() const {
+  const CgroupHierarchy* h = driver_->Unified();
+  if (h == nullptr) h = &driver_->hierarchies().front();
+  std::string dir = DirIn(*h);
+  if (!Exists(dir)) return FailErrno("list processes of cgroup " + path_ + ": " + dir);
+  return ReadPidsRecursive(dir);
+}
+
 Status Cgroup::KillAll(int signal) {
   const CgroupHierarchy* unified = driver_->Unified();
   if (signal == SIGKILL && unified != nullptr && Exists(DirIn(*unified) + "/cgroup.kill")) {

@@ -83,8 +83,24 @@ using cgroup_internal::ReadText;
 using cgroup_internal::SplitLines;
 
 // The controllers peapod reads or limits. cpuacct only exists on v1 (v2 has cpu.stat everywhere).
-constexpr std::string_view kControllers[] = {"cpu",    "cpuacct", "cpuset",
-                                             "memory", "pids",    "hugetlb"};
+// "name=systemd" is a v1 hierarchy without controllers: systemd in a container needs its own
+// cgroup there on a v1 or hybrid host.
+constexpr std::string_view kControllers[] = {"cpu",  "cpuacct", "cpuset",      "memory",
+                                             "pids", "hugetlb", "name=systemd"};
+
+// The options that name a v1 hierarchy to mount(2): its controllers and name=, not flags such
+// as rw, xattr or release_agent=.
+std::string HierarchyMountOptions(const std::vector<std::string>& super_options) {
+  std::string out;
+  for (const std::string& o : super_options) {
+    bool flag = o == "rw" || o == "ro" || o == "xattr" || o == "noprefix" ||
+                o == "clone_children" || o == "cpuset_v2_mode" || o.starts_with("release_agent=");
+    if (flag) continue;
+    if (!out.empty()) out.push_back(',');
+    out += o;
+  }
+  return out;
+}
 
 std::vector<std::string_view> Split(std::string_view text, char sep) {
   std::vector<std::string_view> parts;
@@ -180,7 +196,7 @@ Result<CgroupDriver> CgroupDriver::FromSources(const CgroupDetectSources& source
   for (const MountEntry& m : mounts) {
     if (m.fstype == "cgroup2") {
       if (!unified || Better(m, *unified)) {
-        unified = CgroupHierarchy{CgroupVersion::kV2, m.mount_point, m.root, {}};
+        unified = CgroupHierarchy{CgroupVersion::kV2, m.mount_point, m.root, {}, {}};
       }
       continue;
     }
@@ -194,12 +210,15 @@ Result<CgroupDriver> CgroupDriver::FromSources(const CgroupDetectSources& source
     auto same = std::find_if(v1.begin(), v1.end(),
                              [&](const CgroupHierarchy& h) { return h.controllers == ours; });
     if (same != v1.end()) {
-      if (Better(m, *same))
-        *same = CgroupHierarchy{CgroupVersion::kV1, m.mount_point, m.root, ours};
+      if (Better(m, *same)) {
+        *same = CgroupHierarchy{CgroupVersion::kV1, m.mount_point, m.root, ours,
+                                HierarchyMountOptions(m.super_options)};
+      }
       continue;
     }
     claimed.insert(ours.begin(), ours.end());
-    v1.push_back(CgroupHierarchy{CgroupVersion::kV1, m.mount_point, m.root, std::move(ours)});
+    v1.push_back(CgroupHierarchy{CgroupVersion::kV1, m.mount_point, m.root, std::move(ours),
+                                 HierarchyMountOptions(m.super_options)});
   }
 
   if (unified) {
@@ -214,7 +233,8 @@ Result<CgroupDriver> CgroupDriver::FromSources(const CgroupDetectSources& source
     }
     std::vector<std::string_view> available = Split(text, ' ');
     for (std::string_view c : kControllers) {
-      if (c == "cpuacct" || claimed.contains(std::string(c)) || disabled.contains(std::string(c))) {
+      if (c == "cpuacct" || c.starts_with("name=") || claimed.contains(std::string(c)) ||
+          disabled.contains(std::string(c))) {
         continue;
       }
       for (std::string_view a : available) {

@@ -282,6 +282,17 @@ Status Container::Start(const SpawnHook& hook) {
     for (const auto& p : spec_.readonly_paths) plan.readonly_paths.push_back(p.c_str());
   }
 
+  // Its own cgroups at /sys/fs/cgroup, in a cgroup namespace entered once it is in its cgroup.
+  std::vector<CgroupMountStep> cgroup_mounts;
+  if (cgroup_ && ::access("/proc/self/ns/cgroup", F_OK) == 0) {
+    cgroup_mounts = ContainerCgroupMounts(cgroup_->driver());
+    plan.cgroup_namespace = true;
+    plan.cgroup_writable = spec_.cgroup_writable || spec_.privileged;
+    for (const auto& m : cgroup_mounts) {
+      plan.cgroup_mounts.push_back({static_cast<int>(m.kind), m.target.c_str(), m.data.c_str()});
+    }
+  }
+
   std::vector<std::string> candidates = detail::SearchPathCandidates(spec_.args[0], spec_.env);
   for (const auto& c : candidates) plan.exec_candidates.push_back(c.c_str());
   std::vector<char*> argv, envp;
@@ -336,6 +347,11 @@ Status Container::Start(const SpawnHook& hook) {
     if (f.step == detail::kStepReadonlyPaths &&
         static_cast<size_t>(f.index) < plan.readonly_paths.size()) {
       step += std::string(" ") + plan.readonly_paths[static_cast<size_t>(f.index)];
+    }
+    if (f.step == detail::kStepCgroupMount && f.index >= 0 &&
+        static_cast<size_t>(f.index) < cgroup_mounts.size()) {
+      const CgroupMountStep& m = cgroup_mounts[static_cast<size_t>(f.index)];
+      step += " on " + m.target + (m.data.empty() ? "" : " (" + m.data + ")");
     }
     if (f.step == detail::kStepCwd) {
       return FailErrno(what + ": change to working directory \"" + spec_.cwd + "\"", f.err);
@@ -457,10 +473,11 @@ Status Container::Stop(int signal, std::chrono::milliseconds grace) {
       return Fail(ErrorCode::kInternal, "container " + spec_.id + " did not die after SIGKILL");
     }
   }
-  // In a shared PID namespace the init's children outlive it; the cgroup knows them all.
+  // In a shared PID namespace the init's children outlive it; the cgroup knows them all, also
+  // those in cgroups the container made below its own (systemd's units).
   if (!cgroup_) return Ok();
   for (int attempt = 0; attempt < 200; ++attempt) {
-    auto left = cgroup_->Processes();
+    auto left = cgroup_->ProcessesRecursive();
     if (!left) return std::unexpected(std::move(left.error()));
     if (left->empty()) return Ok();
     if (auto s = cgroup_->KillAll(SIGKILL); !s) return s;

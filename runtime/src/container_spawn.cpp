@@ -22,7 +22,8 @@
 #include <cstring>
 
 #include "child_report.h"
-#include "exec_spawn.h"  // TerminalStep: the same steps as an exec's terminal
+#include "exec_spawn.h"
+#include "peapod/runtime/cgroup.h"  // CgroupMountStep::Kind  // TerminalStep: the same steps as an exec's terminal
 
 namespace peapod::runtime::detail {
 
@@ -53,6 +54,8 @@ const std::array<const char*, kSpawnStepCount> kSpawnStepNames = {
     "apply the security context",
     "execute",
     "set up the console",
+    "create the cgroup namespace",
+    "mount cgroup filesystem",
 };
 
 namespace {
@@ -211,6 +214,39 @@ void MountSystemFilesystems(const SpawnPlan& plan) {
   }
 }
 
+// In a cgroup namespace a cgroup mount (v1 or v2) shows the namespace's root: the container's
+// own cgroup, entered just before, with no host path above it.
+void MountCgroups(const SpawnPlan& plan) {
+  if (!plan.cgroup_namespace) return;
+  if (::unshare(CLONE_NEWCGROUP) != 0) Die(plan, kStepCgroupNamespace, errno);
+  constexpr unsigned long kFlags = MS_NOSUID | MS_NODEV | MS_NOEXEC;
+  unsigned long cgroup_flags = kFlags | (plan.cgroup_writable ? 0 : MS_RDONLY);
+  const char* tmpfs = nullptr;
+  for (size_t i = 0; i < plan.cgroup_mounts.size(); ++i) {
+    const ChildCgroupMount& m = plan.cgroup_mounts[i];
+    int index = static_cast<int>(i);
+    int rc = 0;
+    if (m.kind == static_cast<int>(CgroupMountStep::Kind::kSymlink)) {
+      rc = ::symlink(m.data, m.target);
+    } else if (m.kind == static_cast<int>(CgroupMountStep::Kind::kTmpfs)) {
+      rc = ::mount("tmpfs", m.target, "tmpfs", kFlags, "mode=755,size=64k");
+      tmpfs = m.target;
+    } else {
+      bool v2 = m.kind == static_cast<int>(CgroupMountStep::Kind::kCgroup2);
+      if (::mkdir(m.target, 0755) != 0 && errno != EEXIST)
+        Die(plan, kStepCgroupMount, errno, index);
+      rc = ::mount(v2 ? "cgroup2" : "cgroup", m.target, v2 ? "cgroup2" : "cgroup", cgroup_flags,
+                   v2 ? nullptr : m.data);
+    }
+    if (rc != 0) Die(plan, kStepCgroupMount, errno, index);
+  }
+  // The directory holding the hierarchies is never the container's to change (runc's too).
+  if (tmpfs && !plan.privileged &&
+      ::mount(nullptr, tmpfs, nullptr, MS_REMOUNT | MS_BIND | MS_RDONLY | kFlags, nullptr) != 0) {
+    Die(plan, kStepCgroupMount, errno, 0);
+  }
+}
+
 void MountProc(const SpawnPlan& plan) {
   const SystemMount& m = kSystemMounts[kProcMount];
   if (::mount(m.source, m.target, m.fstype, m.flags, m.data) != 0) {
@@ -306,6 +342,7 @@ void SetUpFileSystem(SpawnPlan& plan) {
       ::dup2(plan.stderr_fd, 2) < 0) {
     Die(plan, kStepStdio, errno);
   }
+  MountCgroups(plan);
   MountProc(plan);
   if (plan.console) SetUpConsole(plan);
   ::umask(022);

@@ -38,6 +38,8 @@ enum SpawnStep {
   kStepSecurity,
   kStepExec,
   kStepConsole,
+  kStepCgroupNamespace,
+  kStepCgroupMount,
   kSpawnStepCount,
 };
 extern const std::array<const char*, kSpawnStepCount> kSpawnStepNames;
@@ -58,6 +60,13 @@ struct ChildMount {
   bool source_is_dir;
   bool read_only;
   int tree_fd;  // filled in by the child: the detached copy of a bind source
+};
+
+// A CgroupMountStep for the child: kind as CgroupMountStep::Kind.
+struct ChildCgroupMount {
+  int kind;
+  const char* target;
+  const char* data;
 };
 
 struct SpawnPlan {
@@ -83,6 +92,11 @@ struct SpawnPlan {
   int host_dev_fd = -1;  // filled in by the child for privileged containers
   std::vector<const char*> masked_paths;
   std::vector<const char*> readonly_paths;
+  // Once placed in its cgroup: unshare a cgroup namespace (its cgroup becomes the root) and
+  // mount these at /sys/fs/cgroup, read-only unless cgroup_writable.
+  bool cgroup_namespace = false;
+  bool cgroup_writable = false;
+  std::vector<ChildCgroupMount> cgroup_mounts;
   std::vector<const char*> exec_candidates;
   char* const* argv = nullptr;
   char* const* envp = nullptr;

@@ -81,5 +81,69 @@ TEST(ParseStopSignal, AcceptsNamesWithOrWithoutSigAndNumbers) {
   EXPECT_EQ(ParseStopSignal("999").error().code, ErrorCode::kInvalidArgument);
 }
 
+TEST(ParseStopSignal, AcceptsRealTimeSignalsAsImagesForSystemdNameThem) {
+  EXPECT_EQ(ParseStopSignal("SIGRTMIN+3").value(), SIGRTMIN + 3);
+  EXPECT_EQ(ParseStopSignal("RTMIN+3").value(), 37);
+  auto bad = ParseStopSignal("SIGRTMIN+99");
+  ASSERT_FALSE(bad);
+  EXPECT_NE(bad.error().message.find("unknown stop signal \"SIGRTMIN+99\""), std::string::npos)
+      << bad.error().message;
+}
+
+}  // namespace
+}  // namespace peapod::agent
+
+namespace peapod::agent {
+namespace {
+
+TEST(RunsSystemd, DetectsInitAndSystemdCommandsAsCriO) {
+  for (const char* command : {"/sbin/init", "/usr/sbin/init", "/lib/systemd/systemd",
+                              "/usr/lib/systemd/systemd", "systemd"}) {
+    EXPECT_TRUE(RunsSystemd({command, "--log-level=info"}, {}, {}).value()) << command;
+  }
+  for (const char* command : {"sh", "/bin/init.sh", "/usr/bin/systemd-run", "/sbin/initctl",
+                              "systemd.sh", "/systemd/bin/app"}) {
+    EXPECT_FALSE(RunsSystemd({command}, {}, {}).value()) << command;
+  }
+  EXPECT_FALSE(RunsSystemd({}, {}, {}).value());
+}
+
+TEST(RunsSystemd, TheAnnotationOnTheContainerThenThePodDecides) {
+  const std::map<std::string, std::string> on = {{"io.peapod.systemd", "true"}};
+  const std::map<std::string, std::string> off = {{"io.peapod.systemd", "false"}};
+  EXPECT_TRUE(RunsSystemd({"sh"}, on, {}).value());
+  EXPECT_TRUE(RunsSystemd({"sh"}, {}, on).value());
+  EXPECT_FALSE(RunsSystemd({"/sbin/init"}, off, {}).value());
+  EXPECT_FALSE(RunsSystemd({"/sbin/init"}, {}, off).value());
+  EXPECT_TRUE(RunsSystemd({"sh"}, on, off).value());  // the container's wins
+  auto bad = RunsSystemd({"sh"}, {{"io.peapod.systemd", "yes"}}, {});
+  ASSERT_FALSE(bad);
+  EXPECT_EQ(bad.error().code, ErrorCode::kInvalidArgument);
+  EXPECT_NE(bad.error().message.find("io.peapod.systemd"), std::string::npos);
+}
+
+TEST(ApplySystemdMode, AddsTmpfsWhereThePodMountsNothingEnvAndWritableCgroups) {
+  runtime::ContainerSpec spec;
+  spec.env = {"PATH=/bin"};
+  Mount tmp;
+  tmp.container_path = "/tmp/";
+  tmp.host_path = "/var/lib/x";
+  ApplySystemdMode({tmp}, spec);
+  std::vector<std::string> tmpfs;
+  for (const auto& m : spec.mounts) {
+    EXPECT_EQ(m.type, "tmpfs");
+    tmpfs.push_back(m.destination);
+  }
+  EXPECT_EQ(tmpfs, (std::vector<std::string>{"/run", "/run/lock", "/var/log/journal"}));
+  EXPECT_EQ(spec.env, (std::vector<std::string>{"PATH=/bin", "container=peapod"}));
+  EXPECT_TRUE(spec.cgroup_writable);
+
+  runtime::ContainerSpec docker;
+  docker.env = {"container=docker"};
+  ApplySystemdMode({}, docker);
+  EXPECT_EQ(docker.env, (std::vector<std::string>{"container=docker"}));
+  EXPECT_EQ(docker.mounts.size(), 4u);
+}
+
 }  // namespace
 }  // namespace peapod::agent

@@ -23,7 +23,13 @@ TEST(CgroupDriverDetect, HybridPutsEachControllerWhereItIsMounted) {
   EXPECT_EQ(d->HierarchyFor("cpuacct")->mount_point, "/sys/fs/cgroup/cpuacct");
   EXPECT_EQ(d->HierarchyFor("hugetlb")->version, CgroupVersion::kV2);
   EXPECT_EQ(d->Unified()->mount_point, "/sys/fs/cgroup/unified");
-  EXPECT_EQ(d->hierarchies().size(), 6u);  // 5 v1 + unified; name=systemd is not ours
+  // 5 controller hierarchies + name=systemd (a container's own cgroup there is what systemd in it
+  // needs) + unified.
+  EXPECT_EQ(d->hierarchies().size(), 7u);
+  ASSERT_NE(d->HierarchyFor("name=systemd"), nullptr);
+  EXPECT_EQ(d->HierarchyFor("name=systemd")->mount_point, "/sys/fs/cgroup/systemd");
+  EXPECT_EQ(d->HierarchyFor("name=systemd")->mount_options, "name=systemd");
+  EXPECT_EQ(d->HierarchyFor("memory")->mount_options, "memory");
 }
 
 TEST(CgroupDriverDetect, HybridWithEmptyUnifiedStillKeepsItForMembership) {
@@ -82,6 +88,71 @@ TEST(CgroupPaths, ManagerLaysOutPodsUnderTheParent) {
   EXPECT_EQ(m.ContainerPath("abc", "c1"), "/kubepods/besteffort/poduid/pod-abc/c1");
   EXPECT_EQ(m.Container("abc", "c1").DirFor("memory"),
             "/sys/fs/cgroup/memory/kubepods/besteffort/poduid/pod-abc/c1");
+}
+
+using Kind = CgroupMountStep::Kind;
+
+TEST(ContainerCgroupMounts, PureV2IsOneCgroup2MountAtSysFsCgroup) {
+  auto d = CgroupDriver::FromSources(
+      {"30 23 0:26 / /sys/fs/cgroup rw,nosuid - cgroup2 cgroup2 rw,nsdelegate\n", "",
+       "cpu memory pids\n"});
+  ASSERT_TRUE(d);
+  auto steps = ContainerCgroupMounts(*d);
+  ASSERT_EQ(steps.size(), 1u);
+  EXPECT_EQ(steps[0].kind, Kind::kCgroup2);
+  EXPECT_EQ(steps[0].target, "/sys/fs/cgroup");
+}
+
+TEST(ContainerCgroupMounts, HybridMirrorsTheHostsDirectories) {
+  auto d = CgroupDriver::FromSources({kHybrid, "", "hugetlb\n"});
+  ASSERT_TRUE(d);
+  auto steps = ContainerCgroupMounts(*d);
+  ASSERT_EQ(steps.size(), 8u);
+  EXPECT_EQ(steps[0].kind, Kind::kTmpfs);
+  EXPECT_EQ(steps[0].target, "/sys/fs/cgroup");
+  const std::pair<const char*, const char*> v1[] = {
+      {"/sys/fs/cgroup/cpu", "cpu"},       {"/sys/fs/cgroup/cpuacct", "cpuacct"},
+      {"/sys/fs/cgroup/cpuset", "cpuset"}, {"/sys/fs/cgroup/memory", "memory"},
+      {"/sys/fs/cgroup/pids", "pids"},     {"/sys/fs/cgroup/systemd", "name=systemd"}};
+  for (size_t i = 0; i < 6; ++i) {
+    EXPECT_EQ(steps[i + 1].kind, Kind::kCgroup1);
+    EXPECT_EQ(steps[i + 1].target, v1[i].first);
+    EXPECT_EQ(steps[i + 1].data, v1[i].second);
+  }
+  EXPECT_EQ(steps[7].kind, Kind::kCgroup2);
+  EXPECT_EQ(steps[7].target, "/sys/fs/cgroup/unified");
+}
+
+TEST(ContainerCgroupMounts, CoMountedControllersGetTheUsualSymlinks) {
+  auto d = CgroupDriver::FromSources(
+      {"32 31 0:29 / /sys/fs/cgroup/cpu,cpuacct rw - cgroup cgroup rw,xattr,cpu,cpuacct\n"
+       "35 31 0:32 / /sys/fs/cgroup/memory rw - cgroup cgroup rw,memory\n"
+       "36 31 0:37 / /sys/fs/cgroup/systemd rw - cgroup cgroup "
+       "rw,xattr,release_agent=/lib/systemd/systemd-cgroups-agent,name=systemd\n",
+       "", std::nullopt});
+  ASSERT_TRUE(d);
+  auto steps = ContainerCgroupMounts(*d);
+  ASSERT_EQ(steps.size(), 6u);
+  EXPECT_EQ(steps[1].target, "/sys/fs/cgroup/cpu,cpuacct");
+  EXPECT_EQ(steps[1].data, "cpu,cpuacct");  // no xattr: mount(2) names the hierarchy by these
+  EXPECT_EQ(steps[3].target, "/sys/fs/cgroup/systemd");
+  EXPECT_EQ(steps[3].data, "name=systemd");
+  EXPECT_EQ(steps[4].kind, Kind::kSymlink);
+  EXPECT_EQ(steps[4].target, "/sys/fs/cgroup/cpu");
+  EXPECT_EQ(steps[4].data, "cpu,cpuacct");
+  EXPECT_EQ(steps[5].target, "/sys/fs/cgroup/cpuacct");
+}
+
+TEST(ContainerCgroupMounts, HierarchiesMountedElsewhereGetTheirUsualNames) {
+  auto d =
+      CgroupDriver::FromSources({"37 31 0:33 / /mnt/x rw - cgroup cgroup rw,pids\n"
+                                 "38 31 0:34 / /tmp/v2 rw - cgroup2 cgroup2 rw\n",
+                                 "", ""});
+  ASSERT_TRUE(d);
+  auto steps = ContainerCgroupMounts(*d);
+  ASSERT_EQ(steps.size(), 3u);
+  EXPECT_EQ(steps[1].target, "/sys/fs/cgroup/pids");
+  EXPECT_EQ(steps[2].target, "/sys/fs/cgroup/unified");
 }
 
 TEST(CpuWeight, ConvertsSharesAsKubernetesAndRunc) {

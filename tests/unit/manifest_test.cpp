@@ -519,6 +519,9 @@ std::vector<Mistake> Mistakes() {
        "duplicate field"},
       {"yaml syntax", kHead + "    command: [sh, -c\n  volumes: x\n", "  volumes: x", "",
        "invalid YAML"},
+      {"unknown stop signal", kHead + "    lifecycle:\n      stopSignal: SIGRTMIN+99\n",
+       "stopSignal: SIGRTMIN+99", "spec.containers[0].lifecycle.stopSignal",
+       "unknown signal \"SIGRTMIN+99\""},
   };
 }
 
@@ -899,6 +902,14 @@ TEST(Manifest, AliasBombIsRefused) {
                         "(more than 1000000)"),
             std::string::npos)
       << errors;
+}
+
+TEST(Manifest, StopSignalTakesAnyNameKillKnows) {
+  auto parsed = ParseManifests(kHead + "    lifecycle:\n      stopSignal: SIGRTMIN+3\n", "x.yaml");
+  ASSERT_TRUE(parsed) << parsed.error().message;
+  const Container& c = parsed->pods.at(0).spec.containers.at(0);
+  ASSERT_TRUE(c.lifecycle);
+  EXPECT_EQ(c.lifecycle->stop_signal, "SIGRTMIN+3");
 }
 
 TEST(Manifest, HostileInputIsRefusedWithoutCrashing) {

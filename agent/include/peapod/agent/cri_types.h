@@ -257,6 +257,9 @@ struct ContainerConfig {
   bool stdin_once = false;
   bool tty = false;
   LinuxContainerConfig linux;
+  // The pod's stop signal (a manifest's lifecycle.stopSignal), by name or number; "" = the
+  // image's StopSignal, else SIGTERM (SIGRTMIN+3 for systemd).
+  std::string stop_signal;
 };
 
 // ContainerState values are CRI's: CREATED = 0, RUNNING = 1, EXITED = 2, UNKNOWN = 3.

@@ -26,6 +26,9 @@ struct CgroupHierarchy {
   std::string mount_point;       // e.g. /sys/fs/cgroup/memory or /sys/fs/cgroup
   std::string mount_root = "/";  // the hierarchy path seen at mount_point (mountinfo field 4)
   std::vector<std::string> controllers;  // the controllers of ours it holds ("cpu", "memory", ...)
+  // v1: what names the hierarchy to mount(2): its controllers and name= ("cpu,cpuacct",
+  // "name=systemd"), as the host mounted it. Empty on v2.
+  std::string mount_options;
 };
 
 // Inputs of detection, injectable so tests can describe any host (pure v1, pure v2, hybrid).
@@ -37,7 +40,9 @@ struct CgroupDetectSources {
 };
 
 // CgroupDriver: which hierarchy each controller peapod uses lives in, detected per controller.
-// Controllers used: cpu, cpuacct (v1 only; v2 reads cpu.stat), cpuset, memory, pids, hugetlb.
+// Controllers used: cpu, cpuacct (v1 only; v2 reads cpu.stat), cpuset, memory, pids, hugetlb,
+// and the v1 "name=systemd" hierarchy where the host has one: a container sees its own cgroup
+// there, which systemd in a container needs on a v1 or hybrid host.
 class CgroupDriver {
  public:
   // Reads /proc/self/mountinfo, /proc/cgroups and the v2 root's cgroup.controllers.
@@ -58,6 +63,23 @@ class CgroupDriver {
  private:
   std::vector<CgroupHierarchy> hierarchies_;
 };
+
+// One step of giving a container its own cgroups at /sys/fs/cgroup, taken inside its cgroup
+// namespace (where a cgroup mount shows the namespace's root, the container's own cgroup).
+struct CgroupMountStep {
+  enum class Kind { kTmpfs, kCgroup1, kCgroup2, kSymlink };
+  Kind kind = Kind::kTmpfs;
+  std::string target;  // absolute inside the container
+  // kCgroup1: the hierarchy's mount options ("memory", "cpu,cpuacct", "name=systemd");
+  // kSymlink: what the link points to ("cpu,cpuacct").
+  std::string data;
+};
+
+// The host's layout, as runc mounts it: on pure v2 cgroup2 at /sys/fs/cgroup; on v1 or hybrid a
+// tmpfs there, one cgroup mount per hierarchy of the driver under the host's directory name
+// (cpu,cpuacct, memory, systemd, unified for the v2 one) and a symlink per controller of a
+// co-mounted hierarchy (cpu -> cpu,cpuacct). Mounted in that order.
+std::vector<CgroupMountStep> ContainerCgroupMounts(const CgroupDriver& driver);
 
 struct Resources {
   std::optional<uint64_t> cpu_shares;     // v1 cpu.shares; v2 cpu.weight via SharesToWeight
@@ -105,6 +127,7 @@ class Cgroup {
   Cgroup(std::shared_ptr<const CgroupDriver> driver, std::string path);
 
   const std::string& path() const { return path_; }
+  const CgroupDriver& driver() const { return *driver_; }
   // Directory of this cgroup in `hierarchy` (mount point + path relative to the mount's root).
   std::string DirIn(const CgroupHierarchy& hierarchy) const;
   // Directory in the hierarchy holding `controller`; empty when the controller is unavailable.
@@ -119,6 +142,8 @@ class Cgroup {
   Status AddProcess(pid_t pid);
   // Processes in this cgroup (not in its children), read from the first hierarchy.
   Result<std::vector<pid_t>> Processes() const;
+  // Processes in this cgroup and every cgroup below it (a systemd container's units).
+  Result<std::vector<pid_t>> ProcessesRecursive() const;
   // Sends `signal` to every process in this cgroup and its children.
   Status KillAll(int signal);
 

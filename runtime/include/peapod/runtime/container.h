@@ -70,6 +70,10 @@ struct ContainerSpec {
   bool privileged = false;  // host devices, writable /sys, no masked or read-only paths
   std::vector<std::string> masked_paths;    // e.g. DefaultMaskedPaths()
   std::vector<std::string> readonly_paths;  // e.g. DefaultReadonlyPaths()
+  // With a cgroup attached the container gets a private cgroup namespace rooted at its own
+  // cgroup and sees it at /sys/fs/cgroup: read-only, unless this is set (systemd as PID 1
+  // makes its units' cgroups there) or the container is privileged.
+  bool cgroup_writable = false;
 
   std::string run_dir;      // where the stdout/stderr FIFOs live (the pod's run dir)
   std::string ledger_path;  // the pod's exit ledger, when it has a PID namespace

@@ -163,6 +163,7 @@ struct Probe {
 struct Lifecycle {
   Handler post_start;
   Handler pre_stop;
+  std::string stop_signal;  // "" = the image's (Kubernetes' ContainerStopSignals)
 };
 
 struct Capabilities {
