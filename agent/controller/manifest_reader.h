@@ -1,6 +1,6 @@
-// Internal to the manifest parser: walking YAML nodes (yaml_document.h) with the JSON typing rules
-// the API server applies (a YAML manifest is converted to JSON before it is decoded), collecting
-// every issue with its line instead of stopping at the first.
+// Internal to the manifest parser: walking YAML nodes (peapod/yaml_document.h) with the JSON
+// typing rules the API server applies (a YAML manifest is converted to JSON before it is decoded),
+// collecting every issue with its line instead of stopping at the first.
 #pragma once
 
 #include <cstdint>
@@ -14,7 +14,7 @@
 #include <vector>
 
 #include "peapod/agent/controller/manifest.h"
-#include "yaml_document.h"
+#include "peapod/yaml_document.h"
 
 namespace peapod::agent::controller::manifest_internal {
 

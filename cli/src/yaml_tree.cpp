@@ -1,58 +1,55 @@
-// ParseYaml over yaml-cpp. Nothing else in cli/ includes yaml-cpp.
+// ParseYaml over peapod's YAML document model (peapod/yaml_document.h: bounded depth, node and
+// alias budgets). Nothing else in cli/ touches a YAML parser.
 #include "peapod/cli/yaml_tree.h"
-
-#include <yaml-cpp/yaml.h>
 
 #include <set>
 
+#include "peapod/yaml_document.h"
+
 namespace peapod::cli {
 namespace {
-
-int LineOf(const YAML::Node& node) {
-  YAML::Mark mark = node.Mark();
-  return mark.line < 0 ? 0 : mark.line + 1;
-}
 
 std::string At(const std::string& file, int line) {
   return line > 0 ? file + ":" + std::to_string(line) : file;
 }
 
-std::expected<YamlNode, std::string> Convert(const YAML::Node& node, const std::string& file) {
+std::expected<YamlNode, std::string> Convert(const yaml::Node& node, const std::string& file) {
   YamlNode out;
-  out.line = LineOf(node);
+  out.line = node.mark().line;
   switch (node.Type()) {
-    case YAML::NodeType::Undefined:
-    case YAML::NodeType::Null:
+    case yaml::NodeType::kUndefined:
+    case yaml::NodeType::kNull:
       return out;
-    case YAML::NodeType::Scalar:
+    case yaml::NodeType::kScalar:
       out.kind = YamlNode::Kind::kScalar;
       out.scalar = node.Scalar();
-      // yaml-cpp tags a plain scalar "?" and a quoted one "!"; any other tag was written.
+      // A plain scalar has the non-specific tag "?"; a quoted one "!"; any other tag was written.
       out.quoted = node.Tag() != "?";
       return out;
-    case YAML::NodeType::Sequence:
+    case yaml::NodeType::kSequence:
       out.kind = YamlNode::Kind::kList;
-      for (const auto& item : node) {
+      for (const auto& item : node.Items()) {
         auto converted = Convert(item, file);
         if (!converted) return converted;
         out.items.push_back(std::move(*converted));
       }
       return out;
-    case YAML::NodeType::Map: {
+    case yaml::NodeType::kMap: {
       out.kind = YamlNode::Kind::kMap;
       std::set<std::string> seen;
-      for (const auto& kv : node) {
-        if (!kv.first.IsScalar()) {
-          return std::unexpected(At(file, LineOf(kv.first)) + ": a key must be a plain value");
+      for (const auto& [key_node, value_node] : node) {
+        if (!key_node.IsScalar()) {
+          return std::unexpected(At(file, key_node.mark().line) + ": a key must be a plain value");
         }
-        const std::string& key = kv.first.Scalar();
+        const std::string& key = key_node.Scalar();
         if (!seen.insert(key).second) {
-          return std::unexpected(At(file, LineOf(kv.first)) + ": duplicate key \"" + key + "\"");
+          return std::unexpected(At(file, key_node.mark().line) + ": duplicate key \"" + key +
+                                 "\"");
         }
-        auto value = Convert(kv.second, file);
+        auto value = Convert(value_node, file);
         if (!value) return value;
         // A key with no value ("name:") has no mark of its own: give it the key's line.
-        if (value->line == 0) value->line = LineOf(kv.first);
+        if (value->line == 0) value->line = key_node.mark().line;
         out.entries.emplace_back(key, std::move(*value));
       }
       return out;
@@ -73,23 +70,19 @@ const YamlNode& YamlNode::operator[](const std::string& key) const {
 }
 
 std::expected<YamlNode, std::string> ParseYaml(const std::string& text, const std::string& file) {
-  std::vector<YAML::Node> documents;
-  try {
-    documents = YAML::LoadAll(text);
-  } catch (const YAML::Exception& e) {
-    return std::unexpected(At(file, e.mark.line < 0 ? 0 : e.mark.line + 1) + ": " + e.msg);
+  auto documents = yaml::LoadAll(text);
+  if (!documents) {
+    return std::unexpected(At(file, documents.error().mark.line) + ": invalid YAML at column " +
+                           std::to_string(documents.error().mark.column) + ": " +
+                           documents.error().Message());
   }
-  if (documents.size() > 1) {
-    return std::unexpected(At(file, LineOf(documents[1])) +
+  if (documents->size() > 1) {
+    return std::unexpected(At(file, (*documents)[1].mark().line) +
                            ": only one YAML document is expected, found " +
-                           std::to_string(documents.size()));
+                           std::to_string(documents->size()));
   }
-  if (documents.empty()) return YamlNode{};
-  try {
-    return Convert(documents.front(), file);
-  } catch (const YAML::Exception& e) {
-    return std::unexpected(At(file, e.mark.line < 0 ? 0 : e.mark.line + 1) + ": " + e.msg);
-  }
+  if (documents->empty()) return YamlNode{};
+  return Convert(documents->front(), file);
 }
 
 }  // namespace peapod::cli

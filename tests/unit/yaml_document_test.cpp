@@ -1,7 +1,7 @@
 // The manifest parser's YAML document model: what it builds from libyaml's events, and that hostile
 // input (deep nesting, alias bombs, malformed flow collections) is refused with a clear error
 // instead of exhausting the stack or the heap.
-#include "../../agent/controller/yaml_document.h"
+#include "peapod/yaml_document.h"
 
 #include <gtest/gtest.h>
 

@@ -1,5 +1,5 @@
 // A YAML document as a plain tree with the line of every node: the one place the CLI touches a
-// YAML library (yaml-cpp today, in yaml_tree.cpp), so that readers of config files such as
+// YAML parser (peapod/yaml_document.h, in yaml_tree.cpp), so that readers of config files such as
 // machine_config.cpp depend on this small type only and the parser can be swapped in one file.
 #pragma once
 

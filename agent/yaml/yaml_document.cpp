@@ -1,7 +1,7 @@
 // Building the document model from libyaml events. libyaml's parser keeps its own state on the
 // heap and needs no recursion; this builder keeps one frame per open collection, so depth costs
 // neither side any stack.
-#include "yaml_document.h"
+#include "peapod/yaml_document.h"
 
 #include <yaml.h>
 
