@@ -273,6 +273,10 @@ Status Cgroup::Update(const Resources& resources) {
 Status Cgroup::AddProcess(pid_t pid) {
   std::string text = std::to_string(pid);
   for (const CgroupHierarchy& h : driver_->hierarchies()) {
+    // A container started by an agent that did not track name=systemd yet has no cgroup
+    // there: an exec into it still works (it holds no limits).
+    bool named_only = h.controllers.size() == 1 && h.controllers[0].starts_with("name=");
+    if (named_only && !Exists(DirIn(h))) continue;
     std::string file = DirIn(h) + "/cgroup.procs";
     if (auto st = WriteText(file, text); !st) {
       return std::unexpected(

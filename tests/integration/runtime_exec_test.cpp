@@ -375,7 +375,9 @@ TEST_F(CgroupedExec, ExecRunsInTheContainersCgroup) {
   auto exec = MustExec(*container_, Shell("cat /proc/self/cgroup"));
   EXPECT_FALSE(exec.stdout_data.empty());
   EXPECT_EQ(exec.stdout_data, init.stdout_data);
-  EXPECT_NE(exec.stdout_data.find(cgroup->path()), std::string::npos) << exec.stdout_data;
+  // In the container's cgroup namespace both see its cgroup as the root, no host path.
+  EXPECT_EQ(exec.stdout_data.find(cgroup->path()), std::string::npos) << exec.stdout_data;
+  EXPECT_NE(exec.stdout_data.find("0::/\n"), std::string::npos) << exec.stdout_data;
 
   // The exec is counted among the cgroup's processes while it runs.
   ExecSpec sleep;
