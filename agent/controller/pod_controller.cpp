@@ -18,6 +18,7 @@
 
 #include "peapod/agent/agent.h"
 #include "peapod/atomic_file.h"
+#include "peapod/json_field.h"
 #include "peapod/runtime/security.h"
 #include "pod_worker.h"
 
@@ -256,6 +257,19 @@ struct PodController::Impl {
                                SourceJson(source).dump(), 0600);
   }
 
+  // A record that cannot be loaded would fail again at every start: it is moved aside, so the
+  // agent starts and serves the rest, and kept for a human.
+  void Quarantine(const std::string& path, const std::string& why) {
+    auto moved = QuarantineFile(path);
+    if (!moved) {
+      spdlog::error("controller: record {} cannot be used ({}) nor quarantined: {}", path, why,
+                    moved.error().ToString());
+      return;
+    }
+    spdlog::error("controller: record {} cannot be used, quarantined as {}: {}", path, *moved,
+                  why);
+  }
+
   Status LoadObjects();
   Status LoadPods();
 };
@@ -299,8 +313,10 @@ Result<LoadedSource> LoadSourceFile(const std::string& path) {
     return Fail(ErrorCode::kInvalidArgument, path + ": not a controller record");
   }
   LoadedSource out;
-  out.source.name = j.value("source_name", "");
-  out.source.text = j.value("source_text", "");
+  JsonFields fields(j, path);
+  out.source.name = fields.Get<std::string>("source_name", "");
+  out.source.text = fields.Get<std::string>("source_text", "");
+  if (auto s = fields.Status(); !s) return std::unexpected(std::move(s.error()));
   auto set = ParseManifests(out.source.text, out.source.name);
   if (!set) return std::unexpected(std::move(set.error()).Context(path));
   out.set = std::move(*set);
@@ -325,7 +341,11 @@ Status PodController::Impl::LoadObjects() {
     for (const auto& path : JsonFiles(Dir(kind))) {
       auto loaded = LoadSourceFile(path);
       if (!loaded) {
-        spdlog::warn("controller: skipping {}: {}", path, loaded.error().ToString());
+        if (loaded.error().sys_errno != 0) {
+          spdlog::warn("controller: skipping {}: {}", path, loaded.error().ToString());
+        } else {
+          Quarantine(path, loaded.error().ToString());
+        }
         continue;
       }
       std::string file = fs::path(path).filename();
@@ -353,23 +373,36 @@ Status PodController::Impl::LoadPods() {
     auto text = ReadWholeFile(path);
     nlohmann::json j = text ? nlohmann::json::parse(*text, nullptr, false) : nlohmann::json();
     auto loaded = LoadSourceFile(path);
+    if (!loaded && loaded.error().sys_errno != 0) {
+      spdlog::warn("controller: skipping {}: {}", path, loaded.error().ToString());
+      continue;
+    }
     if (!loaded || j.is_discarded() || !j.is_object()) {
-      spdlog::warn("controller: skipping {}: {}", path,
-                   loaded ? "not a pod record" : loaded.error().ToString());
+      Quarantine(path, loaded ? "not a pod record" : loaded.error().ToString());
       continue;
     }
     PodRecord record;
     record.source_name = loaded->source.name;
     record.source_text = loaded->source.text;
-    record.uid = j.value("uid", "");
-    record.hash = j.value("hash", "");
-    record.created_at = j.value("created_at", int64_t{0});
-    record.initialized = j.value("initialized", false);
-    record.terminal_phase = j.value("terminal_phase", "");
-    record.deleting = j.value("deleting", false);
-    record.sandbox_attempt = j.value("sandbox_attempt", uint32_t{0});
-    if (j.contains("restart_counts") && j["restart_counts"].is_object()) {
-      record.restart_counts = j["restart_counts"].get<std::map<std::string, int32_t>>();
+    JsonFields fields(j, path);
+    record.uid = fields.Get<std::string>("uid", "");
+    record.hash = fields.Get<std::string>("hash", "");
+    record.created_at = fields.Get<int64_t>("created_at", 0);
+    record.initialized = fields.Get<bool>("initialized", false);
+    record.terminal_phase = fields.Get<std::string>("terminal_phase", "");
+    record.deleting = fields.Get<bool>("deleting", false);
+    record.sandbox_attempt = fields.Get<uint32_t>("sandbox_attempt", 0);
+    auto counts = fields.Get<nlohmann::json>("restart_counts", nlohmann::json::object());
+    Status read = fields.Status();
+    for (const auto& [name, count] : counts.items()) {
+      if (!read) break;
+      auto value = JsonAs<int32_t>(count, "restart_counts." + name);
+      if (!value) read = std::unexpected(std::move(value.error()).Context(path));
+      if (value) record.restart_counts[name] = *value;
+    }
+    if (!read) {
+      Quarantine(path, read.error().ToString());
+      continue;
     }
     std::string file = fs::path(path).filename();
     for (auto& pod : loaded->set.pods) {

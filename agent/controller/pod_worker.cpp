@@ -10,6 +10,7 @@
 
 #include "peapod/agent/agent.h"
 #include "peapod/atomic_file.h"
+#include "peapod/catch_boundary.h"
 #include "peapod/image/image_service.h"
 
 namespace peapod::agent::controller {
@@ -171,9 +172,19 @@ bool PodWorker::Stopping() {
   return stop_ || delete_requested_;
 }
 
+// The worker's catch boundary: an exception nobody expected (a bug, or input no check caught)
+// becomes an error in the log and an Event on the pod; the worker goes on with the next sync,
+// and the agent with its other pods.
+bool PodWorker::Guarded(const char* step, const std::function<void()>& body) {
+  auto done = CatchAll("pod " + key_ + ": " + step, body);
+  if (done) return true;
+  Event("Warning", "InternalError", "", done.error().message);
+  return false;
+}
+
 void PodWorker::Run() {
-  Adopt();
-  Publish();
+  Guarded("adopt", [this] { Adopt(); });
+  Guarded("publish", [this] { Publish(); });
   for (;;) {
     bool do_delete = false;
     {
@@ -184,21 +195,27 @@ void PodWorker::Run() {
         break;
     }
     if (do_delete) {
-      record_.deleting = true;
-      Persist();
-      Terminate(true);
-      Cleanup();
+      Guarded("delete", [this] {
+        record_.deleting = true;
+        Persist();
+        Terminate(true);
+        Cleanup();
+      });
       break;
     }
     next_wake_ = Clock::now() + shared_.config.relist_period;
-    Sync();
-    Publish();
+    Guarded("sync", [this] {
+      Sync();
+      Publish();
+    });
     std::unique_lock lock(mu_);
     cv_.wait_until(lock, next_wake_, [this] { return stop_ || delete_requested_ || wake_; });
     wake_ = false;
   }
-  for (auto& s : slots_) StopProbes(*s);
-  Publish();
+  Guarded("stop", [this] {
+    for (auto& s : slots_) StopProbes(*s);
+    Publish();
+  });
   {
     std::lock_guard lock(mu_);
     finished_ = true;

@@ -9,6 +9,7 @@
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -115,6 +116,7 @@ class PodWorker {
 
   void Event(const std::string& type, const std::string& reason, const std::string& object,
              const std::string& message);
+  bool Guarded(const char* step, const std::function<void()>& body);
   void Persist();
   void Publish();
   ContainerStatusView SlotView(const Slot& s);
