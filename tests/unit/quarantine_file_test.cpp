@@ -15,7 +15,7 @@ TEST(QuarantineFile, MovesTheRecordIntoQuarantineBesideIt) {
   WriteFile(dir / "abc.json", "{not json");
   auto moved = QuarantineFile(dir / "abc.json");
   ASSERT_TRUE(moved) << moved.error().ToString();
-  EXPECT_EQ(*moved, (dir / "quarantine/abc.json").string());
+  EXPECT_EQ(*moved, dir / "quarantine/abc.json");
   EXPECT_FALSE(std::filesystem::exists(dir / "abc.json"));
   EXPECT_EQ(ReadFile(dir / "quarantine/abc.json"), "{not json");
 
@@ -23,7 +23,7 @@ TEST(QuarantineFile, MovesTheRecordIntoQuarantineBesideIt) {
   WriteFile(dir / "abc.json", "{\"id\": 1}");
   auto again = QuarantineFile(dir / "abc.json");
   ASSERT_TRUE(again) << again.error().ToString();
-  EXPECT_EQ(*again, (dir / "quarantine/abc.json.1").string());
+  EXPECT_EQ(*again, dir / "quarantine/abc.json.1");
   EXPECT_EQ(ReadFile(dir / "quarantine/abc.json"), "{not json");
   EXPECT_EQ(ReadFile(dir / "quarantine/abc.json.1"), "{\"id\": 1}");
 }
