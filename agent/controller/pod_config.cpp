@@ -328,8 +328,7 @@ Result<std::optional<int64_t>> NumericImageUser(const std::string& user) {
     return std::optional<int64_t>();
   auto uid = ParseUid(u);
   if (!uid) {
-    return Fail(ErrorCode::kFailedPrecondition,
-                "image user: " + uid.error().message);
+    return Fail(ErrorCode::kFailedPrecondition, "image user: " + uid.error().message);
   }
   return std::optional<int64_t>(*uid);
 }

@@ -266,8 +266,7 @@ struct PodController::Impl {
                     moved.error().ToString());
       return;
     }
-    spdlog::error("controller: record {} cannot be used, quarantined as {}: {}", path, *moved,
-                  why);
+    spdlog::error("controller: record {} cannot be used, quarantined as {}: {}", path, *moved, why);
   }
 
   Status LoadObjects();

@@ -465,7 +465,8 @@ void ProbeWorker::Run() {
     // The target is untrusted: whatever escapes the handler fails the probe, with its reason in
     // the pod's events, and never the agent.
     HandlerResult r;
-    auto ran = CatchAll("probe", [&] { r = RunHandler(containers_, probe_.handler, target_, timeout); });
+    auto ran =
+        CatchAll("probe", [&] { r = RunHandler(containers_, probe_.handler, target_, timeout); });
     if (!ran) r = {false, ran.error().message};
     {
       std::lock_guard lock(mu_);

@@ -29,7 +29,8 @@ Result<std::unique_ptr<ExitMonitor>> ExitMonitor::Start(Callback callback) {
   if (::epoll_ctl(m->epoll_.Get(), EPOLL_CTL_ADD, m->wake_.Get(), &ev) != 0) {
     return FailErrno("exit monitor: watch eventfd");
   }
-  m->thread_ = std::thread([raw = m.get()] { (void)CatchAll("exit monitor", [raw] { raw->Run(); }); });
+  m->thread_ =
+      std::thread([raw = m.get()] { (void)CatchAll("exit monitor", [raw] { raw->Run(); }); });
   return m;
 }
 

@@ -29,8 +29,8 @@
 #include "peapod/atomic_file.h"
 #include "peapod/cni/cni_client.h"
 #include "peapod/cni/result_cache.h"
-#include "peapod/parse.h"
 #include "peapod/image/image_service.h"
+#include "peapod/parse.h"
 #include "peapod/runtime/process.h"
 
 namespace peapod::agent {
@@ -66,7 +66,8 @@ std::string UnescapeMountPath(const std::string& s) {
   for (size_t i = 0; i < s.size(); ++i) {
     auto octal = [&](size_t k) { return k < s.size() && s[k] >= '0' && s[k] <= '7'; };
     if (s[i] == '\\' && octal(i + 1) && octal(i + 2) && octal(i + 3)) {
-      out += static_cast<char>(((s[i + 1] - '0') << 6) | ((s[i + 2] - '0') << 3) | (s[i + 3] - '0'));
+      out +=
+          static_cast<char>(((s[i + 1] - '0') << 6) | ((s[i + 2] - '0') << 3) | (s[i + 3] - '0'));
       i += 3;
     } else {
       out += s[i];

@@ -217,7 +217,7 @@ Result<std::string> FindPlugin(const std::string& name, const std::vector<std::s
   }
   // Not kNotFound: that is the CRI's "no such pod" once it reaches a stop or remove.
   return Fail(ErrorCode::kFailedPrecondition, "cni plugin \"" + name + "\" not found in " +
-                                        (searched.empty() ? "(no dirs)" : searched));
+                                                  (searched.empty() ? "(no dirs)" : searched));
 }
 
 }  // namespace peapod::cni

@@ -22,9 +22,9 @@ class ExceptionReporter final : public gx::Interceptor {
       if (status.error_code() == grpc::StatusCode::UNKNOWN &&
           status.error_message() == kCaughtByGrpc) {
         spdlog::error("{}: unexpected exception in the handler", method_);
-        methods->ModifySendStatus(grpc::Status(
-            grpc::StatusCode::INTERNAL,
-            std::string(method_) + ": unexpected exception in peapodd (see its log)"));
+        methods->ModifySendStatus(
+            grpc::Status(grpc::StatusCode::INTERNAL,
+                         std::string(method_) + ": unexpected exception in peapodd (see its log)"));
       }
     }
     methods->Proceed();

@@ -13,8 +13,8 @@
 
 #include "peapod/catch_boundary.h"
 #include "peapod/cri/streaming/http.h"
-#include "peapod/parse.h"
 #include "peapod/cri/streaming/server.h"
+#include "peapod/parse.h"
 #include "stream_sessions.h"
 
 namespace peapod::cri::streaming {

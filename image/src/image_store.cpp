@@ -62,7 +62,8 @@ Result<ImageRecord> ImageRecordFromJson(std::string_view text) {
   r.created = f.Get<std::string>("created", "");
   json layers = f.Get<json>("layers", json::array());
   if (auto st = f.Status(); !st) return std::unexpected(st.error());
-  if (!layers.is_array()) return Fail(ErrorCode::kInvalidArgument, "image record: layers: not an array");
+  if (!layers.is_array())
+    return Fail(ErrorCode::kInvalidArgument, "image record: layers: not an array");
   for (const auto& l : layers) {
     JsonFields lf(l, "image record: layer");
     r.layers.push_back({lf.Get<std::string>("digest", ""), lf.Get<std::string>("mediaType", ""),

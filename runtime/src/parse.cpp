@@ -17,15 +17,14 @@ std::string Quoted(std::string_view text) {
 }
 
 std::unexpected<Error> Invalid(std::string_view text, std::string_view expected) {
-  return Fail(ErrorCode::kInvalidArgument,
-              Quoted(text) + " is not " + std::string(expected));
+  return Fail(ErrorCode::kInvalidArgument, Quoted(text) + " is not " + std::string(expected));
 }
 
 Result<uint32_t> ParseIdOf(std::string_view text, std::string_view kind) {
   auto value = ParseUnsigned(text, kMaxId);
   if (!value) {
-    return Invalid(text, std::string("a ") + std::string(kind) +
-                             " (a decimal number from 0 to 4294967294)");
+    return Invalid(
+        text, std::string("a ") + std::string(kind) + " (a decimal number from 0 to 4294967294)");
   }
   return static_cast<uint32_t>(*value);
 }
@@ -175,8 +174,11 @@ Result<std::chrono::milliseconds> ParseDuration(std::string_view text) {
     while (unit_end < rest.size() && !IsDigit(rest[unit_end])) ++unit_end;
     auto number = ParseUnsigned(rest.substr(0, digits));
     std::string_view unit = rest.substr(digits, unit_end - digits);
-    int64_t ms_per_unit = unit == "ms" ? 1 : unit == "s" ? 1000 : unit == "m" ? 60'000
-                                         : unit == "h" ? 3'600'000 : 0;
+    int64_t ms_per_unit = unit == "ms"  ? 1
+                          : unit == "s" ? 1000
+                          : unit == "m" ? 60'000
+                          : unit == "h" ? 3'600'000
+                                        : 0;
     if (!number || ms_per_unit == 0) return Invalid(text, kExpected);
     if (*number > static_cast<uint64_t>((INT64_MAX - total_ms) / ms_per_unit)) {
       return Invalid(text, kExpected);

@@ -212,8 +212,9 @@ Result<ResolvedUser> ResolveUser(const std::string& rootfs, const UserRequest& r
       auto it = std::find_if(groups.begin(), groups.end(),
                              [&](const GroupEntry& g) { return g.name == image_group_part; });
       if (it == groups.end()) {
-        return Fail(ErrorCode::kFailedPrecondition, "unable to find group " + std::string(image_group_part) +
-                                              ": no matching entries in group file");
+        return Fail(ErrorCode::kFailedPrecondition, "unable to find group " +
+                                                        std::string(image_group_part) +
+                                                        ": no matching entries in group file");
       }
       out.gid = it->gid;
     }

@@ -162,8 +162,8 @@ TEST(ConvertSecurityContext, AnImageUserBeyondAnyUidIsAnErrorNotACrash) {
   pod.spec.security_context = PodSecurityContext{};
   pod.spec.security_context->run_as_non_root = true;
   Container& c = pod.spec.containers[0];
-  for (const char* user : {"99999999999999999999", "99999999999999999999:1", "4294967295",
-                           "18446744073709551616"}) {
+  for (const char* user :
+       {"99999999999999999999", "99999999999999999999:1", "4294967295", "18446744073709551616"}) {
     auto sc = ConvertSecurityContext(pod, c, user);
     ASSERT_FALSE(sc.has_value()) << user;
     EXPECT_EQ(sc.error().code, ErrorCode::kFailedPrecondition) << user;

@@ -186,9 +186,9 @@ TEST(CriConvert, ErrorCodesMapOneToOneOntoGrpcCodes) {
   EXPECT_NE(status.error_message().find("open /x"), std::string::npos);
   EXPECT_EQ(ToGrpcStatus(FailErrno("open pin /run/x/ns/net", ENOENT).error()).error_code(),
             grpc::StatusCode::FAILED_PRECONDITION);
-  EXPECT_EQ(ToGrpcStatus(Error{ErrorCode::kNotFound, 0, "pod sandbox \"x\" not found"})
-                .error_code(),
-            grpc::StatusCode::NOT_FOUND);
+  EXPECT_EQ(
+      ToGrpcStatus(Error{ErrorCode::kNotFound, 0, "pod sandbox \"x\" not found"}).error_code(),
+      grpc::StatusCode::NOT_FOUND);
   EXPECT_TRUE(ToGrpcStatus(peapod::Status{}).ok());
 }
 

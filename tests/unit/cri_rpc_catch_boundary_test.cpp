@@ -43,8 +43,7 @@ TEST(RpcCatchBoundary, AHandlerThatThrowsFailsItsCallWithInternalAndTheServerSer
     v1::VersionResponse resp;
     auto status = stub->Version(&ctx, req, &resp);
     EXPECT_EQ(status.error_code(), grpc::StatusCode::INTERNAL);
-    EXPECT_NE(status.error_message().find("/runtime.v1.RuntimeService/Version"),
-              std::string::npos)
+    EXPECT_NE(status.error_message().find("/runtime.v1.RuntimeService/Version"), std::string::npos)
         << status.error_message();
   }
   grpc::ClientContext ok_ctx;

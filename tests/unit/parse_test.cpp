@@ -1,6 +1,8 @@
 // The shared parsers of untrusted numbers (peapod/parse.h), the typed JSON accessor
 // (peapod/json_field.h) and the catch boundary (peapod/catch_boundary.h): each with the input that
 // used to reach a throwing conversion.
+#include "peapod/parse.h"
+
 #include <gtest/gtest.h>
 
 #include <cstdint>
@@ -10,13 +12,12 @@
 
 #include "peapod/catch_boundary.h"
 #include "peapod/json_field.h"
-#include "peapod/parse.h"
 
 namespace peapod {
 namespace {
 
-using std::chrono::milliseconds;
 using nlohmann::json;
+using std::chrono::milliseconds;
 
 TEST(ParseUnsigned, TakesDigitsOnlyAndRefusesOverflow) {
   EXPECT_EQ(ParseUnsigned("0"), 0u);
@@ -118,8 +119,8 @@ TEST(ParseDuration, ReadsUnitsSequencesAndBareSeconds) {
   EXPECT_FALSE(ParseDuration("2562047788015h1h"));
   EXPECT_FALSE(ParseDuration("99999999999999999999s"));
   EXPECT_FALSE(ParseDuration("9223372036854775807"));  // seconds: overflows in milliseconds
-  for (const char* bad : {"", "s", "-1s", "+1s", "1.5s", "1d", "1 s", " 1s", "1s ", "10x", "1h30",
-                          "ms", "1sms"}) {
+  for (const char* bad :
+       {"", "s", "-1s", "+1s", "1.5s", "1d", "1 s", " 1s", "1s ", "10x", "1h30", "ms", "1sms"}) {
     EXPECT_FALSE(ParseDuration(bad)) << '"' << bad << '"';
   }
   EXPECT_NE(ParseDuration("1d").error().message.find("\"1d\" is not a duration"),

@@ -38,9 +38,8 @@ Status CatchAll(std::string_view what, F&& body) noexcept {
 // A std::thread whose whole body runs inside CatchAll(what, ...).
 template <typename F>
 std::thread StartGuardedThread(std::string what, F body) {
-  return std::thread([what = std::move(what), body = std::move(body)]() mutable {
-    (void)CatchAll(what, body);
-  });
+  return std::thread(
+      [what = std::move(what), body = std::move(body)]() mutable { (void)CatchAll(what, body); });
 }
 
 }  // namespace peapod
