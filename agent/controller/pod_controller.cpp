@@ -19,6 +19,7 @@
 #include "peapod/agent/agent.h"
 #include "peapod/atomic_file.h"
 #include "peapod/json_field.h"
+#include "peapod/parse.h"
 #include "peapod/runtime/security.h"
 #include "pod_worker.h"
 
@@ -236,11 +237,11 @@ struct PodController::Impl {
   }
 
   // Starts a worker for a pod (new, or loaded at start-up).
-  void Launch(Pod pod, PodRecord record) {
+  void Launch(Pod pod, PodRecord record, std::function<void()> on_adopted = nullptr) {
     std::string key = Key(pod.metadata.namespace_, pod.metadata.name);
     pod.metadata.uid = record.uid;
     auto worker = std::make_shared<PodWorker>(shared, std::move(pod), std::move(record));
-    worker->Start();
+    worker->Start(std::move(on_adopted));
     std::lock_guard lock(mu);
     pods[key] = std::move(worker);
   }
@@ -267,6 +268,27 @@ struct PodController::Impl {
       return;
     }
     spdlog::error("controller: record {} cannot be used, quarantined as {}: {}", path, *moved, why);
+  }
+
+  // A pod whose adoption ends the agent (a crash no catch boundary stops) or throws would do
+  // so at every start. "<record>.adopting" counts the starts whose adoption of it never
+  // finished; at kMaxFailedAdoptions the record is quarantined instead of adopted again.
+  static constexpr int kMaxFailedAdoptions = 3;
+  bool AdoptionKeepsFailing(const std::string& path) {
+    std::string marker = path + ".adopting";
+    auto text = ReadWholeFile(marker);
+    int failed = 0;
+    if (text) failed = static_cast<int>(ParseUnsigned(*text, 1000).value_or(kMaxFailedAdoptions));
+    if (failed >= kMaxFailedAdoptions) {
+      Quarantine(path, "adopting its pod failed or ended the agent " + std::to_string(failed) +
+                           " starts in a row");
+      ::unlink(marker.c_str());
+      return true;
+    }
+    if (auto s = WriteFileAtomically(marker, std::to_string(failed + 1), 0600); !s) {
+      spdlog::warn("controller: {}: {}", marker, s.error().ToString());
+    }
+    return false;
   }
 
   Status LoadObjects();
@@ -367,6 +389,15 @@ Status PodController::Impl::LoadObjects() {
 }
 
 Status PodController::Impl::LoadPods() {
+  // Adoption markers of records deleted since (a pod deleted before its adoption finished).
+  std::error_code ec;
+  for (auto it = fs::directory_iterator(Dir("pods"), ec); !ec && it != fs::directory_iterator();
+       it.increment(ec)) {
+    const fs::path& marker = it->path();
+    if (marker.extension() != ".adopting") continue;
+    std::error_code exists_ec;
+    if (!fs::exists(fs::path(marker).replace_extension(), exists_ec)) ::unlink(marker.c_str());
+  }
   std::set<std::string> uids;
   for (const auto& path : JsonFiles(Dir("pods"))) {
     auto text = ReadWholeFile(path);
@@ -407,10 +438,12 @@ Status PodController::Impl::LoadPods() {
     for (auto& pod : loaded->set.pods) {
       if (ObjectFile(pod.metadata.namespace_, pod.metadata.name) != file) continue;
       if (record.uid.empty()) break;
+      if (AdoptionKeepsFailing(path)) break;
       uids.insert(record.uid);
       spdlog::info("controller: loaded pod {}/{} ({})", pod.metadata.namespace_, pod.metadata.name,
                    record.uid);
-      Launch(std::move(pod), std::move(record));
+      Launch(std::move(pod), std::move(record),
+             [marker = path + ".adopting"] { ::unlink(marker.c_str()); });
       break;
     }
   }

@@ -8,6 +8,7 @@
 #include <filesystem>
 #include <nlohmann/json.hpp>
 
+#include "../src/crash_point.h"
 #include "peapod/agent/agent.h"
 #include "peapod/atomic_file.h"
 #include "peapod/catch_boundary.h"
@@ -140,8 +141,15 @@ PodWorker::~PodWorker() {
   for (auto& s : slots_) StopProbes(*s);
 }
 
-void PodWorker::Start() {
+void PodWorker::Start(std::function<void()> on_adopted) {
+  on_adopted_ = std::move(on_adopted);
   thread_ = std::thread([this] { Run(); });
+}
+
+void PodWorker::Adopted() {
+  if (!on_adopted_) return;
+  Guarded("record adoption", on_adopted_);
+  on_adopted_ = nullptr;
 }
 
 void PodWorker::RequestDelete() {
@@ -183,8 +191,11 @@ bool PodWorker::Guarded(const char* step, const std::function<void()>& body) {
 }
 
 void PodWorker::Run() {
-  Guarded("adopt", [this] { Adopt(); });
-  Guarded("publish", [this] { Publish(); });
+  bool adopted = Guarded("adopt", [this] {
+    CrashPoint("pod-adopt");
+    Adopt();
+  });
+  adopted = Guarded("publish", [this] { Publish(); }) && adopted;
   for (;;) {
     bool do_delete = false;
     {
@@ -204,10 +215,11 @@ void PodWorker::Run() {
       break;
     }
     next_wake_ = Clock::now() + shared_.config.relist_period;
-    Guarded("sync", [this] {
+    bool synced = Guarded("sync", [this] {
       Sync();
       Publish();
     });
+    if (adopted && synced) Adopted();
     std::unique_lock lock(mu_);
     cv_.wait_until(lock, next_wake_, [this] { return stop_ || delete_requested_ || wake_; });
     wake_ = false;
@@ -216,6 +228,8 @@ void PodWorker::Run() {
     for (auto& s : slots_) StopProbes(*s);
     Publish();
   });
+  // Stopped (or deleted) cleanly after an adoption that threw nothing: it did not end the agent.
+  if (adopted) Adopted();
   {
     std::lock_guard lock(mu_);
     finished_ = true;

@@ -151,5 +151,42 @@ TEST_F(UntrustedInput, RecordsTheAgentCannotUseAreQuarantinedAndTheAgentStarts) 
   for (const auto& b : bad) EXPECT_EQ(ReadFile(b.dir + "/quarantine/" + b.name), b.content);
 }
 
+// A pod whose adoption ends the agent (here PEAPOD_CRASH_AT, which exits as a crash no catch
+// boundary can stop would) must not keep the node's agent down: after three starts that never
+// finished adopting it, its record is quarantined and the agent starts and serves.
+TEST_F(UntrustedInput, APodWhoseAdoptionEndsTheAgentIsQuarantinedAfterThreeStarts) {
+  ASSERT_EQ(Apply(kSteadyPod).exit_code, 0);
+  ASSERT_TRUE(WaitRunning("steady", "app"));
+  ASSERT_EQ(StopCleanly(), 0) << daemon_->Log();
+  const std::string pods = daemon_->state_root() + "/controller/pods";
+  const std::string record = pods + "/default_steady.json";
+  const std::string marker = record + ".adopting";
+  ASSERT_TRUE(std::filesystem::exists(record));
+  EXPECT_FALSE(std::filesystem::exists(marker)) << "a finished adoption leaves no marker";
+
+  for (int start = 1; start <= 3; ++start) {
+    SCOPED_TRACE("start " + std::to_string(start));
+    // It may die before or after it listens; either way it dies adopting the pod.
+    (void)daemon_->Restart({"PEAPOD_CRASH_AT=pod-adopt"});
+    ASSERT_TRUE(WaitUntil([&] { return ReadFile(marker) == std::to_string(start); }))
+        << ReadFile(marker);
+    (void)daemon_->Terminate(SIGTERM);
+    EXPECT_TRUE(std::filesystem::exists(record));
+  }
+  // The fourth start no longer adopts the pod: it serves, and keeps serving.
+  ASSERT_TRUE(daemon_->Restart({"PEAPOD_CRASH_AT=pod-adopt"})) << daemon_->Log();
+  auto listed = Cli({"get", "pods"});
+  EXPECT_EQ(listed.exit_code, 0) << listed.Describe() << daemon_->Log();
+  EXPECT_TRUE(Pod("steady").is_null());
+  EXPECT_FALSE(std::filesystem::exists(record));
+  EXPECT_FALSE(std::filesystem::exists(marker));
+  EXPECT_TRUE(std::filesystem::exists(pods + "/quarantine/default_steady.json"));
+  EXPECT_NE(daemon_->Log().find("adopting its pod failed or ended the agent 3 starts in a row"),
+            std::string::npos)
+      << daemon_->Log();
+  EXPECT_EQ(StopCleanly(), 0) << daemon_->Log();
+  ASSERT_TRUE(daemon_->Restart()) << daemon_->Log();
+}
+
 }  // namespace
 }  // namespace peapod::testing
