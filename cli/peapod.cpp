@@ -30,6 +30,7 @@
 #include "machine.h"
 #include "peapod/cli/format.h"
 #include "peapod/cri/streaming/client.h"
+#include "peapod/json_field.h"
 
 #ifndef PEAPOD_VERSION
 #define PEAPOD_VERSION "0.0.0"
@@ -43,6 +44,29 @@ using nlohmann::json;
 using peapod::cli::GetFormat;
 
 constexpr char kDefaultSocket[] = "/run/peapod/peapod.sock";
+
+// The server's JSON is read as untrusted as any other: a damaged pod document prints as empty
+// fields (or an empty object), never an exception.
+json ParseObject(const std::string& text) {
+  json j = json::parse(text, nullptr, false);
+  return j.is_object() ? j : json::object();
+}
+
+std::string Text(const json& object, const char* key) {
+  return peapod::JsonField<std::string>(object, key, "").value_or("");
+}
+
+// object[outer][key], null when any part is missing or of another type.
+json Nested(const json& object, const char* outer, const char* key) {
+  auto inner = peapod::JsonField<json>(object, outer, json());
+  if (!inner || !inner->is_object()) return json();
+  return peapod::JsonField<json>(*inner, key, json()).value_or(json());
+}
+
+std::string Text(const json& object, const char* outer, const char* key) {
+  json value = Nested(object, outer, key);
+  return value.is_string() ? value.get<std::string>() : std::string();
+}
 
 struct Globals {
   std::string socket;
@@ -255,11 +279,11 @@ int FetchPods(Client& client, const std::vector<std::string>& names, PodList& ou
     grpc::ClientContext ctx;
     auto status = client.pods().ListPods(&ctx, req, &resp);
     if (!status.ok()) return client.Failed(status);
-    for (const auto& p : resp.pods()) out.pods.push_back(json::parse(p.json()));
+    for (const auto& p : resp.pods()) out.pods.push_back(ParseObject(p.json()));
     out.now = resp.now();
     std::sort(out.pods.begin(), out.pods.end(), [](const json& a, const json& b) {
-      return std::pair(a["metadata"].value("namespace", ""), a["metadata"].value("name", "")) <
-             std::pair(b["metadata"].value("namespace", ""), b["metadata"].value("name", ""));
+      return std::pair(Text(a, "metadata", "namespace"), Text(a, "metadata", "name")) <
+             std::pair(Text(b, "metadata", "namespace"), Text(b, "metadata", "name"));
     });
     return 0;
   }
@@ -281,7 +305,7 @@ int FetchPods(Client& client, const std::vector<std::string>& names, PodList& ou
       rc = client.Failed(status);
       continue;
     }
-    out.pods.push_back(json::parse(resp.pod().json()));
+    out.pods.push_back(ParseObject(resp.pod().json()));
     out.now = resp.now();
   }
   return rc;
@@ -320,7 +344,7 @@ int Get(Client& client, const std::vector<std::string>& args, const std::string&
                           {"metadata", {{"resourceVersion", ""}}}};
     std::cout << (output == "json" ? doc.dump(4) + "\n" : peapod::cli::ToYaml(doc));
   } else if (output == "name") {
-    for (const auto& p : list.pods) std::cout << "pod/" << p["metadata"].value("name", "") << "\n";
+    for (const auto& p : list.pods) std::cout << "pod/" << Text(p, "metadata", "name") << "\n";
   } else {
     std::cout << peapod::cli::FormatPodTable(
         list.pods, list.now, output == "wide" ? GetFormat::kWide : GetFormat::kTable,
@@ -349,7 +373,7 @@ int Describe(Client& client, const std::vector<std::string>& args) {
                         e.last_seen()});
     }
     if (i > 1) std::cout << "\n\n";
-    std::cout << peapod::cli::DescribePod(json::parse(resp.pod().json()), events, resp.now());
+    std::cout << peapod::cli::DescribePod(ParseObject(resp.pod().json()), events, resp.now());
   }
   return rc;
 }
@@ -416,18 +440,19 @@ int RunningContainerId(Client& client, const std::string& pod, const std::string
   grpc::ClientContext ctx;
   auto status = client.pods().GetPod(&ctx, req, &resp);
   if (!status.ok()) return client.Failed(status);
-  json j = json::parse(resp.pod().json(), nullptr, false);
+  json j = ParseObject(resp.pod().json());
   std::string name = container;
-  if (name.empty() && j.is_object()) {
-    const json& containers = j["spec"]["containers"];
-    if (containers.is_array() && !containers.empty()) name = containers[0].value("name", "");
+  if (name.empty()) {
+    json containers = Nested(j, "spec", "containers");
+    if (containers.is_array() && !containers.empty()) name = Text(containers[0], "name");
   }
-  if (j.is_object() && j["status"]["containerStatuses"].is_array()) {
-    for (const json& s : j["status"]["containerStatuses"]) {
-      if (s.value("name", "") != name) continue;
-      std::string cid = s.value("containerID", "");
+  json statuses = Nested(j, "status", "containerStatuses");
+  if (statuses.is_array()) {
+    for (const json& s : statuses) {
+      if (Text(s, "name") != name) continue;
+      std::string cid = Text(s, "containerID");
       if (cid.rfind("peapod://", 0) == 0) cid = cid.substr(9);
-      if (cid.empty() || !s["state"].contains("running")) break;
+      if (cid.empty() || Nested(s, "state", "running").is_null()) break;
       *id = cid;
       return 0;
     }

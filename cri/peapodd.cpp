@@ -10,7 +10,6 @@
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
-#include <charconv>
 #include <chrono>
 #include <cstdio>
 #include <cstring>
@@ -25,6 +24,7 @@
 #include "peapod/agent/controller/pod_controller.h"
 #include "peapod/cri/cri_server.h"
 #include "peapod/image/registry_client.h"
+#include "peapod/parse.h"
 #include "peapod/runtime/sealed_executable.h"
 
 namespace {
@@ -56,19 +56,6 @@ struct Flags {
   std::string seccomp_profile_root;  // empty: <state-root>/seccomp
 };
 
-// "250ms", "10s", "5m", "1h" (a bare number is seconds).
-std::optional<std::chrono::milliseconds> ParseDuration(const std::string& text) {
-  int64_t value = 0;
-  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
-  if (ec != std::errc() || end == text.data() || value < 0) return std::nullopt;
-  std::string unit(end, text.data() + text.size());
-  if (unit == "ms") return std::chrono::milliseconds(value);
-  if (unit == "s" || unit.empty()) return std::chrono::seconds(value);
-  if (unit == "m") return std::chrono::minutes(value);
-  if (unit == "h") return std::chrono::hours(value);
-  return std::nullopt;
-}
-
 peapod::Result<peapod::agent::controller::ControllerConfig> MakeControllerConfig(
     const Flags& flags) {
   peapod::agent::controller::ControllerConfig config;
@@ -80,8 +67,8 @@ peapod::Result<peapod::agent::controller::ControllerConfig> MakeControllerConfig
           {"--relist-period", {&flags.relist_period, &config.relist_period}},
       };
   for (const auto& [flag, target] : durations) {
-    auto parsed = ParseDuration(*target.first);
-    if (!parsed || (*parsed).count() == 0) {
+    auto parsed = peapod::ParseDuration(*target.first);
+    if (!parsed || parsed->count() == 0) {
       return peapod::Fail(peapod::ErrorCode::kInvalidArgument,
                           std::string(flag) + " \"" + *target.first +
                               "\": expected a positive duration such as 500ms, 10s or 5m");
@@ -137,13 +124,13 @@ std::vector<std::string> SplitColonList(const std::string& list) {
 
 // A non-negative Kubernetes quantity ("10Gi", "1M", "0").
 peapod::Result<uint64_t> ParseAmount(const char* flag, const std::string& text) {
-  auto quantity = peapod::agent::controller::ParseQuantity(text, false);
-  if (!quantity || quantity->value < 0) {
+  auto quantity = peapod::ParseQuantity(text);
+  if (!quantity || *quantity < 0) {
     return peapod::Fail(peapod::ErrorCode::kInvalidArgument,
                         std::string(flag) + " \"" + text +
                             "\": expected a non-negative quantity such as 10Gi, 512Mi or 1M");
   }
-  return static_cast<uint64_t>(quantity->value);
+  return static_cast<uint64_t>(*quantity);
 }
 
 peapod::Status SetImageLimits(const Flags& flags, peapod::image::ImageServiceOptions& image) {

@@ -5,6 +5,7 @@
 
 #include "peapod/agent/controller/manifest.h"
 #include "peapod/image/digest.h"
+#include "peapod/parse.h"
 
 namespace peapod::agent::controller {
 namespace {
@@ -288,38 +289,6 @@ json PodJson(const Pod& pod) {
             {"runtimeClassName", s.runtime_class_name}}}};
 }
 
-// ---- quantities ---------------------------------------------------------------------------
-
-struct Suffix {
-  int exp10 = 0;
-  int exp2 = 0;
-};
-
-std::optional<Suffix> ParseSuffix(std::string_view s) {
-  if (s.empty()) return Suffix{};
-  static const std::pair<std::string_view, Suffix> kSuffixes[] = {
-      {"n", {-9, 0}},  {"u", {-6, 0}},  {"m", {-3, 0}},  {"k", {3, 0}},   {"M", {6, 0}},
-      {"G", {9, 0}},   {"T", {12, 0}},  {"P", {15, 0}},  {"E", {18, 0}},  {"Ki", {0, 10}},
-      {"Mi", {0, 20}}, {"Gi", {0, 30}}, {"Ti", {0, 40}}, {"Pi", {0, 50}}, {"Ei", {0, 60}}};
-  for (const auto& [text, suffix] : kSuffixes) {
-    if (s == text) return suffix;
-  }
-  // A decimal exponent: e/E followed by a signed integer ("1e3", "5E-2").
-  if (s.size() >= 2 && (s[0] == 'e' || s[0] == 'E')) {
-    size_t i = 1;
-    bool negative = false;
-    if (s[i] == '+' || s[i] == '-') negative = s[i++] == '-';
-    if (i >= s.size() || s.size() - i > 3) return std::nullopt;
-    int exponent = 0;
-    for (; i < s.size(); ++i) {
-      if (!std::isdigit(static_cast<unsigned char>(s[i]))) return std::nullopt;
-      exponent = exponent * 10 + (s[i] - '0');
-    }
-    return Suffix{negative ? -exponent : exponent, 0};
-  }
-  return std::nullopt;
-}
-
 }  // namespace
 
 void ApplyDefaults(Pod& pod) {
@@ -348,53 +317,9 @@ std::string SpecHash(const Pod& pod) {
 }
 
 std::optional<Quantity> ParseQuantity(const std::string& text, bool cpu) {
-  size_t i = 0;
-  bool negative = false;
-  if (i < text.size() && (text[i] == '+' || text[i] == '-')) negative = text[i++] == '-';
-  unsigned __int128 mantissa = 0;
-  int digits = 0;
-  int significant = 0;
-  int fraction_digits = 0;
-  bool seen_point = false;
-  for (; i < text.size(); ++i) {
-    char c = text[i];
-    if (c == '.' && !seen_point) {
-      seen_point = true;
-      continue;
-    }
-    if (!std::isdigit(static_cast<unsigned char>(c))) break;
-    ++digits;
-    if (seen_point) ++fraction_digits;
-    if (mantissa == 0 && c == '0') continue;
-    // More precision than this cannot matter for an int64 of bytes or millicores.
-    if (++significant > 30) return std::nullopt;
-    mantissa = mantissa * 10 + static_cast<unsigned>(c - '0');
-  }
-  if (digits == 0) return std::nullopt;
-  auto suffix = ParseSuffix(std::string_view(text).substr(i));
-  if (!suffix) return std::nullopt;
-  int exp10 = suffix->exp10 - fraction_digits + (cpu ? 3 : 0);
-  unsigned __int128 limit = static_cast<unsigned __int128>(INT64_MAX);
-  unsigned __int128 value = mantissa;
-  for (int k = 0; k < suffix->exp2; ++k) {
-    value <<= 1;
-    if (value > (static_cast<unsigned __int128>(1) << 120)) return std::nullopt;
-  }
-  for (; exp10 > 0; --exp10) {
-    value *= 10;
-    if (value > limit) return std::nullopt;
-  }
-  // Negative exponent: divide, rounding up as Kubernetes does (0.1 byte is 1 byte).
-  bool inexact = false;
-  for (; exp10 < 0 && value > 0; ++exp10) {
-    if (value % 10 != 0) inexact = true;
-    value /= 10;
-  }
-  if (exp10 < 0 && mantissa != 0) inexact = true;  // divided down to zero
-  if (inexact && !negative) value += 1;
-  if (value > limit) return std::nullopt;
-  int64_t signed_value = static_cast<int64_t>(value);
-  return Quantity{text, negative ? -signed_value : signed_value};
+  auto value = peapod::ParseQuantity(text, cpu ? QuantityScale::kMilli : QuantityScale::kUnits);
+  if (!value) return std::nullopt;
+  return Quantity{text, *value};
 }
 
 }  // namespace peapod::agent::controller

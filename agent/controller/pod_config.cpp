@@ -13,6 +13,7 @@
 #include <sstream>
 
 #include "atomic_writer.h"
+#include "peapod/parse.h"
 
 namespace peapod::agent::controller {
 namespace fs = std::filesystem;
@@ -319,12 +320,17 @@ std::optional<SecurityProfile> ConvertSeccomp(const std::optional<SeccompProfile
 }
 
 // The uid the image's USER names: "uid", "uid:gid"; nullopt for a name (cannot be verified).
-std::optional<int64_t> NumericImageUser(const std::string& user) {
+// The image is untrusted: a number that is no uid ("99999999999999999999") is an error.
+Result<std::optional<int64_t>> NumericImageUser(const std::string& user) {
   std::string u = user.substr(0, user.find(':'));
-  if (u.empty()) return 0;
+  if (u.empty()) return std::optional<int64_t>(0);
   if (!std::all_of(u.begin(), u.end(), [](char c) { return c >= '0' && c <= '9'; }))
-    return std::nullopt;
-  return std::stoll(u);
+    return std::optional<int64_t>();
+  auto uid = ParseUid(u);
+  if (!uid) {
+    return Fail(ErrorCode::kFailedPrecondition, "image user: " + uid.error().message);
+  }
+  return std::optional<int64_t>(*uid);
 }
 
 }  // namespace
@@ -345,8 +351,10 @@ Result<LinuxContainerSecurityContext> ConvertSecurityContext(const Pod& pod,
   // A group alone is refused by the runtime (the CRI says it MUST be); kubelet always names the
   // user, taking the image's when the pod does not: its uid, else its name, else root.
   if (out.run_as_group && !out.run_as_user) {
-    if (auto uid = NumericImageUser(image_user)) {
-      out.run_as_user = *uid;
+    auto uid = NumericImageUser(image_user);
+    if (!uid) return std::unexpected(uid.error());
+    if (*uid) {
+      out.run_as_user = **uid;
     } else {
       out.run_as_username = image_user.substr(0, image_user.find(':'));
     }
@@ -376,7 +384,9 @@ Result<LinuxContainerSecurityContext> ConvertSecurityContext(const Pod& pod,
   if (non_root) {
     std::optional<int64_t> uid = out.run_as_user;
     if (!uid) {
-      uid = NumericImageUser(image_user);
+      auto image_uid = NumericImageUser(image_user);
+      if (!image_uid) return std::unexpected(image_uid.error());
+      uid = *image_uid;
       if (!uid) {
         return Fail(ErrorCode::kFailedPrecondition,
                     "container has runAsNonRoot and image has non-numeric user (" + image_user +

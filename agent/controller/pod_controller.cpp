@@ -18,6 +18,8 @@
 
 #include "peapod/agent/agent.h"
 #include "peapod/atomic_file.h"
+#include "peapod/json_field.h"
+#include "peapod/parse.h"
 #include "peapod/runtime/security.h"
 #include "pod_worker.h"
 
@@ -235,11 +237,11 @@ struct PodController::Impl {
   }
 
   // Starts a worker for a pod (new, or loaded at start-up).
-  void Launch(Pod pod, PodRecord record) {
+  void Launch(Pod pod, PodRecord record, std::function<void()> on_adopted = nullptr) {
     std::string key = Key(pod.metadata.namespace_, pod.metadata.name);
     pod.metadata.uid = record.uid;
     auto worker = std::make_shared<PodWorker>(shared, std::move(pod), std::move(record));
-    worker->Start();
+    worker->Start(std::move(on_adopted));
     std::lock_guard lock(mu);
     pods[key] = std::move(worker);
   }
@@ -254,6 +256,39 @@ struct PodController::Impl {
     fs::create_directories(Dir(kind), ec);
     return WriteFileAtomically(Dir(kind) + "/" + ObjectFile(m.namespace_, m.name),
                                SourceJson(source).dump(), 0600);
+  }
+
+  // A record that cannot be loaded would fail again at every start: it is moved aside, so the
+  // agent starts and serves the rest, and kept for a human.
+  void Quarantine(const std::string& path, const std::string& why) {
+    auto moved = QuarantineFile(path);
+    if (!moved) {
+      spdlog::error("controller: record {} cannot be used ({}) nor quarantined: {}", path, why,
+                    moved.error().ToString());
+      return;
+    }
+    spdlog::error("controller: record {} cannot be used, quarantined as {}: {}", path, *moved, why);
+  }
+
+  // A pod whose adoption ends the agent (a crash no catch boundary stops) or throws would do
+  // so at every start. "<record>.adopting" counts the starts whose adoption of it never
+  // finished; at kMaxFailedAdoptions the record is quarantined instead of adopted again.
+  static constexpr int kMaxFailedAdoptions = 3;
+  bool AdoptionKeepsFailing(const std::string& path) {
+    std::string marker = path + ".adopting";
+    auto text = ReadWholeFile(marker);
+    int failed = 0;
+    if (text) failed = static_cast<int>(ParseUnsigned(*text, 1000).value_or(kMaxFailedAdoptions));
+    if (failed >= kMaxFailedAdoptions) {
+      Quarantine(path, "adopting its pod failed or ended the agent " + std::to_string(failed) +
+                           " starts in a row");
+      ::unlink(marker.c_str());
+      return true;
+    }
+    if (auto s = WriteFileAtomically(marker, std::to_string(failed + 1), 0600); !s) {
+      spdlog::warn("controller: {}: {}", marker, s.error().ToString());
+    }
+    return false;
   }
 
   Status LoadObjects();
@@ -299,8 +334,10 @@ Result<LoadedSource> LoadSourceFile(const std::string& path) {
     return Fail(ErrorCode::kInvalidArgument, path + ": not a controller record");
   }
   LoadedSource out;
-  out.source.name = j.value("source_name", "");
-  out.source.text = j.value("source_text", "");
+  JsonFields fields(j, path);
+  out.source.name = fields.Get<std::string>("source_name", "");
+  out.source.text = fields.Get<std::string>("source_text", "");
+  if (auto s = fields.Status(); !s) return std::unexpected(std::move(s.error()));
   auto set = ParseManifests(out.source.text, out.source.name);
   if (!set) return std::unexpected(std::move(set.error()).Context(path));
   out.set = std::move(*set);
@@ -325,7 +362,11 @@ Status PodController::Impl::LoadObjects() {
     for (const auto& path : JsonFiles(Dir(kind))) {
       auto loaded = LoadSourceFile(path);
       if (!loaded) {
-        spdlog::warn("controller: skipping {}: {}", path, loaded.error().ToString());
+        if (loaded.error().sys_errno != 0) {
+          spdlog::warn("controller: skipping {}: {}", path, loaded.error().ToString());
+        } else {
+          Quarantine(path, loaded.error().ToString());
+        }
         continue;
       }
       std::string file = fs::path(path).filename();
@@ -348,37 +389,61 @@ Status PodController::Impl::LoadObjects() {
 }
 
 Status PodController::Impl::LoadPods() {
+  // Adoption markers of records deleted since (a pod deleted before its adoption finished).
+  std::error_code ec;
+  for (auto it = fs::directory_iterator(Dir("pods"), ec); !ec && it != fs::directory_iterator();
+       it.increment(ec)) {
+    const fs::path& marker = it->path();
+    if (marker.extension() != ".adopting") continue;
+    std::error_code exists_ec;
+    if (!fs::exists(fs::path(marker).replace_extension(), exists_ec)) ::unlink(marker.c_str());
+  }
   std::set<std::string> uids;
   for (const auto& path : JsonFiles(Dir("pods"))) {
     auto text = ReadWholeFile(path);
     nlohmann::json j = text ? nlohmann::json::parse(*text, nullptr, false) : nlohmann::json();
     auto loaded = LoadSourceFile(path);
+    if (!loaded && loaded.error().sys_errno != 0) {
+      spdlog::warn("controller: skipping {}: {}", path, loaded.error().ToString());
+      continue;
+    }
     if (!loaded || j.is_discarded() || !j.is_object()) {
-      spdlog::warn("controller: skipping {}: {}", path,
-                   loaded ? "not a pod record" : loaded.error().ToString());
+      Quarantine(path, loaded ? "not a pod record" : loaded.error().ToString());
       continue;
     }
     PodRecord record;
     record.source_name = loaded->source.name;
     record.source_text = loaded->source.text;
-    record.uid = j.value("uid", "");
-    record.hash = j.value("hash", "");
-    record.created_at = j.value("created_at", int64_t{0});
-    record.initialized = j.value("initialized", false);
-    record.terminal_phase = j.value("terminal_phase", "");
-    record.deleting = j.value("deleting", false);
-    record.sandbox_attempt = j.value("sandbox_attempt", uint32_t{0});
-    if (j.contains("restart_counts") && j["restart_counts"].is_object()) {
-      record.restart_counts = j["restart_counts"].get<std::map<std::string, int32_t>>();
+    JsonFields fields(j, path);
+    record.uid = fields.Get<std::string>("uid", "");
+    record.hash = fields.Get<std::string>("hash", "");
+    record.created_at = fields.Get<int64_t>("created_at", 0);
+    record.initialized = fields.Get<bool>("initialized", false);
+    record.terminal_phase = fields.Get<std::string>("terminal_phase", "");
+    record.deleting = fields.Get<bool>("deleting", false);
+    record.sandbox_attempt = fields.Get<uint32_t>("sandbox_attempt", 0);
+    auto counts = fields.Get<nlohmann::json>("restart_counts", nlohmann::json::object());
+    Status read = fields.Status();
+    for (const auto& [name, count] : counts.items()) {
+      if (!read) break;
+      auto value = JsonAs<int32_t>(count, "restart_counts." + name);
+      if (!value) read = std::unexpected(std::move(value.error()).Context(path));
+      if (value) record.restart_counts[name] = *value;
+    }
+    if (!read) {
+      Quarantine(path, read.error().ToString());
+      continue;
     }
     std::string file = fs::path(path).filename();
     for (auto& pod : loaded->set.pods) {
       if (ObjectFile(pod.metadata.namespace_, pod.metadata.name) != file) continue;
       if (record.uid.empty()) break;
+      if (AdoptionKeepsFailing(path)) break;
       uids.insert(record.uid);
       spdlog::info("controller: loaded pod {}/{} ({})", pod.metadata.namespace_, pod.metadata.name,
                    record.uid);
-      Launch(std::move(pod), std::move(record));
+      Launch(std::move(pod), std::move(record),
+             [marker = path + ".adopting"] { ::unlink(marker.c_str()); });
       break;
     }
   }

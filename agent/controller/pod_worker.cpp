@@ -8,8 +8,10 @@
 #include <filesystem>
 #include <nlohmann/json.hpp>
 
+#include "../src/crash_point.h"
 #include "peapod/agent/agent.h"
 #include "peapod/atomic_file.h"
+#include "peapod/catch_boundary.h"
 #include "peapod/image/image_service.h"
 
 namespace peapod::agent::controller {
@@ -139,8 +141,15 @@ PodWorker::~PodWorker() {
   for (auto& s : slots_) StopProbes(*s);
 }
 
-void PodWorker::Start() {
+void PodWorker::Start(std::function<void()> on_adopted) {
+  on_adopted_ = std::move(on_adopted);
   thread_ = std::thread([this] { Run(); });
+}
+
+void PodWorker::Adopted() {
+  if (!on_adopted_) return;
+  Guarded("record adoption", on_adopted_);
+  on_adopted_ = nullptr;
 }
 
 void PodWorker::RequestDelete() {
@@ -171,9 +180,22 @@ bool PodWorker::Stopping() {
   return stop_ || delete_requested_;
 }
 
+// The worker's catch boundary: an exception nobody expected (a bug, or input no check caught)
+// becomes an error in the log and an Event on the pod; the worker goes on with the next sync,
+// and the agent with its other pods.
+bool PodWorker::Guarded(const char* step, const std::function<void()>& body) {
+  auto done = CatchAll("pod " + key_ + ": " + step, body);
+  if (done) return true;
+  Event("Warning", "InternalError", "", done.error().message);
+  return false;
+}
+
 void PodWorker::Run() {
-  Adopt();
-  Publish();
+  bool adopted = Guarded("adopt", [this] {
+    CrashPoint("pod-adopt");
+    Adopt();
+  });
+  adopted = Guarded("publish", [this] { Publish(); }) && adopted;
   for (;;) {
     bool do_delete = false;
     {
@@ -184,21 +206,30 @@ void PodWorker::Run() {
         break;
     }
     if (do_delete) {
-      record_.deleting = true;
-      Persist();
-      Terminate(true);
-      Cleanup();
+      Guarded("delete", [this] {
+        record_.deleting = true;
+        Persist();
+        Terminate(true);
+        Cleanup();
+      });
       break;
     }
     next_wake_ = Clock::now() + shared_.config.relist_period;
-    Sync();
-    Publish();
+    bool synced = Guarded("sync", [this] {
+      Sync();
+      Publish();
+    });
+    if (adopted && synced) Adopted();
     std::unique_lock lock(mu_);
     cv_.wait_until(lock, next_wake_, [this] { return stop_ || delete_requested_ || wake_; });
     wake_ = false;
   }
-  for (auto& s : slots_) StopProbes(*s);
-  Publish();
+  Guarded("stop", [this] {
+    for (auto& s : slots_) StopProbes(*s);
+    Publish();
+  });
+  // Stopped (or deleted) cleanly after an adoption that threw nothing: it did not end the agent.
+  if (adopted) Adopted();
   {
     std::lock_guard lock(mu_);
     finished_ = true;

@@ -9,6 +9,7 @@
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -66,7 +67,9 @@ class PodWorker {
   PodWorker(const PodWorker&) = delete;
   PodWorker& operator=(const PodWorker&) = delete;
 
-  void Start();
+  // `on_adopted` runs once, on the worker's thread, when the pod was adopted and synced once
+  // without an exception, or when the worker stops cleanly after such an adoption.
+  void Start(std::function<void()> on_adopted = nullptr);
   // Graceful termination and removal of everything the pod had, then the worker finishes.
   void RequestDelete();
   void WaitFinished();
@@ -115,6 +118,8 @@ class PodWorker {
 
   void Event(const std::string& type, const std::string& reason, const std::string& object,
              const std::string& message);
+  bool Guarded(const char* step, const std::function<void()>& body);
+  void Adopted();
   void Persist();
   void Publish();
   ContainerStatusView SlotView(const Slot& s);
@@ -153,6 +158,7 @@ class PodWorker {
 
   std::atomic<bool> finished_{false};
   std::thread thread_;
+  std::function<void()> on_adopted_;
 };
 
 }  // namespace peapod::agent::controller

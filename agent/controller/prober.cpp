@@ -10,6 +10,8 @@
 #include <cstring>
 
 #include "peapod/agent/container_manager.h"
+#include "peapod/catch_boundary.h"
+#include "peapod/parse.h"
 #include "peapod/unique_fd.h"
 
 namespace peapod::agent::controller {
@@ -102,8 +104,11 @@ Result<int> ResolvePort(const std::variant<int32_t, std::string>& port,
     if (p.name == name) return p.container_port;
   }
   // A number written as a string.
-  if (!name.empty() && name.find_first_not_of("0123456789") == std::string::npos)
-    return std::stoi(name);
+  if (!name.empty() && name.find_first_not_of("0123456789") == std::string::npos) {
+    auto number = ParsePort(name);
+    if (!number) return std::unexpected(std::move(number.error()).Context("probe port"));
+    return *number;
+  }
   return Fail(ErrorCode::kNotFound, "port \"" + name + "\" not found in the container's ports");
 }
 
@@ -155,10 +160,15 @@ HandlerResult HttpGet(const std::string& host, int port, const HttpGetAction& ac
     }
   }
   // "HTTP/1.1 200 OK"
-  int status = 0;
-  if (std::sscanf(response.c_str(), "HTTP/%*d.%*d %d", &status) != 1) {
-    return {false, "Get \"" + url + "\": malformed HTTP status line"};
+  // "HTTP/1.1 200 OK": the target is untrusted, so the code is read as exactly three digits.
+  size_t space = response.find(' ');
+  std::optional<uint64_t> code;
+  if (response.starts_with("HTTP/") && space != std::string::npos && space + 4 <= response.size() &&
+      (space + 4 == response.size() || response[space + 4] == ' ' || response[space + 4] == '\r')) {
+    code = ParseUnsigned(std::string_view(response).substr(space + 1, 3), 999);
   }
+  if (!code) return {false, "Get \"" + url + "\": malformed HTTP status line"};
+  int status = static_cast<int>(*code);
   if (status >= 200 && status < 400) return {true, ""};
   return {false, "HTTP probe failed with statuscode: " + std::to_string(status)};
 }
@@ -421,7 +431,8 @@ ProbeWorker::ProbeWorker(ProbeKind kind, Probe probe, ProbeTarget target,
       started_(std::move(started)),
       on_failure_(std::move(on_failure)),
       on_change_(std::move(on_change)) {
-  thread_ = std::thread([this] { Run(); });
+  // The probe thread's catch boundary; a handler's own exception is a failed probe (below).
+  thread_ = std::thread([this] { (void)CatchAll("probe thread", [this] { Run(); }); });
 }
 
 ProbeWorker::~ProbeWorker() {
@@ -451,7 +462,12 @@ void ProbeWorker::Run() {
       if (!SleepFor(std::min(period, milliseconds(100)))) return;
       continue;
     }
-    HandlerResult r = RunHandler(containers_, probe_.handler, target_, timeout);
+    // The target is untrusted: whatever escapes the handler fails the probe, with its reason in
+    // the pod's events, and never the agent.
+    HandlerResult r;
+    auto ran =
+        CatchAll("probe", [&] { r = RunHandler(containers_, probe_.handler, target_, timeout); });
+    if (!ran) r = {false, ran.error().message};
     {
       std::lock_guard lock(mu_);
       if (stop_) return;

@@ -8,6 +8,8 @@
 #include <cstdint>
 #include <cstring>
 
+#include "peapod/catch_boundary.h"
+
 namespace peapod::agent {
 namespace {
 constexpr uint64_t kWakeToken = 0;
@@ -27,7 +29,8 @@ Result<std::unique_ptr<ExitMonitor>> ExitMonitor::Start(Callback callback) {
   if (::epoll_ctl(m->epoll_.Get(), EPOLL_CTL_ADD, m->wake_.Get(), &ev) != 0) {
     return FailErrno("exit monitor: watch eventfd");
   }
-  m->thread_ = std::thread([raw = m.get()] { raw->Run(); });
+  m->thread_ =
+      std::thread([raw = m.get()] { (void)CatchAll("exit monitor", [raw] { raw->Run(); }); });
   return m;
 }
 
@@ -99,7 +102,10 @@ void ExitMonitor::Run() {
         if (it == watched_.end()) continue;  // unwatched meanwhile
         key = it->second.first;
       }
-      if (!callback_(key)) {
+      // One exit whose handling throws is dropped (and logged); the others are still handled.
+      bool handled = true;
+      (void)CatchAll("exit monitor: handle exit of " + key, [&] { handled = callback_(key); });
+      if (!handled) {
         still_pending.push_back(token);
         continue;
       }

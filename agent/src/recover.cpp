@@ -30,6 +30,7 @@
 #include "peapod/cni/cni_client.h"
 #include "peapod/cni/result_cache.h"
 #include "peapod/image/image_service.h"
+#include "peapod/parse.h"
 #include "peapod/runtime/process.h"
 
 namespace peapod::agent {
@@ -39,6 +40,18 @@ Result<nlohmann::json> ParseRecord(const std::string& id, const std::string& tex
   auto j = nlohmann::json::parse(text, nullptr, false);
   if (j.is_discarded()) return Fail(ErrorCode::kInternal, "record " + id + " is not valid JSON");
   return j;
+}
+
+void QuarantineRecord(const StateStore& store, RecordKind kind, const std::string& id,
+                      const Error& why) {
+  const char* what = kind == RecordKind::kSandbox ? "sandbox" : "container";
+  auto moved = QuarantineFile(store.PathOf(kind, id));
+  if (!moved) {
+    spdlog::error("{} {}: unusable record ({}) could not be quarantined: {}", what, id,
+                  why.ToString(), moved.error().ToString());
+    return;
+  }
+  spdlog::error("{} {}: unusable record quarantined as {}: {}", what, id, *moved, why.ToString());
 }
 
 std::string Canonical(const std::string& path) {
@@ -51,8 +64,10 @@ std::string Canonical(const std::string& path) {
 std::string UnescapeMountPath(const std::string& s) {
   std::string out;
   for (size_t i = 0; i < s.size(); ++i) {
-    if (s[i] == '\\' && i + 3 < s.size() && std::isdigit(static_cast<unsigned char>(s[i + 1]))) {
-      out += static_cast<char>(std::stoi(s.substr(i + 1, 3), nullptr, 8));
+    auto octal = [&](size_t k) { return k < s.size() && s[k] >= '0' && s[k] <= '7'; };
+    if (s[i] == '\\' && octal(i + 1) && octal(i + 2) && octal(i + 3)) {
+      out +=
+          static_cast<char>(((s[i + 1] - '0') << 6) | ((s[i + 2] - '0') << 3) | (s[i + 3] - '0'));
       i += 3;
     } else {
       out += s[i];
@@ -108,8 +123,9 @@ std::map<std::string, std::vector<pid_t>> FindPauseProcesses(const std::string& 
   std::error_code ec;
   for (const auto& entry : std::filesystem::directory_iterator("/proc", ec)) {
     std::string name = entry.path().filename();
-    if (name.empty() || name.find_first_not_of("0123456789") != std::string::npos) continue;
-    pid_t pid = static_cast<pid_t>(std::stol(name));
+    auto number = ParseUnsigned(name, INT32_MAX);
+    if (!number) continue;
+    auto pid = static_cast<pid_t>(*number);
     if (pid == ::getpid()) continue;
     std::string ledger = LedgerOf(pid);
     if (!ledger.starts_with(prefix) || !ledger.ends_with("/exits")) continue;
@@ -156,8 +172,10 @@ Status SandboxManager::Recover() {
     auto j = ParseRecord(id, text);
     Status loaded = j ? LoadSandboxRecord(*j, *entry) : Status(std::unexpected(j.error()));
     if (!loaded) {
-      // A record we cannot read cannot be acted on; keep it for a human, skip the sandbox.
-      spdlog::error("sandbox {}: {}", id, loaded.error().ToString());
+      // A record we cannot read cannot be acted on, and would fail at every start: it is moved
+      // aside for a human, and what it described is swept as left over.
+      QuarantineRecord(*store_, RecordKind::kSandbox, id, loaded.error());
+      recorded.erase(id);
       continue;
     }
     auto sandbox = runtime::Sandbox::Adopt(entry->spec, entry->pause);
@@ -279,7 +297,8 @@ Status ContainerManager::Recover() {
     auto j = ParseRecord(id, text);
     Status loaded = j ? LoadContainerRecord(*j, *entry) : Status(std::unexpected(j.error()));
     if (!loaded) {
-      spdlog::error("container {}: {}", id, loaded.error().ToString());
+      QuarantineRecord(*store_, RecordKind::kContainer, id, loaded.error());
+      recorded.erase(id);
       continue;
     }
     auto sandbox = sandboxes_->Find(entry->sandbox_id);

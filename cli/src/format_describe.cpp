@@ -30,6 +30,9 @@ std::string Str(const json& obj, const char* key) {
   return "";
 }
 
+// A value that should be a string, printed as what it is when it is not.
+std::string Text(const json& v) { return v.is_string() ? v.get<std::string>() : v.dump(); }
+
 std::string OrNone(const std::string& s) { return s.empty() ? "<none>" : s; }
 
 // "Tue, 24 Nov 2026 14:54:21 +0000", as kubectl prints times in describe.
@@ -79,7 +82,7 @@ std::string HandlerText(const json& probe) {
   if (const json& exec = Field(probe, "exec"); exec.is_object()) {
     std::string cmd;
     for (const auto& part : Array(exec, "command"))
-      cmd += (cmd.empty() ? "" : " ") + part.get<std::string>();
+      cmd += (cmd.empty() ? "" : " ") + Text(part);
     return "exec [" + cmd + "]";
   }
   if (const json& get = Field(probe, "httpGet"); get.is_object()) {
@@ -144,7 +147,7 @@ void DescribeContainer(Writer& w, const json& c, const json& status) {
     const json& parts = Array(c, key);
     if (parts.empty()) continue;
     w.Line(4, key == std::string("command") ? "Command" : "Args", "");
-    for (const auto& part : parts) w.Raw("      " + part.get<std::string>() + "\n");
+    for (const auto& part : parts) w.Raw("      " + Text(part) + "\n");
   }
   DescribeState(w, "State", Field(status, "state"));
   const json& last = Field(status, "lastState");
@@ -159,7 +162,7 @@ void DescribeContainer(Writer& w, const json& c, const json& status) {
     const json& r = Field(resources, kind);
     if (!r.is_object() || r.empty()) continue;
     w.Line(4, kind == std::string("limits") ? "Limits" : "Requests", "");
-    for (const auto& [k, v] : r.items()) w.Line(6, k, v.get<std::string>(), kWidth - 2);
+    for (const auto& [k, v] : r.items()) w.Line(6, k, Text(v), kWidth - 2);
   }
   if (const json& p = Field(c, "livenessProbe"); p.is_object())
     w.Line(4, "Liveness", ProbeText(p), kWidth);

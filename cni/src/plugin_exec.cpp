@@ -215,8 +215,9 @@ Result<std::string> FindPlugin(const std::string& name, const std::vector<std::s
     }
     searched += (searched.empty() ? "" : ":") + dir;
   }
-  return Fail(ErrorCode::kNotFound, "cni plugin \"" + name + "\" not found in " +
-                                        (searched.empty() ? "(no dirs)" : searched));
+  // Not kNotFound: that is the CRI's "no such pod" once it reaches a stop or remove.
+  return Fail(ErrorCode::kFailedPrecondition, "cni plugin \"" + name + "\" not found in " +
+                                                  (searched.empty() ? "(no dirs)" : searched));
 }
 
 }  // namespace peapod::cni

@@ -2,6 +2,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "peapod/json_field.h"
+
 namespace peapod::cni {
 
 namespace {
@@ -121,9 +123,10 @@ Result<AddResult> ParseAddResult(std::string_view text) {
 std::optional<PluginError> ParsePluginError(std::string_view output) {
   json doc = json::parse(output, nullptr, /*allow_exceptions=*/false);
   if (doc.is_discarded() || !doc.is_object()) return std::nullopt;
-  auto code = doc.find("code");
-  if (code == doc.end() || !code->is_number_integer()) return std::nullopt;
-  return PluginError{code->get<int>(), StringField(doc, "msg"), StringField(doc, "details")};
+  // The plugin's output is untrusted: a code beyond int is no error code.
+  auto code = RequiredJsonField<int>(doc, "code");
+  if (!code) return std::nullopt;
+  return PluginError{*code, StringField(doc, "msg"), StringField(doc, "details")};
 }
 
 }  // namespace peapod::cni

@@ -12,6 +12,7 @@
 #include <sstream>
 
 #include "peapod/atomic_file.h"
+#include "peapod/json_field.h"
 #include "peapod/unique_fd.h"
 
 namespace peapod::cni {
@@ -52,7 +53,8 @@ json CacheEntryToJson(const CacheEntry& e) {
 
 Result<CacheEntry> CacheEntryFromJson(const std::string& text) {
   json doc = json::parse(text, nullptr, /*allow_exceptions=*/false);
-  if (doc.is_discarded() || !doc.is_object() || doc.value("kind", "") != kKind) {
+  auto kind = JsonField<std::string>(doc, "kind", "");
+  if (doc.is_discarded() || !kind || *kind != kKind) {
     return Fail(ErrorCode::kInternal, "not a peapod CNI cache entry");
   }
   auto str = [&](const char* key) {

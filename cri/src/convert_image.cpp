@@ -1,7 +1,7 @@
 // Image messages.
 #include "peapod/cri/convert_image.h"
 
-#include <charconv>
+#include "peapod/parse.h"
 
 namespace peapod::cri {
 
@@ -25,10 +25,9 @@ void ToProto(const image::ImageRecord& in, const std::optional<std::string>& use
   if (!user || user->empty()) return;
   // Only the user part counts: "uid:gid" or "name:group".
   std::string name = user->substr(0, user->find(':'));
-  int64_t uid = 0;
-  auto [end, ec] = std::from_chars(name.data(), name.data() + name.size(), uid);
-  if (ec == std::errc() && end == name.data() + name.size()) {
-    out->mutable_uid()->set_value(uid);
+  auto uid = ParseUnsigned(name, kMaxId);
+  if (uid) {
+    out->mutable_uid()->set_value(static_cast<int64_t>(*uid));
   } else {
     out->set_username(name);
   }

@@ -18,6 +18,7 @@
 #include "peapod/cri/streaming/agent_runtime.h"
 #include "peapod/cri/streaming/server.h"
 #include "peapod/cri/pod_service.h"
+#include "peapod/cri/rpc_catch_boundary.h"
 #include "peapod/cri/runtime_service.h"
 
 namespace peapod::cri {
@@ -124,6 +125,7 @@ Result<std::unique_ptr<CriServer>> CriServer::Start(agent::Agent& agent, CriServ
   builder.RegisterService(server->runtime_service_.get());
   builder.RegisterService(server->image_service_.get());
   if (server->pod_service_) builder.RegisterService(server->pod_service_.get());
+  builder.experimental().SetInterceptorCreators(RpcCatchBoundary());
   server->server_ = builder.BuildAndStart();
   if (!server->server_) {
     return Fail(ErrorCode::kUnavailable,

@@ -29,6 +29,11 @@ grpc::StatusCode ToGrpcCode(ErrorCode code) {
 }
 
 grpc::Status ToGrpcStatus(const Error& error) {
+  // NOT_FOUND means "no such id" to kubelet (a stop or remove then counts as done). An error
+  // that came from a syscall is never that, whatever code someone gave it.
+  if (error.code == ErrorCode::kNotFound && error.sys_errno != 0) {
+    return grpc::Status(grpc::StatusCode::FAILED_PRECONDITION, error.ToString());
+  }
   return grpc::Status(ToGrpcCode(error.code), error.ToString());
 }
 

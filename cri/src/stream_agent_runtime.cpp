@@ -11,6 +11,7 @@
 #include <thread>
 
 #include "peapod/agent/agent.h"
+#include "peapod/catch_boundary.h"
 #include "peapod/cri/streaming/agent_runtime.h"
 
 namespace peapod::cri::streaming {
@@ -193,7 +194,7 @@ Result<UniqueFd> DialInNetworkNamespace(const std::string& netns_path, uint16_t 
   // setns(CLONE_NEWNET) changes only the calling thread; a socket keeps the namespace it was
   // made in. So a throwaway thread joins the pod, connects, and ends.
   Result<UniqueFd> result = Fail(ErrorCode::kInternal, "dial thread did not run");
-  std::thread dialer([&] {
+  std::thread dialer = StartGuardedThread("port-forward: dial", [&] {
     if (::setns(ns.Get(), CLONE_NEWNET) != 0) {
       result = FailErrno("join network namespace " + netns_path);
       return;

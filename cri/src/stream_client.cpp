@@ -12,6 +12,8 @@
 #include "peapod/cri/streaming/http.h"
 #include "peapod/cri/streaming/spdy.h"
 #include "peapod/cri/streaming/websocket.h"
+#include "peapod/json_field.h"
+#include "peapod/parse.h"
 
 namespace peapod::cri::streaming {
 namespace {
@@ -87,17 +89,22 @@ Result<int> ExitCodeFrom(const std::string& payload) {
   if (payload.empty()) return 0;
   auto status = nlohmann::json::parse(payload, nullptr, false);
   if (!status.is_object()) return Fail(ErrorCode::kInternal, payload);
-  if (status.value("status", "") == "Success") return 0;
-  if (status.value("reason", "") == "NonZeroExitCode" && status.contains("details") &&
-      status["details"].is_object()) {
-    for (const auto& cause : status["details"].value("causes", nlohmann::json::array())) {
-      if (!cause.is_object()) continue;
-      if (cause.value("reason", "") == "ExitCode") {
-        return std::atoi(cause.value("message", "1").c_str());
-      }
+  auto text = [](const nlohmann::json& object, std::string_view key) {
+    return JsonField<std::string>(object, key, "").value_or("");
+  };
+  if (text(status, "status") == "Success") return 0;
+  auto details = JsonField<nlohmann::json>(status, "details", nlohmann::json::object());
+  if (text(status, "reason") == "NonZeroExitCode" && details && details->is_object()) {
+    auto causes = JsonField<nlohmann::json>(*details, "causes", nlohmann::json::array());
+    for (const auto& cause : causes.value_or(nlohmann::json::array())) {
+      if (!cause.is_object() || text(cause, "reason") != "ExitCode") continue;
+      // An exit status is 0-255; anything else in the message is not one.
+      auto code = ParseUnsigned(text(cause, "message"), 255);
+      return code ? static_cast<int>(*code) : 1;
     }
   }
-  return Fail(ErrorCode::kInternal, status.value("message", payload));
+  std::string message = text(status, "message");
+  return Fail(ErrorCode::kInternal, message.empty() ? payload : message);
 }
 
 // Copies `fd` to `send` until end of file or `stop`; then calls `eof`.

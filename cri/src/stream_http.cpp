@@ -8,6 +8,7 @@
 #include <cstring>
 
 #include "peapod/cri/streaming/http.h"
+#include "peapod/parse.h"
 
 namespace peapod::cri::streaming {
 namespace {
@@ -118,8 +119,8 @@ Result<HttpHead> ParseHttpHead(std::string_view text, bool request) {
     }
   } else {
     head.version = line.substr(0, sp1);
-    auto code = line.substr(sp1 + 1, 3);
-    head.status = std::atoi(std::string(code).c_str());
+    auto code = ParseUnsigned(line.substr(sp1 + 1, 3), 999);
+    head.status = code ? static_cast<int>(*code) : 0;
     if (sp2 != std::string_view::npos) head.reason = line.substr(sp2 + 1);
     if (head.status < 100) return Fail(ErrorCode::kInvalidArgument, "HTTP: bad status line");
   }
@@ -183,9 +184,9 @@ Result<ParsedUrl> ParseHttpUrl(std::string_view url) {
     if (colon != std::string_view::npos) port = authority.substr(colon + 1);
   }
   if (!port.empty()) {
-    int p = std::atoi(std::string(port).c_str());
-    if (p <= 0 || p > 65535) return Fail(ErrorCode::kInvalidArgument, "URL: bad port");
-    out.port = static_cast<uint16_t>(p);
+    auto p = ParsePort(port);
+    if (!p) return std::unexpected(std::move(p.error()).Context("URL"));
+    out.port = *p;
   }
   if (out.host.empty()) return Fail(ErrorCode::kInvalidArgument, "URL: no host");
   return out;

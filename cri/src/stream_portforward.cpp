@@ -9,6 +9,8 @@
 #include <map>
 #include <thread>
 
+#include "peapod/catch_boundary.h"
+#include "peapod/parse.h"
 #include "stream_sessions.h"
 
 namespace peapod::cri::streaming {
@@ -37,15 +39,6 @@ struct SpdyForward {
   bool client_done = false;
   bool started = false;
 };
-
-Result<uint16_t> ParsePort(const std::string& text) {
-  char* end = nullptr;
-  long port = std::strtol(text.c_str(), &end, 10);
-  if (text.empty() || *end != '\0' || port <= 0 || port > 65535) {
-    return Fail(ErrorCode::kInvalidArgument, "invalid port \"" + text + "\"");
-  }
-  return static_cast<uint16_t>(port);
-}
 
 class SpdyPortForwarder {
  public:
@@ -136,7 +129,7 @@ class SpdyPortForwarder {
       return;
     }
     f->socket = std::move(*socket);
-    f->pump = std::thread([this, f] {
+    f->pump = StartGuardedThread("port-forward: pump", [this, f] {
       char buf[kCopyChunk];
       for (;;) {
         ssize_t n = ::recv(f->socket.Get(), buf, sizeof(buf), 0);
@@ -213,7 +206,7 @@ void ServePortForwardWebSocket(WebSocketConnection& conn, StreamingRuntime& runt
   if (running == 0) (void)conn.WriteClose(1000);
   for (size_t i = 0; i < forwards.size(); ++i) {
     if (!forwards[i].socket) continue;
-    forwards[i].pump = std::thread([&, i] {
+    forwards[i].pump = StartGuardedThread("port-forward: pump", [&, i] {
       char buf[kCopyChunk + 1];
       buf[0] = static_cast<char>(2 * i);
       for (;;) {

@@ -9,6 +9,8 @@
 #include <nlohmann/json.hpp>
 #include <thread>
 
+#include "peapod/catch_boundary.h"
+#include "peapod/json_field.h"
 #include "stream_sessions.h"
 
 namespace peapod::cri::streaming {
@@ -61,11 +63,11 @@ class Input {
       auto size = nlohmann::json::parse(resize_buffer_.substr(open, close - open + 1), nullptr,
                                         /*allow_exceptions=*/false);
       resize_buffer_.erase(0, close + 1);
-      if (!size.is_object()) continue;
-      auto width = size.value("Width", 0u);
-      auto height = size.value("Height", 0u);
-      if (width == 0 || height == 0 || width > 0xffff || height > 0xffff) continue;
-      (void)target_->Resize(static_cast<uint16_t>(width), static_cast<uint16_t>(height));
+      // The client's JSON: {"Width": "x"} or {"Width": -1} is skipped, like any garbage.
+      auto width = JsonField<uint16_t>(size, "Width", 0);
+      auto height = JsonField<uint16_t>(size, "Height", 0);
+      if (!width || !height || *width == 0 || *height == 0) continue;
+      (void)target_->Resize(*width, *height);
     }
     if (resize_buffer_.size() > 4096) resize_buffer_.clear();  // garbage, not sizes
   }
@@ -114,7 +116,8 @@ void RunSession(Channel& channel, ChannelVersion version, const RemoteCommandOpt
     if (options.stdout) channel.CloseOutput(kStdoutChannel);
     if (options.stderr) channel.CloseOutput(kStderrChannel);
     channel.Finish();
-    std::thread closer([&] { AwaitClientClose(channel, mu, cv, reader_done); });
+    std::thread closer = StartGuardedThread(
+        "streaming " + options.what, [&] { AwaitClientClose(channel, mu, cv, reader_done); });
     Input ignore(nullptr);
     channel.ReadLoop(ignore);
     {
@@ -163,12 +166,13 @@ void RunSession(Channel& channel, ChannelVersion version, const RemoteCommandOpt
       std::lock_guard lock(mu);
       ++pumps_running;
     }
-    pumps.emplace_back(pump, fd, id, forward);
+    pumps.push_back(StartGuardedThread("streaming " + options.what + ": output",
+                                       [=, &pump] { pump(fd, id, forward); }));
   };
   add_pump(t.output_fd(), kStdoutChannel, options.stdout);
   add_pump(t.error_fd(), kStderrChannel, options.stderr && !options.tty);
 
-  std::thread waiter([&] {
+  std::thread waiter = StartGuardedThread("streaming " + options.what, [&] {
     auto code = t.Wait(cancel.Get());
     {
       // Output a left-behind child still holds open is read for a moment, not forever.

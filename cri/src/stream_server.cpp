@@ -11,8 +11,10 @@
 #include <algorithm>
 #include <variant>
 
+#include "peapod/catch_boundary.h"
 #include "peapod/cri/streaming/http.h"
 #include "peapod/cri/streaming/server.h"
+#include "peapod/parse.h"
 #include "stream_sessions.h"
 
 namespace peapod::cri::streaming {
@@ -94,12 +96,11 @@ Result<std::pair<std::string, uint16_t>> SplitHostPort(const std::string& addres
   std::string host = address.substr(0, colon);
   if (host.size() >= 2 && host.front() == '[' && host.back() == ']')
     host = host.substr(1, host.size() - 2);
-  char* end = nullptr;
-  long port = std::strtol(address.c_str() + colon + 1, &end, 10);
-  if (*end != '\0' || port < 0 || port > 65535 || colon + 1 == address.size()) {
-    return Fail(ErrorCode::kInvalidArgument, "stream address \"" + address + "\": bad port");
+  auto port = ParsePort(std::string_view(address).substr(colon + 1), /*allow_zero=*/true);
+  if (!port) {
+    return std::unexpected(std::move(port.error()).Context("stream address \"" + address + "\""));
   }
-  return std::make_pair(host, static_cast<uint16_t>(port));
+  return std::make_pair(host, *port);
 }
 
 Result<UniqueFd> Listen(const std::string& host, uint16_t port, std::string* bound) {
@@ -156,7 +157,8 @@ Result<std::unique_ptr<StreamingServer>> StreamingServer::Start(StreamingServerO
   server->listen_fd_ = std::move(*fd);
   server->stop_fd_.Reset(::eventfd(0, EFD_CLOEXEC));
   if (!server->stop_fd_) return FailErrno("streaming server: eventfd");
-  server->acceptor_ = std::thread([s = server.get()] { s->AcceptLoop(); });
+  server->acceptor_ = std::thread(
+      [s = server.get()] { (void)CatchAll("streaming server: accept", [s] { s->AcceptLoop(); }); });
   spdlog::info("streaming server (exec, attach, port-forward) on http://{}", server->address_);
   return server;
 }
@@ -267,7 +269,10 @@ void StreamingServer::AcceptLoop() {
     uint64_t id = next_connection_++;
     Connection& c = connections_[id];
     c.fd = fd;
-    c.thread = std::thread([this, id, fd] { Serve(id, fd); });
+    // A connection's catch boundary: a client's bytes end that connection at worst.
+    c.thread = std::thread([this, id, fd] {
+      (void)CatchAll("streaming connection " + std::to_string(id), [&] { Serve(id, fd); });
+    });
   }
 }
 
@@ -402,8 +407,7 @@ void StreamingServer::Serve(uint64_t id, int fd) {
     }
     for (size_t at = 0; at < list.size();) {
       size_t comma = std::min(list.find(',', at), list.size());
-      long p = std::strtol(list.substr(at, comma - at).c_str(), nullptr, 10);
-      if (p > 0 && p <= 65535) ports.push_back(static_cast<uint16_t>(p));
+      if (auto p = ParsePort(std::string_view(list).substr(at, comma - at))) ports.push_back(*p);
       at = comma + 1;
     }
     ServePortForwardWebSocket(ws, *runtime_, request.pod_sandbox_id, ports);

@@ -12,6 +12,7 @@
 #include <optional>
 
 #include "peapod/image/layer_unpacker.h"
+#include "peapod/json_field.h"
 #include "peapod/unique_fd.h"
 
 namespace peapod::image {
@@ -194,8 +195,11 @@ Result<std::vector<LoadedImage>> LoadDockerSave(ContentStore& store, Staged& s) 
   std::vector<LoadedImage> out;
   for (const auto& entry : m) {
     LoadedImage img;
-    std::string config = entry.value("Config", "");
-    auto cfg = s.Commit(config);
+    auto config = RequiredJsonField<std::string>(entry, "Config");
+    if (!config) {
+      return std::unexpected(std::move(config.error()).Context("docker save manifest.json"));
+    }
+    auto cfg = s.Commit(*config);
     if (!cfg) return std::unexpected(cfg.error());
     img.config_digest = *cfg;
     if (auto it = entry.find("RepoTags"); it != entry.end() && it->is_array()) {

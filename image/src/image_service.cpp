@@ -13,6 +13,7 @@
 
 #include "files.h"
 #include "peapod/atomic_file.h"
+#include "peapod/catch_boundary.h"
 #include "peapod/image/archive_loader.h"
 #include "peapod/image/reference.h"
 
@@ -260,9 +261,16 @@ Result<std::string> ImageService::PullShared(std::string_view ref_text, const Au
     }
   };
   size_t n = std::min<size_t>(std::max(options_.parallel_downloads, 1), m.layers.size());
+  // The pull's catch boundary: an exception in one download fails the pull, never the agent.
+  auto guarded = [&] {
+    auto done = CatchAll("pull " + ref->String(), worker);
+    if (done) return;
+    std::lock_guard lock(error_mutex);
+    if (!first_error) first_error = done.error();
+  };
   std::vector<std::thread> threads;
-  for (size_t i = 1; i < n; ++i) threads.emplace_back(worker);
-  worker();
+  for (size_t i = 1; i < n; ++i) threads.emplace_back(guarded);
+  guarded();
   for (auto& t : threads) t.join();
   if (first_error) return std::unexpected(*first_error);
 

@@ -1,6 +1,7 @@
 #include "peapod/image/image_store.h"
 
 #include <dirent.h>
+#include <spdlog/spdlog.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -10,6 +11,7 @@
 #include "peapod/atomic_file.h"
 #include "peapod/image/digest.h"
 #include "peapod/image/reference.h"
+#include "peapod/json_field.h"
 
 namespace peapod::image {
 namespace {
@@ -24,12 +26,6 @@ void AddUnique(std::vector<std::string>& v, const std::string& s) {
 }
 bool Contains(const std::vector<std::string>& v, const std::string& s) {
   return std::find(v.begin(), v.end(), s) != v.end();
-}
-
-// A count the record may lack (older records) or hold in the wrong type (a damaged one): 0.
-uint64_t UnsignedField(const json& object, const char* key) {
-  auto it = object.find(key);
-  return it != object.end() && it->is_number_unsigned() ? it->get<uint64_t>() : 0;
 }
 
 }  // namespace
@@ -57,16 +53,24 @@ Result<ImageRecord> ImageRecordFromJson(std::string_view text) {
   if (j.is_discarded() || !j.is_object())
     return Fail(ErrorCode::kInvalidArgument, "image record is not a JSON object");
   ImageRecord r;
-  r.id = j.value("id", "");
-  r.manifest_digest = j.value("manifestDigest", "");
-  r.repo_tags = j.value("repoTags", std::vector<std::string>{});
-  r.repo_digests = j.value("repoDigests", std::vector<std::string>{});
-  r.size = j.value("size", uint64_t{0});
-  r.created = j.value("created", "");
-  for (const auto& l : j.value("layers", json::array())) {
-    r.layers.push_back({l.value("digest", ""), l.value("mediaType", ""),
-                        l.value("size", int64_t{0}), l.value("diffID", ""), l.value("chainID", ""),
-                        UnsignedField(l, "unpackedSize"), UnsignedField(l, "unpackedEntries")});
+  JsonFields f(j, "image record");
+  r.id = f.Get<std::string>("id", "");
+  r.manifest_digest = f.Get<std::string>("manifestDigest", "");
+  r.repo_tags = f.Get<std::vector<std::string>>("repoTags", {});
+  r.repo_digests = f.Get<std::vector<std::string>>("repoDigests", {});
+  r.size = f.Get<uint64_t>("size", 0);
+  r.created = f.Get<std::string>("created", "");
+  json layers = f.Get<json>("layers", json::array());
+  if (auto st = f.Status(); !st) return std::unexpected(st.error());
+  if (!layers.is_array())
+    return Fail(ErrorCode::kInvalidArgument, "image record: layers: not an array");
+  for (const auto& l : layers) {
+    JsonFields lf(l, "image record: layer");
+    r.layers.push_back({lf.Get<std::string>("digest", ""), lf.Get<std::string>("mediaType", ""),
+                        lf.Get<int64_t>("size", 0), lf.Get<std::string>("diffID", ""),
+                        lf.Get<std::string>("chainID", ""), lf.Get<uint64_t>("unpackedSize", 0),
+                        lf.Get<uint64_t>("unpackedEntries", 0)});
+    if (auto st = lf.Status(); !st) return std::unexpected(st.error());
   }
   if (!IsValidDigest(r.id)) return Fail(ErrorCode::kInvalidArgument, "image record without id");
   return r;
@@ -90,7 +94,14 @@ Result<std::unique_ptr<ImageStore>> ImageStore::Open(const std::string& root) {
     auto text = ReadWholeFile(dir + "/" + name);
     if (!text) return std::unexpected(text.error());
     auto rec = ImageRecordFromJson(*text);
-    if (!rec) return Fail(ErrorCode::kInternal, "image record " + name + ": " + rec.error().message);
+    if (!rec) {
+      // It would fail at every start: moved aside for a human, the other images still load.
+      auto moved = QuarantineFile(dir + "/" + name);
+      if (!moved) return std::unexpected(std::move(moved.error()).Context("image record " + name));
+      spdlog::error("image record {} cannot be used, quarantined as {}: {}", name, *moved,
+                    rec.error().ToString());
+      continue;
+    }
     store->images_[rec->id] = std::move(*rec);
   }
   return store;

@@ -7,6 +7,8 @@
 #include <cctype>
 #include <nlohmann/json.hpp>
 
+#include "peapod/json_field.h"
+
 namespace peapod::image {
 namespace {
 
@@ -171,8 +173,8 @@ std::string DescribeError(const HttpResponse& r) {
   json j = json::parse(r.body, nullptr, false);
   if (!j.is_discarded() && j.is_object() && j.contains("errors") && j["errors"].is_array()) {
     for (const auto& e : j["errors"]) {
-      if (!e.is_object()) continue;
-      out += " " + e.value("code", "") + ": " + e.value("message", "");
+      out += " " + JsonField<std::string>(e, "code", "").value_or("?") + ": " +
+             JsonField<std::string>(e, "message", "").value_or("?");
     }
   } else if (!r.body.empty() && r.body.size() < 200) {
     out += " " + r.body;
@@ -430,8 +432,8 @@ class Session : public RegistrySession {
     json j = json::parse(resp->body, nullptr, false);
     std::string token;
     if (!j.is_discarded() && j.is_object()) {
-      token = j.value("token", "");
-      if (token.empty()) token = j.value("access_token", "");
+      token = JsonField<std::string>(j, "token", "").value_or("");
+      if (token.empty()) token = JsonField<std::string>(j, "access_token", "").value_or("");
     }
     if (token.empty())
       return Fail(ErrorCode::kPermissionDenied, "token server " + HostOf(realm->second) +

@@ -1,6 +1,7 @@
 #include "peapod/atomic_file.h"
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -45,6 +46,24 @@ Status WriteFileAtomically(const std::string& path, std::string_view content, mo
   fd.Reset();
   if (!sync) return Ok();
   return FsyncDirectory(std::filesystem::path(path).parent_path().string());
+}
+
+Result<std::string> QuarantineFile(const std::string& path) {
+  std::filesystem::path from(path);
+  std::string dir = (from.parent_path() / "quarantine").string();
+  if (::mkdir(dir.c_str(), 0700) != 0 && errno != EEXIST) {
+    return FailErrno("create quarantine directory " + dir);
+  }
+  std::string name = from.filename().string();
+  std::string to = dir + "/" + name;
+  for (int n = 1; ::access(to.c_str(), F_OK) == 0; ++n) {
+    to = dir + "/" + name + "." + std::to_string(n);
+  }
+  if (::rename(path.c_str(), to.c_str()) != 0) {
+    return FailErrno("move " + path + " to " + to);
+  }
+  if (auto s = FsyncDirectory(from.parent_path().string()); !s) return std::unexpected(s.error());
+  return to;
 }
 
 Result<std::string> ReadWholeFile(const std::string& path) {

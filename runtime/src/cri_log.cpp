@@ -10,6 +10,8 @@
 #include <cstdio>
 #include <filesystem>
 
+#include "peapod/catch_boundary.h"
+
 namespace peapod::runtime {
 
 std::string FormatCriLogEntry(int64_t timestamp_ns, LogStream stream, bool partial,
@@ -143,7 +145,7 @@ LogCollector::LogCollector()
   ev.events = EPOLLIN;
   ev.data.fd = wake_.Get();
   ::epoll_ctl(epoll_.Get(), EPOLL_CTL_ADD, wake_.Get(), &ev);
-  thread_ = std::thread([this] { Run(); });
+  thread_ = std::thread([this] { (void)CatchAll("log collector", [this] { Run(); }); });
 }
 
 LogCollector::~LogCollector() {

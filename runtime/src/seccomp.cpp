@@ -12,6 +12,7 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
+#include "peapod/parse.h"
 #include "peapod/runtime/security.h"
 #include "peapod/unique_fd.h"
 
@@ -208,10 +209,19 @@ std::string_view DockerArch() {
 bool KernelAtLeast(const std::string& wanted) {
   struct utsname u;
   if (::uname(&u) != 0) return false;
-  int have[2] = {}, want[2] = {};
-  std::sscanf(u.release, "%d.%d", &have[0], &have[1]);
-  std::sscanf(wanted.c_str(), "%d.%d", &want[0], &want[1]);
-  return have[0] != want[0] ? have[0] > want[0] : have[1] >= want[1];
+  // "6.1.0-13-amd64" and the profile's "4.8": major and minor, each a bounded number, so
+  // a profile's "99999999999999999999.1" is just a kernel we are not.
+  auto version = [](std::string_view text) {
+    std::pair<uint64_t, uint64_t> out{0, 0};
+    size_t dot = text.find('.');
+    out.first = ParseUnsigned(text.substr(0, dot), UINT32_MAX).value_or(UINT32_MAX);
+    if (dot == std::string_view::npos) return out;
+    std::string_view minor = text.substr(dot + 1);
+    minor = minor.substr(0, minor.find_first_not_of("0123456789"));
+    out.second = ParseUnsigned(minor, UINT32_MAX).value_or(0);
+    return out;
+  };
+  return version(u.release) >= version(wanted);
 }
 
 // Docker's conditional rules: includes must all hold, excludes must all fail.

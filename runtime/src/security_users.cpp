@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <charconv>
 
+#include "peapod/parse.h"
 #include "peapod/runtime/security.h"
 #include "peapod/unique_fd.h"
 
@@ -43,11 +44,9 @@ std::vector<std::string_view> Split(std::string_view text, char sep) {
 }
 
 std::optional<uint32_t> ParseId(std::string_view text) {
-  uint32_t value = 0;
-  if (text.empty()) return std::nullopt;
-  auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
-  if (ec != std::errc() || ptr != text.data() + text.size()) return std::nullopt;
-  return value;
+  auto value = ParseUnsigned(text, kMaxId);
+  if (!value) return std::nullopt;
+  return static_cast<uint32_t>(*value);
 }
 
 // Reads <rootfs>/<path> with every symlink resolved as if rootfs were "/". Missing -> "".
@@ -190,7 +189,7 @@ Result<ResolvedUser> ResolveUser(const std::string& rootfs, const UserRequest& r
     auto it = std::find_if(passwd.begin(), passwd.end(),
                            [&](const PasswdEntry& e) { return e.name == user_part; });
     if (it == passwd.end()) {
-      return Fail(ErrorCode::kNotFound,
+      return Fail(ErrorCode::kFailedPrecondition,
                   "unable to find user " + user_part + ": no matching entries in passwd file");
     }
     entry = &*it;
@@ -213,8 +212,9 @@ Result<ResolvedUser> ResolveUser(const std::string& rootfs, const UserRequest& r
       auto it = std::find_if(groups.begin(), groups.end(),
                              [&](const GroupEntry& g) { return g.name == image_group_part; });
       if (it == groups.end()) {
-        return Fail(ErrorCode::kNotFound, "unable to find group " + std::string(image_group_part) +
-                                              ": no matching entries in group file");
+        return Fail(ErrorCode::kFailedPrecondition, "unable to find group " +
+                                                        std::string(image_group_part) +
+                                                        ": no matching entries in group file");
       }
       out.gid = it->gid;
     }

@@ -32,7 +32,9 @@ class OciLayoutBuilder {
   // Adds an image with `layer_blobs` (files: tar, tar+gzip or tar+zstd; bottom first), named
   // `name` ("docker.io/library/bomb:1"; the part after the last ':' is its ref.name tag).
   // Returns the image id (the config digest). Rewrites index.json and oci-layout.
-  std::string Image(const std::vector<std::string>& layer_blobs, const std::string& name) {
+  // `config_fields` are merged into the image config's "config" ({"User": "..."}).
+  std::string Image(const std::vector<std::string>& layer_blobs, const std::string& name,
+                    const nlohmann::json& config_fields = nlohmann::json::object()) {
     using nlohmann::json;
     json diff_ids = json::array(), layers = json::array();
     for (const auto& blob : layer_blobs) {
@@ -51,6 +53,7 @@ class OciLayoutBuilder {
                    {"config", {{"Cmd", {"sh"}}}},
                    {"rootfs", {{"type", "layers"}, {"diff_ids", diff_ids}}}};
     if (!platform.variant.empty()) config["variant"] = platform.variant;
+    config["config"].update(config_fields);
     json config_desc = Blob(config.dump(), "application/vnd.oci.image.config.v1+json");
     json manifest = {{"schemaVersion", 2},
                      {"mediaType", "application/vnd.oci.image.manifest.v1+json"},

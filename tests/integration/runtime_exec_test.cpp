@@ -222,7 +222,8 @@ TEST_F(RuntimeExec, MissingExecutableIsAnErrorNamingIt) {
   spec.args = {"no-such-binary"};
   auto r = ExecSync(c, spec, 5s);
   ASSERT_FALSE(r.has_value());
-  EXPECT_EQ(r.error().code, ErrorCode::kNotFound);
+  // A missing binary is no missing container: never kNotFound (the CRI's "no such id").
+  EXPECT_EQ(r.error().code, ErrorCode::kFailedPrecondition);
   EXPECT_NE(r.error().message.find("no-such-binary"), std::string::npos) << r.error().ToString();
   EXPECT_NE(r.error().message.find("sleeper"), std::string::npos) << r.error().ToString();
 

@@ -110,6 +110,8 @@ TEST(CniPluginExec, FindsPluginOnThePathInOrder) {
   EXPECT_EQ(*FindPlugin("thing", {a.path(), b.path()}), a / "thing");
   auto missing = FindPlugin("nope", {a.path(), b.path()});
   ASSERT_FALSE(missing);
+  // Not kNotFound, which a CRI stop or remove would answer as "no such pod".
+  EXPECT_EQ(missing.error().code, ErrorCode::kFailedPrecondition);
   EXPECT_NE(missing.error().message.find("\"nope\" not found in " + a.path() + ":" + b.path()),
             std::string::npos);
 }

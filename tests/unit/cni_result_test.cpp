@@ -95,6 +95,9 @@ TEST(CniPluginError, DoesNotMistakeResultOrGarbageForError) {
   EXPECT_FALSE(ParsePluginError(R"({"cniVersion": "1.0.0", "ips": []})"));
   EXPECT_FALSE(ParsePluginError("panic: runtime error"));
   EXPECT_FALSE(ParsePluginError(""));
+  // A plugin is untrusted: a code that is no int, or of another type, is no error code.
+  EXPECT_FALSE(ParsePluginError(R"({"code": 99999999999999999999, "msg": "x"})"));
+  EXPECT_FALSE(ParsePluginError(R"({"code": "7", "msg": "x"})"));
 }
 
 TEST(CniVersion, ParsesAndComparesSpecVersions) {

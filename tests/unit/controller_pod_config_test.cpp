@@ -155,6 +155,30 @@ TEST(ConvertSecurityContext, AGroupWithoutAUserNamesTheImagesUserAsKubeletDoes) 
   EXPECT_TRUE(plain->run_as_username.empty());
 }
 
+// Issue 13: std::stoll threw on this image USER and std::terminate ended peapodd, at every
+// start, as the pod was adopted again. Now the pod's container fails with a clear error.
+TEST(ConvertSecurityContext, AnImageUserBeyondAnyUidIsAnErrorNotACrash) {
+  Pod pod = BasicPod();
+  pod.spec.security_context = PodSecurityContext{};
+  pod.spec.security_context->run_as_non_root = true;
+  Container& c = pod.spec.containers[0];
+  for (const char* user :
+       {"99999999999999999999", "99999999999999999999:1", "4294967295", "18446744073709551616"}) {
+    auto sc = ConvertSecurityContext(pod, c, user);
+    ASSERT_FALSE(sc.has_value()) << user;
+    EXPECT_EQ(sc.error().code, ErrorCode::kFailedPrecondition) << user;
+    EXPECT_NE(sc.error().message.find("is not a uid"), std::string::npos) << sc.error().message;
+  }
+  EXPECT_TRUE(ConvertSecurityContext(pod, c, "4294967294").has_value());
+  // The other path that read the image's uid: a group without a user.
+  pod.spec.security_context->run_as_non_root.reset();
+  c.security_context = SecurityContext{};
+  c.security_context->run_as_group = 3000;
+  auto group_only = ConvertSecurityContext(pod, c, "99999999999999999999");
+  ASSERT_FALSE(group_only.has_value());
+  EXPECT_NE(group_only.error().message.find("99999999999999999999"), std::string::npos);
+}
+
 TEST(BuildSandboxConfig, APodGroupReachesTheSandboxOnlyWithAUser) {
   Pod pod = BasicPod();
   pod.spec.security_context = PodSecurityContext{};

@@ -180,9 +180,15 @@ TEST(CriConvert, ErrorCodesMapOneToOneOntoGrpcCodes) {
   EXPECT_EQ(ToGrpcCode(ErrorCode::kUnimplemented), grpc::StatusCode::UNIMPLEMENTED);
   EXPECT_EQ(ToGrpcCode(ErrorCode::kInternal), grpc::StatusCode::INTERNAL);
 
+  // NOT_FOUND is the CRI's "no such id": an error from a syscall never answers it.
   grpc::Status status = ToGrpcStatus(Error{ErrorCode::kNotFound, ENOENT, "open /x"});
-  EXPECT_EQ(status.error_code(), grpc::StatusCode::NOT_FOUND);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
   EXPECT_NE(status.error_message().find("open /x"), std::string::npos);
+  EXPECT_EQ(ToGrpcStatus(FailErrno("open pin /run/x/ns/net", ENOENT).error()).error_code(),
+            grpc::StatusCode::FAILED_PRECONDITION);
+  EXPECT_EQ(
+      ToGrpcStatus(Error{ErrorCode::kNotFound, 0, "pod sandbox \"x\" not found"}).error_code(),
+      grpc::StatusCode::NOT_FOUND);
   EXPECT_TRUE(ToGrpcStatus(peapod::Status{}).ok());
 }
 

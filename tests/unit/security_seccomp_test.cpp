@@ -98,10 +98,10 @@ TEST(SeccompCompile, BadProfilesAreInvalidArgumentNamingTheProblem) {
   ExpectInvalid(R"({"defaultAction": "SCMP_ACT_NOTIFY"})", "listener");
 }
 
-TEST(SeccompCompile, MissingLocalhostFileIsNotFound) {
+TEST(SeccompCompile, MissingLocalhostFileIsAFailedPrecondition) {
   auto p = CompileSeccompProfile({SeccompProfileType::kLocalhost, "/nonexistent/profile.json"}, 0);
   ASSERT_FALSE(p);
-  EXPECT_EQ(p.error().code, ErrorCode::kNotFound);
+  EXPECT_EQ(p.error().code, ErrorCode::kFailedPrecondition);
 }
 
 }  // namespace

@@ -74,7 +74,7 @@ TEST_F(ResolveUserTest, UserColonGroupForms) {
   EXPECT_EQ(b->gid, 29u);
   auto c = Resolve({.image_user = "nginx:nosuchgroup"});
   ASSERT_FALSE(c);
-  EXPECT_EQ(c.error().code, ErrorCode::kNotFound);
+  EXPECT_EQ(c.error().code, ErrorCode::kFailedPrecondition);
 }
 
 TEST_F(ResolveUserTest, TheCrisUserReplacesTheImagesUserWithItsGroupAsContainerdDoes) {
@@ -90,10 +90,11 @@ TEST_F(ResolveUserTest, TheCrisUserReplacesTheImagesUserWithItsGroupAsContainerd
   EXPECT_EQ(both->uid, 1000u) << "the name wins over the uid, as in containerd and CRI-O";
 }
 
-TEST_F(ResolveUserTest, UnknownNameIsNotFound) {
+// Not kNotFound: that is the CRI's "no such id" (kubelet reads it as "already gone").
+TEST_F(ResolveUserTest, UnknownNameIsAFailedPrecondition) {
   auto u = Resolve({.image_user = "ghost"});
   ASSERT_FALSE(u);
-  EXPECT_EQ(u.error().code, ErrorCode::kNotFound);
+  EXPECT_EQ(u.error().code, ErrorCode::kFailedPrecondition);
   EXPECT_NE(u.error().message.find("ghost"), std::string::npos);
 }
 
@@ -135,7 +136,7 @@ TEST_F(ResolveUserTest, SymlinkedPasswdIsResolvedInsideTheRootfs) {
   ASSERT_EQ(::symlink((outside / "passwd").c_str(), (dir_ / "etc/passwd").c_str()), 0);
   auto u = Resolve({.image_user = "evil"});
   ASSERT_FALSE(u);
-  EXPECT_EQ(u.error().code, ErrorCode::kNotFound);
+  EXPECT_EQ(u.error().code, ErrorCode::kFailedPrecondition);
 
   ::unlink((dir_ / "etc/passwd").c_str());
   std::string climb = "../../../../../../../../.." + outside.path() + "/passwd";

@@ -23,4 +23,10 @@ Status WriteFileAtomically(const std::string& path, std::string_view content, mo
 Result<std::string> ReadWholeFile(const std::string& path);
 Status FsyncDirectory(const std::string& dir);
 
+// Moves a record the agent cannot use (unparseable, or one that fails every start) out of the
+// way, into a "quarantine" directory beside it, so that the agent starts without it and a human
+// can still read it. A record of that name already there is not overwritten: the new one gets a
+// ".<n>" suffix. Returns the record's new path.
+Result<std::string> QuarantineFile(const std::string& path);
+
 }  // namespace peapod

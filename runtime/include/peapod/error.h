@@ -46,9 +46,13 @@ inline std::unexpected<Error> Fail(ErrorCode code, std::string message) {
 }
 
 // A failed syscall: the message says what was being done, errno says why.
+// ENOENT is kFailedPrecondition, never kNotFound: kNotFound is the CRI's "no such id", which
+// kubelet reads as "already gone" on a stop or remove. A file missing deep inside a verb (a
+// binary, a namespace pin, a bind source, a plugin) is a failure of that verb, so only an id
+// lookup says kNotFound, explicitly.
 inline std::unexpected<Error> FailErrno(std::string what, int err = errno) {
   ErrorCode code = ErrorCode::kInternal;
-  if (err == ENOENT) code = ErrorCode::kNotFound;
+  if (err == ENOENT) code = ErrorCode::kFailedPrecondition;
   if (err == EEXIST) code = ErrorCode::kAlreadyExists;
   if (err == EINVAL) code = ErrorCode::kInvalidArgument;
   if (err == EPERM || err == EACCES) code = ErrorCode::kPermissionDenied;

@@ -30,7 +30,7 @@ Result<PluginVersionInfo> QueryPluginVersion(const std::string& path,
                                              const std::vector<std::string>& plugin_dirs,
                                              std::chrono::milliseconds timeout);
 
-// The first executable `name` in `dirs`, or kNotFound naming the dirs searched.
+// The first executable `name` in `dirs`, or kFailedPrecondition naming the dirs searched.
 Result<std::string> FindPlugin(const std::string& name, const std::vector<std::string>& dirs);
 
 }  // namespace peapod::cni

@@ -145,7 +145,7 @@ struct ResolvedUser {
 };
 
 // Resolves against `rootfs`/etc/passwd and /etc/group, opened with RESOLVE_IN_ROOT so no symlink
-// leads outside the rootfs. Missing files mean no entries. Unknown names -> kNotFound;
+// leads outside the rootfs. Missing files mean no entries. Unknown names -> kFailedPrecondition;
 // runAsNonRoot violations -> kFailedPrecondition with kubelet's wording.
 Result<ResolvedUser> ResolveUser(const std::string& rootfs, const UserRequest& request);
 
