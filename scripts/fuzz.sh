@@ -9,7 +9,7 @@
 # Environment: BUILD_DIR; FUZZ_JOBS (parallel libFuzzer jobs per target, default 1);
 # FUZZ_SKIP (targets "all" leaves out, default manifest_yaml: yaml-cpp 0.7 itself crashes on
 # malformed input, see tests/fuzz/known/manifest_yaml/README.md; name it to run it anyway);
-# FUZZ_ARGS (more libFuzzer flags).
+# FUZZ_ARGS (more libFuzzer flags); FUZZ_NO_BUILD=1 runs the binaries as they are.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -26,11 +26,15 @@ for tool in clang-19 clang++-19; do
   }
 done
 
+# The same objects from another checkout or build dir (scripts/ci-hardening.sh) come from ccache.
+export CCACHE_BASEDIR=${CCACHE_BASEDIR:-$PWD} CCACHE_NOHASHDIR=${CCACHE_NOHASHDIR:-true}
 if [ ! -f "$build_dir/CMakeCache.txt" ]; then
   CC=clang-19 CXX=clang++-19 cmake -S . -B "$build_dir" -G Ninja \
     -DCMAKE_BUILD_TYPE=RelWithDebInfo -DPEAPOD_FUZZ=ON -DPEAPOD_SANITIZE=address,undefined
 fi
-cmake --build "$build_dir" --target peapod_fuzz_targets -j"$(nproc)"
+if [ -z "${FUZZ_NO_BUILD:-}" ]; then
+  cmake --build "$build_dir" --target peapod_fuzz_targets -j"$(nproc)"
+fi
 
 targets=()
 if [ "$target" = all ]; then
@@ -67,6 +71,8 @@ for name in "${targets[@]}"; do
   for dir in "tests/fuzz/corpus/$name" "tests/fuzz/regressions/$name"; do
     [ -d "$dir" ] && seeds+=("$dir")
   done
+  dict=()
+  [ -f "tests/fuzz/dicts/$name.dict" ] && dict=(-dict="tests/fuzz/dicts/$name.dict")
   before=$(find "$artifacts" -type f | wc -l)
   echo "fuzz: $name for ${seconds}s (log: $log)"
   rc=0
@@ -79,9 +85,9 @@ for name in "${targets[@]}"; do
   # shellcheck disable=SC2086
   "$build_dir/tests/fuzz/fuzz_$name" "$work" "${seeds[@]}" \
     -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 -max_len=65536 \
-    -artifact_prefix="$artifacts/" -print_final_stats=1 "${extra[@]}" ${FUZZ_ARGS:-} \
+    -artifact_prefix="$artifacts/" -print_final_stats=1 "${dict[@]}" "${extra[@]}" ${FUZZ_ARGS:-} \
     >"$log" 2>&1 || rc=$?
-  execs=$(grep -h 'stat::number_of_executed_units' "$log" fuzz-*.log 2>/dev/null |
+  execs=$( (grep -h 'stat::number_of_executed_units' "$log" fuzz-*.log 2>/dev/null || true) |
           awk '{s += $2} END {print s + 0}')
   found=$(( $(find "$artifacts" -type f | wc -l) - before ))
   if [ "$rc" -ne 0 ] || [ "$found" -ne 0 ]; then

@@ -52,7 +52,9 @@ json CacheEntryToJson(const CacheEntry& e) {
 
 Result<CacheEntry> CacheEntryFromJson(const std::string& text) {
   json doc = json::parse(text, nullptr, /*allow_exceptions=*/false);
-  if (doc.is_discarded() || !doc.is_object() || doc.value("kind", "") != kKind) {
+  // json::value() throws when "kind" is there but not a string: find it and check its type.
+  auto kind = doc.is_object() ? doc.find("kind") : doc.end();
+  if (kind == doc.end() || !kind->is_string() || kind->get_ref<const std::string&>() != kKind) {
     return Fail(ErrorCode::kInternal, "not a peapod CNI cache entry");
   }
   auto str = [&](const char* key) {
