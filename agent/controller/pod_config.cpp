@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <charconv>
 #include <filesystem>
 #include <set>
 #include <sstream>
@@ -324,7 +325,11 @@ std::optional<int64_t> NumericImageUser(const std::string& user) {
   if (u.empty()) return 0;
   if (!std::all_of(u.begin(), u.end(), [](char c) { return c >= '0' && c <= '9'; }))
     return std::nullopt;
-  return std::stoll(u);
+  // Too large for an id: not verifiable either (kubelet's ParseInt fails the same way).
+  int64_t uid = 0;
+  auto [end, ec] = std::from_chars(u.data(), u.data() + u.size(), uid);
+  if (ec != std::errc() || end != u.data() + u.size()) return std::nullopt;
+  return uid;
 }
 
 }  // namespace
