@@ -1,9 +1,10 @@
 // An image's config JSON (from a registry or an archive) and what the agent derives from it: the
 // layer chain ids, and the runAsNonRoot check against the image's USER.
+#include "peapod/image/image_config.h"
+
+#include "../../agent/controller/pod_config.h"
 #include "fuzz_support.h"
 #include "peapod/agent/controller/manifest.h"
-#include "peapod/image/image_config.h"
-#include "../../agent/controller/pod_config.h"
 
 using namespace peapod;
 

@@ -9,8 +9,12 @@ using namespace peapod::image;
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   static constexpr std::string_view kContentTypes[] = {
-      {}, media::kOciIndex, media::kOciManifest, media::kDockerManifestList,
-      media::kDockerManifest, "application/vnd.docker.distribution.manifest.v1+prettyjws"};
+      {},
+      media::kOciIndex,
+      media::kOciManifest,
+      media::kDockerManifestList,
+      media::kDockerManifest,
+      "application/vnd.docker.distribution.manifest.v1+prettyjws"};
   std::string_view text = peapod::fuzz::AsText(data, size);
   std::string_view content_type;
   if (!text.empty()) {

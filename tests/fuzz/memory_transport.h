@@ -12,7 +12,8 @@ namespace peapod::fuzz {
 class MemoryTransport final : public cri::streaming::ByteTransport {
  public:
   // `chunk` bounds each read (at least 1).
-  MemoryTransport(std::string_view input, size_t chunk) : input_(input), chunk_(chunk ? chunk : 1) {}
+  MemoryTransport(std::string_view input, size_t chunk)
+      : input_(input), chunk_(chunk ? chunk : 1) {}
   Result<size_t> Read(char* buf, size_t size) override {
     size_t n = std::min({size, chunk_, input_.size()});
     std::copy_n(input_.data(), n, buf);
