@@ -2,6 +2,7 @@
 #include <arpa/inet.h>
 #include <zlib.h>
 
+#include <algorithm>
 #include <cstring>
 
 #include "peapod/cri/streaming/spdy.h"
@@ -324,10 +325,16 @@ Result<SpdyFrame> SpdyConnection::ReadFrame() {
   char header[8];
   if (auto s = transport_.ReadExact(header, 8); !s) return std::unexpected(std::move(s.error()));
   uint32_t length = SpdyFrameLength(header);
-  std::string frame(8 + length, '\0');
-  std::memcpy(frame.data(), header, 8);
-  if (auto s = transport_.ReadExact(frame.data() + 8, length); !s) {
-    return std::unexpected(std::move(s.error()));
+  // Grow with what arrives: a header alone, claiming 16 MiB, must not make us allocate them.
+  std::string frame(header, 8);
+  for (size_t left = length; left > 0;) {
+    size_t n = std::min(left, kMaxDataChunk);
+    size_t at = frame.size();
+    frame.resize(at + n);
+    if (auto s = transport_.ReadExact(frame.data() + at, n); !s) {
+      return std::unexpected(std::move(s.error()));
+    }
+    left -= n;
   }
   return DecodeSpdyFrame(frame, decompressor_);
 }

@@ -255,6 +255,15 @@ Result<bool> RuleApplies(const json& rule, uint64_t caps) {
   return true;
 }
 
+// get<unsigned>() converts a float or a negative number unchecked (a float out of range is
+// undefined behaviour): the numbers of a profile must be integers within `max`.
+Result<uint64_t> Unsigned(const json& value, const std::string& what, uint64_t max) {
+  if (!value.is_number_unsigned() || value.get<uint64_t>() > max) {
+    return Invalid(what + " must be an integer from 0 to " + std::to_string(max));
+  }
+  return value.get<uint64_t>();
+}
+
 Result<SeccompRule> ParseRule(const json& rule, size_t i) {
   std::string where = "syscalls[" + std::to_string(i) + "]";
   if (!rule.is_object()) return Invalid(where + " is not an object");
@@ -264,18 +273,28 @@ Result<SeccompRule> ParseRule(const json& rule, size_t i) {
   if (out.names.empty()) return Invalid(where + " names no syscall");
   if (!rule.contains("action")) return Invalid(where + " has no action");
   std::optional<unsigned> errno_ret;
-  if (rule.contains("errnoRet")) errno_ret = rule.at("errnoRet").get<unsigned>();
+  if (rule.contains("errnoRet")) {
+    auto value = Unsigned(rule.at("errnoRet"), where + ".errnoRet", UINT32_MAX);
+    if (!value) return std::unexpected(value.error());
+    errno_ret = static_cast<unsigned>(*value);
+  }
   auto action = ParseAction(rule.at("action").get<std::string>(), errno_ret);
   if (!action) return std::unexpected(std::move(action.error()).Context(where));
   out.action = *action;
   if (rule.contains("args") && !rule.at("args").is_null()) {
     for (const json& a : rule.at("args")) {
       SeccompArg arg;
-      arg.index = a.at("index").get<unsigned>();
+      auto index = Unsigned(a.at("index"), where + ": argument index", UINT32_MAX);
+      if (!index) return std::unexpected(index.error());
+      arg.index = static_cast<unsigned>(*index);
       if (arg.index > 5)
         return Invalid(where + ": argument index " + std::to_string(arg.index) + " is above 5");
-      arg.value = a.value("value", uint64_t{0});
-      arg.value_two = a.value("valueTwo", uint64_t{0});
+      for (auto [key, field] : {std::pair{"value", &arg.value}, {"valueTwo", &arg.value_two}}) {
+        if (!a.contains(key)) continue;
+        auto value = Unsigned(a.at(key), where + ": argument " + key, UINT64_MAX);
+        if (!value) return std::unexpected(value.error());
+        *field = *value;
+      }
       auto op = ParseOp(a.at("op").get<std::string>());
       if (!op) return std::unexpected(std::move(op.error()).Context(where));
       arg.op = *op;
@@ -293,7 +312,11 @@ Result<SeccompProfile> ParseProfileJson(std::string_view text, uint64_t caps) {
     SeccompProfile p;
     if (!doc.contains("defaultAction")) return Invalid("no defaultAction");
     std::optional<unsigned> default_errno;
-    if (doc.contains("defaultErrnoRet")) default_errno = doc.at("defaultErrnoRet").get<unsigned>();
+    if (doc.contains("defaultErrnoRet")) {
+      auto value = Unsigned(doc.at("defaultErrnoRet"), "defaultErrnoRet", UINT32_MAX);
+      if (!value) return std::unexpected(value.error());
+      default_errno = static_cast<unsigned>(*value);
+    }
     auto def = ParseAction(doc.at("defaultAction").get<std::string>(), default_errno);
     if (!def) return std::unexpected(std::move(def.error()).Context("defaultAction"));
     p.default_action = *def;
