@@ -16,7 +16,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   pod.spec.security_context.emplace();
   pod.spec.security_context->run_as_non_root = true;
   agent::controller::Container container;
-  container.name = "c";
+  container.name.push_back('c');  // not = "c": GCC 12 -Wrestrict false positive (PR105329)
   (void)agent::controller::ConvertSecurityContext(pod, container, config->defaults.user);
   return 0;
 }
