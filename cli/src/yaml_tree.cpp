@@ -50,7 +50,7 @@ std::expected<YamlNode, std::string> Convert(const yaml::Node& node, const std::
         if (!value) return value;
         // A key with no value ("name:") has no mark of its own: give it the key's line.
         if (value->line == 0) value->line = key_node.mark().line;
-        out.entries.emplace_back(key, std::move(*value));
+        out.entries.push_back({key, std::move(*value)});
       }
       return out;
     }
