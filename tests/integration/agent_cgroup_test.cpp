@@ -17,23 +17,12 @@ constexpr int64_t kMiB = 1024 * 1024;
 class AgentCgroupTest : public AgentFixture {
  protected:
   void SetUp() override {
-    cgroup_parent_ = "peapod-agent-test-" + std::to_string(::getpid());
-    auto driver = runtime::CgroupDriver::Detect();
-    ASSERT_TRUE(driver.has_value()) << driver.error().ToString();
-    driver_ = std::make_shared<const runtime::CgroupDriver>(std::move(*driver));
+    ASSERT_NO_FATAL_FAILURE(UseOwnCgroupParent("peapod-agent-test"));
     AgentFixture::SetUp();
     ASSERT_FALSE(LoadImage("busybox.oci.tar").empty());
     pod_config_ = PodConfig("limited");
     pod_ = RunPod(pod_config_);
     ASSERT_FALSE(pod_.empty());
-  }
-
-  void TearDown() override {
-    AgentFixture::TearDown();
-    if (driver_) {
-      auto removed = runtime::Cgroup(driver_, "/" + cgroup_parent_).Remove();
-      EXPECT_TRUE(removed.has_value()) << removed.error().ToString();
-    }
   }
 
   runtime::CgroupManager Manager() const {
@@ -58,7 +47,6 @@ class AgentCgroupTest : public AgentFixture {
            first_line(ReadFile(dir + "/cpu.cfs_period_us"));
   }
 
-  std::shared_ptr<const runtime::CgroupDriver> driver_;
   agent::PodSandboxConfig pod_config_;
   std::string pod_;
 };

@@ -41,12 +41,24 @@ class AgentFixture : public ::testing::Test {
       agent_.reset();
     }
     RemoveTreeWithMounts(dir_.path() + "/run");
-    if (cgroup_parent_.empty()) {  // the default below: this fixture's own, removed with it
+    if (driver_) {  // a parent of the test's own (UseOwnCgroupParent): removed, and must go
+      auto removed = runtime::Cgroup(driver_, "/" + cgroup_parent_).Remove();
+      EXPECT_TRUE(removed.has_value()) << removed.error().ToString();
+    } else if (cgroup_parent_.empty()) {  // the default below: this fixture's own, removed with it
       if (auto driver = runtime::CgroupDriver::Detect(); driver) {
         auto shared = std::make_shared<const runtime::CgroupDriver>(std::move(*driver));
         (void)runtime::Cgroup(shared, "/" + DefaultCgroupParent()).Remove();
       }
     }
+  }
+
+  // Before SetUp: the agent's pods go under "<prefix>-<pid>", which TearDown removes (and fails
+  // the test when it cannot); driver_ is the host's cgroup layout, detected per controller.
+  void UseOwnCgroupParent(const std::string& prefix) {
+    cgroup_parent_ = prefix + "-" + std::to_string(::getpid());
+    auto driver = runtime::CgroupDriver::Detect();
+    ASSERT_TRUE(driver.has_value()) << driver.error().ToString();
+    driver_ = std::make_shared<const runtime::CgroupDriver>(std::move(*driver));
   }
 
   static std::string DefaultCgroupParent() {
@@ -211,6 +223,7 @@ class AgentFixture : public ::testing::Test {
   CniTestNetwork net_;
   TempDir dir_{"peapod-agent"};
   std::string cgroup_parent_;  // "" keeps AgentConfig's default; set before SetUp
+  std::shared_ptr<const runtime::CgroupDriver> driver_;  // set by UseOwnCgroupParent
   std::unique_ptr<agent::Agent> agent_;
 };
 

@@ -60,24 +60,13 @@ void ExpectOwnRootEverywhere(const std::string& log, const std::string& host_pat
 class ContainerCgroupView : public AgentFixture {
  protected:
   void SetUp() override {
-    cgroup_parent_ = "peapod-cgview-test-" + std::to_string(::getpid());
-    auto driver = runtime::CgroupDriver::Detect();
-    ASSERT_TRUE(driver.has_value()) << driver.error().ToString();
-    driver_ = std::make_shared<const runtime::CgroupDriver>(std::move(*driver));
+    ASSERT_NO_FATAL_FAILURE(UseOwnCgroupParent("peapod-cgview-test"));
     std::cout << "host cgroups: " << driver_->Describe() << "\n";
     AgentFixture::SetUp();
     ASSERT_FALSE(LoadImage("busybox.oci.tar").empty());
     pod_config_ = PodConfig("cgview");
     pod_ = RunPod(pod_config_);
     ASSERT_FALSE(pod_.empty());
-  }
-
-  void TearDown() override {
-    AgentFixture::TearDown();
-    if (driver_) {
-      auto removed = runtime::Cgroup(driver_, "/" + cgroup_parent_).Remove();
-      EXPECT_TRUE(removed.has_value()) << removed.error().ToString();
-    }
   }
 
   agent::ContainerConfig Limited(const std::string& name, const std::string& script) {
@@ -90,7 +79,6 @@ class ContainerCgroupView : public AgentFixture {
     return config;
   }
 
-  std::shared_ptr<const runtime::CgroupDriver> driver_;
   agent::PodSandboxConfig pod_config_;
   std::string pod_;
 };

@@ -27,24 +27,13 @@ class SystemdContainer : public AgentFixture {
     if (::geteuid() != 0) GTEST_SKIP() << "needs root";
     const auto& image = SystemdTestImage();
     ASSERT_TRUE(image.has_value()) << image.error().ToString();
-    cgroup_parent_ = "peapod-systemd-test-" + std::to_string(::getpid());
-    auto driver = runtime::CgroupDriver::Detect();
-    ASSERT_TRUE(driver.has_value()) << driver.error().ToString();
-    driver_ = std::make_shared<const runtime::CgroupDriver>(std::move(*driver));
+    ASSERT_NO_FATAL_FAILURE(UseOwnCgroupParent("peapod-systemd-test"));
     AgentFixture::SetUp();
     auto ids = agent_->images().Load(*image);
     ASSERT_TRUE(ids && !ids->empty()) << (ids ? "no image" : ids.error().ToString());
     pod_config_ = PodConfig("machine");
     pod_ = RunPod(pod_config_);
     ASSERT_FALSE(pod_.empty());
-  }
-
-  void TearDown() override {
-    AgentFixture::TearDown();
-    if (driver_) {
-      auto removed = runtime::Cgroup(driver_, "/" + cgroup_parent_).Remove();
-      EXPECT_TRUE(removed.has_value()) << removed.error().ToString();
-    }
   }
 
   std::string Exec(const std::string& id, std::vector<std::string> cmd, int64_t timeout = 20) {
@@ -63,7 +52,6 @@ class SystemdContainer : public AgentFixture {
     return out;
   }
 
-  std::shared_ptr<const runtime::CgroupDriver> driver_;
   agent::PodSandboxConfig pod_config_;
   std::string pod_;
 };
