@@ -11,6 +11,7 @@
 #include <nlohmann/json.hpp>
 #include <optional>
 
+#include "archive_text.h"
 #include "peapod/image/layer_unpacker.h"
 #include "peapod/json_field.h"
 #include "peapod/unique_fd.h"
@@ -93,7 +94,7 @@ Result<Staged> Stage(ContentStore& store, const std::string& path) {
   archive_read_support_format_tar(a.get());
   if (archive_read_open_filename(a.get(), path.c_str(), 1 << 17) != ARCHIVE_OK)
     return Fail(ErrorCode::kInvalidArgument,
-                "open image archive " + path + ": " + archive_error_string(a.get()));
+                "open image archive " + path + ": " + ArchiveErrorText(a.get()));
   Staged s;
   archive_entry* e = nullptr;
   std::string buf(1 << 17, '\0');
@@ -102,7 +103,7 @@ Result<Staged> Stage(ContentStore& store, const std::string& path) {
     if (r == ARCHIVE_EOF) break;
     if (r < ARCHIVE_WARN)
       return Fail(ErrorCode::kInvalidArgument,
-                  "read image archive " + path + ": " + archive_error_string(a.get()));
+                  "read image archive " + path + ": " + ArchiveErrorText(a.get()));
     const char* raw = archive_entry_pathname(e);
     auto parts = ConfinedEntryPath(raw ? raw : "");
     if (!parts) return Fail(ErrorCode::kInvalidArgument, "image archive entry \"" +
@@ -130,7 +131,7 @@ Result<Staged> Stage(ContentStore& store, const std::string& path) {
       la_ssize_t n = archive_read_data(a.get(), buf.data(), buf.size());
       if (n < 0)
         return Fail(ErrorCode::kInvalidArgument,
-                    "read " + name + " from " + path + ": " + archive_error_string(a.get()));
+                    "read " + name + " from " + path + ": " + ArchiveErrorText(a.get()));
       if (n == 0) break;
       if (auto st = w->Write(buf.data(), static_cast<size_t>(n)); !st)
         return std::unexpected(st.error());
@@ -334,14 +335,14 @@ Result<std::string> ComputeDiffId(const std::string& blob_path) {
   if (archive_read_open_filename(a.get(), blob_path.c_str(), 1 << 17) != ARCHIVE_OK ||
       archive_read_next_header(a.get(), &e) != ARCHIVE_OK)
     return Fail(ErrorCode::kInvalidArgument,
-                "read " + blob_path + ": " + archive_error_string(a.get()));
+                "read " + blob_path + ": " + ArchiveErrorText(a.get()));
   Sha256 h;
   std::string buf(1 << 17, '\0');
   while (true) {
     la_ssize_t n = archive_read_data(a.get(), buf.data(), buf.size());
     if (n < 0)
       return Fail(ErrorCode::kInvalidArgument,
-                  "decompress " + blob_path + ": " + archive_error_string(a.get()));
+                  "decompress " + blob_path + ": " + ArchiveErrorText(a.get()));
     if (n == 0) break;
     h.Update(buf.data(), static_cast<size_t>(n));
   }

@@ -15,6 +15,7 @@
 #include <filesystem>
 #include <memory>
 
+#include "archive_text.h"
 #include "files.h"
 #include "peapod/image/digest.h"
 #include "peapod/unique_fd.h"
@@ -117,7 +118,7 @@ la_ssize_t ReadDecompressed(archive* inner, void* client, const void** out) {
   auto* s = static_cast<Stream*>(client);
   la_ssize_t n = archive_read_data(s->outer, s->buf.data(), s->buf.size());
   if (n < 0) {
-    archive_set_error(inner, EIO, "decompress layer: %s", archive_error_string(s->outer));
+    archive_set_error(inner, EIO, "decompress layer: %s", ArchiveErrorText(s->outer).c_str());
     return -1;
   }
   s->hash.Update(s->buf.data(), static_cast<size_t>(n));
@@ -143,7 +144,7 @@ class Unpacker {
       if (r == ARCHIVE_EOF) break;
       if (r < ARCHIVE_WARN)
         return Fail(ErrorCode::kInvalidArgument,
-                    std::string("read layer tar: ") + archive_error_string(tar));
+                    std::string("read layer tar: ") + ArchiveErrorText(tar));
       ++entries_;
       // Every header counts, whatever it becomes (or not): a million empty entries cost
       // inodes, directory blocks and time even when they write no content.
@@ -256,6 +257,7 @@ class Unpacker {
     size_t size = 0;
     archive_entry_xattr_reset(e);
     while (archive_entry_xattr_next(e, &key, &value, &size) == ARCHIVE_OK) {
+      if (key == nullptr) continue;
       std::string_view k = key;
       // trusted.* would let a layer forge overlay metadata (redirects, opaque markers); the
       // rest of system.* is ACLs we do not carry.
@@ -319,7 +321,7 @@ class Unpacker {
       if (r == ARCHIVE_EOF) break;
       if (r < ARCHIVE_WARN)
         return Fail(ErrorCode::kInvalidArgument,
-                    "read data of " + name + ": " + archive_error_string(tar));
+                    "read data of " + name + ": " + ArchiveErrorText(tar));
       if (offset < 0) return Refuse(name, "data block at a negative offset");
       if (auto st = Charge(size); !st) return st;
       end = std::max(end, static_cast<uint64_t>(offset) + size);
@@ -450,10 +452,13 @@ Result<UnpackStats> UnpackInto(const std::string& blob_path, int root, const Unp
   archive_read_support_filter_all(outer.get());  // gzip, zstd, xz, ... by magic
   archive_read_support_format_raw(outer.get());
   archive_entry* raw_entry = nullptr;
+  // A compressed stream that inflates to nothing fails here without an error text.
   if (archive_read_open_fd(outer.get(), blob.Get(), kReadBlock) != ARCHIVE_OK ||
       archive_read_next_header(outer.get(), &raw_entry) != ARCHIVE_OK) {
-    return Fail(ErrorCode::kInvalidArgument,
-                "read layer " + blob_path + ": " + archive_error_string(outer.get()));
+    return Fail(
+        ErrorCode::kInvalidArgument,
+        "read layer " + blob_path + ": " +
+            ArchiveErrorText(outer.get(), "no data after decompression, not a tar archive"));
   }
 
   Stream stream;
@@ -462,7 +467,7 @@ Result<UnpackStats> UnpackInto(const std::string& blob_path, int root, const Unp
   archive_read_support_format_tar(tar.get());
   if (archive_read_open(tar.get(), &stream, nullptr, ReadDecompressed, nullptr) != ARCHIVE_OK) {
     return Fail(ErrorCode::kInvalidArgument,
-                "layer " + blob_path + " is not a tar archive: " + archive_error_string(tar.get()));
+                "layer " + blob_path + " is not a tar archive: " + ArchiveErrorText(tar.get()));
   }
   Unpacker unpacker(root, options, space);
   if (auto st = unpacker.Run(tar.get()); !st) return std::unexpected(st.error());
@@ -470,7 +475,7 @@ Result<UnpackStats> UnpackInto(const std::string& blob_path, int root, const Unp
   const void* out = nullptr;
   while (true) {
     la_ssize_t n = ReadDecompressed(tar.get(), &stream, &out);
-    if (n < 0) return Fail(ErrorCode::kInvalidArgument, archive_error_string(tar.get()));
+    if (n < 0) return Fail(ErrorCode::kInvalidArgument, ArchiveErrorText(tar.get()));
     if (n == 0) break;
   }
   UnpackStats stats;

@@ -1,6 +1,10 @@
 // Pure logic of the image library: digests, manifests and indexes, platform selection, image
 // configs, whiteout names, entry path confinement, overlay options, auth challenges.
 #include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
 
 #include "peapod/image/digest.h"
 #include "peapod/image/image_config.h"
@@ -161,6 +165,26 @@ TEST(ImageEntryPath, AbsoluteAndClimbingNamesAreRefused) {
   EXPECT_FALSE(ConfinedEntryPath("../x").has_value());
   EXPECT_FALSE(ConfinedEntryPath("a/../../x").has_value());
   EXPECT_FALSE(ConfinedEntryPath("./..").has_value());
+}
+
+// A gzip member that inflates to zero bytes: libarchive ends it with EOF and no error text, which
+// once went into a std::string as a null pointer (a fuzz finding). It is refused, and no layer
+// directory is left.
+TEST(ImageLayerUnpack, CompressedStreamOfNothingIsRefusedWithAReason) {
+  namespace fs = std::filesystem;
+  fs::path dir = fs::temp_directory_path() / ("peapod-empty-layer-" + std::to_string(::getpid()));
+  fs::create_directories(dir);
+  const unsigned char gzip_of_nothing[] = {0x1f, 0x8b, 0x08, 0x00, 0x00, 0x00,
+                                           0x00, 0x00, 0x00, 0x03, 0x03, 0x00};
+  std::ofstream(dir / "layer", std::ios::binary)
+      .write(reinterpret_cast<const char*>(gzip_of_nothing), sizeof gzip_of_nothing);
+  auto r = UnpackLayer((dir / "layer").string(), (dir / "root").string());
+  ASSERT_FALSE(r.has_value());
+  EXPECT_NE(r.error().message.find("no data after decompression"), std::string::npos)
+      << r.error().message;
+  // Only the blob remains: neither the target nor the temp directory beside it.
+  EXPECT_EQ(std::distance(fs::directory_iterator(dir), fs::directory_iterator()), 1);
+  fs::remove_all(dir);
 }
 
 TEST(ImageOverlayPlan, LowerDirsAreRelativeAndTopmostFirst) {
