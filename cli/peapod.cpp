@@ -212,7 +212,8 @@ int Apply(Client& client, const std::vector<std::string>& paths, bool strict,
   auto status = client.pods().Apply(&ctx, req, &resp);
   if (!status.ok()) {
     int rc = client.Failed(status);
-    if (!ignore_unsupported &&
+    // With --strict, harmless fields are errors that --ignore-unsupported does not lift.
+    if (!ignore_unsupported && !strict &&
         status.error_message().find("not supported by peapod") != std::string::npos) {
       std::cerr << "(--ignore-unsupported applies the rest, without what is not supported)\n";
     }
