@@ -201,14 +201,24 @@ bool IsPodResource(const std::string& r) { return r == "pod" || r == "pods" || r
 
 // ---- pod verbs ------------------------------------------------------------------------------
 
-int Apply(Client& client, const std::vector<std::string>& paths, bool strict) {
+int Apply(Client& client, const std::vector<std::string>& paths, bool strict,
+          bool ignore_unsupported) {
   pv1::ApplyRequest req;
   if (int rc = CollectManifests(paths, req.mutable_files()); rc != 0) return rc;
   req.set_strict(strict);
+  req.set_ignore_unsupported(ignore_unsupported);
   pv1::ApplyResponse resp;
   grpc::ClientContext ctx;
   auto status = client.pods().Apply(&ctx, req, &resp);
-  if (!status.ok()) return client.Failed(status);
+  if (!status.ok()) {
+    int rc = client.Failed(status);
+    // With --strict, harmless fields are errors that --ignore-unsupported does not lift.
+    if (!ignore_unsupported && !strict &&
+        status.error_message().find("not supported by peapod") != std::string::npos) {
+      std::cerr << "(--ignore-unsupported applies the rest, without what is not supported)\n";
+    }
+    return rc;
+  }
   for (const auto& w : resp.warnings()) std::cerr << "Warning: " << w << "\n";
   for (const auto& o : resp.objects()) {
     std::cout << Lower(o.kind()) << "/" << o.name() << " " << o.action() << "\n";
@@ -734,7 +744,11 @@ int main(int argc, char** argv) {
   bool strict = false;
   auto* apply = app.add_subcommand("apply", "create or update pods (and ConfigMaps, Secrets)");
   apply->add_option("-f,--filename", files, "manifest file, directory or - for stdin")->required();
-  apply->add_flag("--strict", strict, "fail on fields peapod does not support");
+  bool ignore_unsupported = false;
+  apply->add_flag("--strict", strict,
+                  "fail on fields peapod ignores, even those harmless to ignore");
+  apply->add_flag("--ignore-unsupported", ignore_unsupported,
+                  "apply without what peapod does not support (warnings instead of errors)");
 
   std::vector<std::string> args;
   bool wait = true, ignore_not_found = false;
@@ -801,7 +815,7 @@ int main(int argc, char** argv) {
 
   Client client(g);
   const std::string verb = app.get_subcommands().front()->get_name();
-  if (verb == "apply") return Apply(client, files, strict);
+  if (verb == "apply") return Apply(client, files, strict, ignore_unsupported);
   if (verb == "delete") return Delete(client, files, args, wait, ignore_not_found);
   if (verb == "get") return Get(client, args, output);
   if (verb == "describe") return Describe(client, args);

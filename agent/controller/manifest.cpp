@@ -34,6 +34,52 @@ std::string ManifestIssue::ToString() const {
   return out;
 }
 
+bool HarmlessToIgnore(std::string_view field_path) {
+  // What a scheduler, the API server or a controller acts on, never the node: ignoring it runs
+  // the pod as it would run on the node a scheduler picked. Service accounts: no API server to
+  // talk to, so no token to mount (the pod runs as if automountServiceAccountToken were false).
+  static const std::set<std::string_view> kHarmless = {
+      // A ConfigMap or Secret the API server would refuse to change: peapod lets a re-apply
+      // change it, which only an apply that asks for a change can do.
+      "immutable",
+      "metadata.generateName",
+      "metadata.ownerReferences",
+      "metadata.finalizers",
+      "metadata.deletionGracePeriodSeconds",
+      "metadata.deletionTimestamp",
+      "spec.nodeSelector",
+      "spec.nodeName",
+      "spec.affinity",
+      "spec.tolerations",
+      "spec.topologySpreadConstraints",
+      "spec.schedulerName",
+      "spec.priorityClassName",
+      "spec.priority",
+      "spec.preemptionPolicy",
+      "spec.overhead",
+      "spec.serviceAccountName",
+      "spec.serviceAccount",
+      "spec.automountServiceAccountToken",
+      "spec.enableServiceLinks",
+      "spec.imagePullSecrets",
+      "spec.resources.requests",
+      "spec.securityContext.fsGroupChangePolicy",
+      "spec.securityContext.seLinuxChangePolicy",
+      "spec.containers.resizePolicy",
+      "spec.initContainers.resizePolicy",
+  };
+  if (kHarmless.contains(field_path)) return true;
+  for (std::string_view list : {"spec.containers.resources.", "spec.initContainers.resources."}) {
+    if (!field_path.starts_with(list)) continue;
+    std::string_view rest = field_path.substr(list.size());
+    // A request for another resource is a scheduling hint; a limit on an extended resource
+    // (vendor.example/gpu) asks for a device a device plugin would add, not for confinement.
+    if (rest.starts_with("requests.")) return true;
+    if (rest.starts_with("limits.") && rest.find('/') != std::string_view::npos) return true;
+  }
+  return false;
+}
+
 namespace {
 
 const std::initializer_list<std::string_view> kServerOwnedMetadata = {
@@ -225,12 +271,8 @@ void ReadObject(Reader& r, const yaml::Node& object, const std::string& prefix, 
       (kind == "List" || kind == "PodList" || kind == "ConfigMapList" || kind == "SecretList")) {
     return ReadList(r, object, prefix, set);
   }
-  std::string message = "\"" + kind + "\" is not supported by peapod";
-  if (r.strict()) {
-    r.Error(object["kind"], kind_path, message);
-  } else {
-    r.warnings.push_back(ManifestIssue{r.Source(object["kind"]), kind_path, message + ", ignored"});
-  }
+  // Nothing of another kind would run: an apply that exits 0 must have made what it was given.
+  r.Refuse(object["kind"], kind_path, "\"" + kind + "\" is not supported by peapod");
 }
 
 // Two objects of one kind with the same namespace/name in one apply: kubectl would apply the

@@ -188,21 +188,6 @@ std::optional<KeySelector> ReadKeySelector(Reader& r, const yaml::Node& node,
   return selector;
 }
 
-bool IsSupportedFieldPath(const std::string& path) {
-  static const std::set<std::string> kPlain = {
-      "metadata.name", "metadata.namespace",      "metadata.uid",
-      "spec.nodeName", "spec.serviceAccountName", "status.podIP",
-      "status.podIPs", "status.hostIP",           "status.hostIPs"};
-  if (kPlain.contains(path)) return true;
-  for (std::string_view prefix : {"metadata.labels['", "metadata.annotations['"}) {
-    if (path.starts_with(prefix) && path.ends_with("']") && path.size() > prefix.size() + 2) {
-      std::string key = path.substr(prefix.size(), path.size() - prefix.size() - 2);
-      return !CheckLabelKey(key).has_value();
-    }
-  }
-  return false;
-}
-
 void ReadEnvValueFrom(Reader& r, const yaml::Node& node, const std::string& path, EnvVar& env) {
   if (!r.Object(node, path, {"configMapKeyRef", "secretKeyRef", "fieldRef", "resourceFieldRef"})) {
     return;
@@ -212,49 +197,10 @@ void ReadEnvValueFrom(Reader& r, const yaml::Node& node, const std::string& path
       ReadKeySelector(r, node["configMapKeyRef"], Field(path, "configMapKeyRef"), true);
   env.secret_key_ref = ReadKeySelector(r, node["secretKeyRef"], Field(path, "secretKeyRef"), true);
   sources += env.config_map_key_ref.has_value() + env.secret_key_ref.has_value();
-  const yaml::Node field = node["fieldRef"];
-  std::string field_path = Field(path, "fieldRef");
-  if (r.Object(field, field_path, {"fieldPath", "apiVersion"})) {
-    ++sources;
-    FieldRef ref;
-    std::string api_version;
-    if (r.String(field["apiVersion"], Field(field_path, "apiVersion"), api_version) &&
-        api_version != "v1") {
-      r.Error(field["apiVersion"], Field(field_path, "apiVersion"), "must be \"v1\"");
-    }
-    if (!r.String(field["fieldPath"], Field(field_path, "fieldPath"), ref.field_path) ||
-        ref.field_path.empty()) {
-      r.Error(field, Field(field_path, "fieldPath"), "required");
-    } else if (!IsSupportedFieldPath(ref.field_path)) {
-      r.Error(field["fieldPath"], Field(field_path, "fieldPath"),
-              "unsupported field path " + Quote(ref.field_path) +
-                  " (supported: metadata.name, metadata.namespace, metadata.uid, "
-                  "metadata.labels['<key>'], metadata.annotations['<key>'], spec.nodeName, "
-                  "spec.serviceAccountName, status.podIP, status.podIPs, status.hostIP)");
-    }
-    env.field_ref = std::move(ref);
-  }
-  const yaml::Node resource = node["resourceFieldRef"];
-  std::string resource_path = Field(path, "resourceFieldRef");
-  if (r.Object(resource, resource_path, {"containerName", "resource", "divisor"})) {
-    ++sources;
-    ResourceFieldRef ref;
-    r.String(resource["containerName"], Field(resource_path, "containerName"), ref.container_name);
-    if (!r.String(resource["resource"], Field(resource_path, "resource"), ref.resource) ||
-        ref.resource.empty()) {
-      r.Error(resource, Field(resource_path, "resource"), "required");
-    } else if (ref.resource != "limits.cpu" && ref.resource != "limits.memory" &&
-               ref.resource != "requests.cpu" && ref.resource != "requests.memory") {
-      r.Error(resource["resource"], Field(resource_path, "resource"),
-              OneOf({"limits.cpu", "limits.memory", "requests.cpu", "requests.memory"}));
-    }
-    Quantity divisor;
-    if (r.QuantityValue(resource["divisor"], Field(resource_path, "divisor"),
-                        ref.resource.ends_with("cpu"), divisor)) {
-      ref.divisor = divisor.text;
-    }
-    env.resource_field_ref = std::move(ref);
-  }
+  env.field_ref = ReadFieldRef(r, node["fieldRef"], Field(path, "fieldRef"), false);
+  env.resource_field_ref =
+      ReadResourceFieldRef(r, node["resourceFieldRef"], Field(path, "resourceFieldRef"), false);
+  sources += env.field_ref.has_value() + env.resource_field_ref.has_value();
   if (sources == 0) {
     r.Error(node, path,
             "must specify one of: `fieldRef`, `resourceFieldRef`, `configMapKeyRef` or "
@@ -406,9 +352,9 @@ void ReadVolumeMounts(Reader& r, const yaml::Node& node, const std::string& path
   for (size_t i = 0; i < node.size(); ++i) {
     std::string p = Index(path, i);
     const yaml::Node item = node[i];
-    if (!ListItem(
-            r, item, p,
-            {"name", "mountPath", "subPath", "readOnly", "mountPropagation", "recursiveReadOnly"}))
+    if (!ListItem(r, item, p,
+                  {"name", "mountPath", "subPath", "subPathExpr", "readOnly", "mountPropagation",
+                   "recursiveReadOnly"}))
       continue;
     VolumeMount mount;
     mount.source = r.Source(item);
@@ -428,6 +374,15 @@ void ReadVolumeMounts(Reader& r, const yaml::Node& node, const std::string& path
     if (r.String(item["subPath"], Field(p, "subPath"), mount.sub_path) && !mount.sub_path.empty()) {
       if (auto problem = CheckRelativePath(mount.sub_path)) {
         r.Error(item["subPath"], Field(p, "subPath"), *problem);
+      }
+    }
+    if (r.String(item["subPathExpr"], Field(p, "subPathExpr"), mount.sub_path_expr) &&
+        !mount.sub_path_expr.empty()) {
+      if (!mount.sub_path.empty()) {
+        r.Error(item["subPathExpr"], Field(p, "subPathExpr"),
+                "subPathExpr and subPath are mutually exclusive");
+      } else if (auto problem = CheckRelativePath(mount.sub_path_expr)) {
+        r.Error(item["subPathExpr"], Field(p, "subPathExpr"), *problem);
       }
     }
     r.Bool(item["readOnly"], Field(p, "readOnly"), mount.read_only);
@@ -505,6 +460,85 @@ std::optional<Lifecycle> ReadLifecycle(Reader& r, const yaml::Node& node, const 
 }
 
 }  // namespace
+
+namespace {
+
+bool IsSupportedFieldPath(const std::string& path, bool volume) {
+  static const std::set<std::string> kEnv = {
+      "metadata.name", "metadata.namespace",      "metadata.uid",
+      "spec.nodeName", "spec.serviceAccountName", "status.podIP",
+      "status.podIPs", "status.hostIP",           "status.hostIPs"};
+  // A volume file may hold every label or annotation, but no status: a file is written once
+  // per change of the pod's metadata, as the API server allows
+  // (validDownwardAPIFieldPathExpressions).
+  static const std::set<std::string> kVolume = {"metadata.name", "metadata.namespace",
+                                                "metadata.uid", "metadata.labels",
+                                                "metadata.annotations"};
+  if ((volume ? kVolume : kEnv).contains(path)) return true;
+  for (std::string_view prefix : {"metadata.labels['", "metadata.annotations['"}) {
+    if (path.starts_with(prefix) && path.ends_with("']") && path.size() > prefix.size() + 2) {
+      std::string key = path.substr(prefix.size(), path.size() - prefix.size() - 2);
+      return !CheckLabelKey(key).has_value();
+    }
+  }
+  return false;
+}
+
+}  // namespace
+
+std::optional<FieldRef> ReadFieldRef(Reader& r, const yaml::Node& field, const std::string& path,
+                                     bool volume) {
+  if (!r.Object(field, path, {"fieldPath", "apiVersion"})) return std::nullopt;
+  FieldRef ref;
+  std::string api_version;
+  if (r.String(field["apiVersion"], Field(path, "apiVersion"), api_version) &&
+      api_version != "v1") {
+    r.Error(field["apiVersion"], Field(path, "apiVersion"), "must be \"v1\"");
+  }
+  if (!r.String(field["fieldPath"], Field(path, "fieldPath"), ref.field_path) ||
+      ref.field_path.empty()) {
+    r.Error(field, Field(path, "fieldPath"), "required");
+  } else if (!IsSupportedFieldPath(ref.field_path, volume)) {
+    r.Error(field["fieldPath"], Field(path, "fieldPath"),
+            "unsupported field path " + Quote(ref.field_path) +
+                (volume ? " (supported in volumes: metadata.name, metadata.namespace, "
+                          "metadata.uid, metadata.labels, metadata.annotations, "
+                          "metadata.labels['<key>'], metadata.annotations['<key>'])"
+                        : " (supported: metadata.name, metadata.namespace, metadata.uid, "
+                          "metadata.labels['<key>'], metadata.annotations['<key>'], "
+                          "spec.nodeName, spec.serviceAccountName, status.podIP, status.podIPs, "
+                          "status.hostIP)"));
+  }
+  return ref;
+}
+
+std::optional<ResourceFieldRef> ReadResourceFieldRef(Reader& r, const yaml::Node& resource,
+                                                     const std::string& path, bool volume) {
+  if (!r.Object(resource, path, {"containerName", "resource", "divisor"})) return std::nullopt;
+  ResourceFieldRef ref;
+  r.String(resource["containerName"], Field(path, "containerName"), ref.container_name);
+  // In a volume there is no "this container" to default to.
+  if (volume && ref.container_name.empty()) {
+    r.Error(resource, Field(path, "containerName"), "required");
+  }
+  if (!r.String(resource["resource"], Field(path, "resource"), ref.resource) ||
+      ref.resource.empty()) {
+    r.Error(resource, Field(path, "resource"), "required");
+  } else if (ref.resource != "limits.cpu" && ref.resource != "limits.memory" &&
+             ref.resource != "requests.cpu" && ref.resource != "requests.memory") {
+    r.Error(resource["resource"], Field(path, "resource"),
+            OneOf({"limits.cpu", "limits.memory", "requests.cpu", "requests.memory"}));
+  }
+  Quantity divisor;
+  if (r.QuantityValue(resource["divisor"], Field(path, "divisor"), ref.resource.ends_with("cpu"),
+                      divisor)) {
+    if (divisor.value <= 0) {
+      r.Error(resource["divisor"], Field(path, "divisor"), "must be greater than 0");
+    }
+    ref.divisor = divisor.text;
+  }
+  return ref;
+}
 
 Container ReadContainer(Reader& r, const yaml::Node& node, const std::string& path, bool init,
                         const PodContext& pod) {

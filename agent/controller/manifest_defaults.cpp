@@ -153,7 +153,10 @@ json ContainerJson(const Container& c) {
   }
   json mounts = json::array();
   for (const VolumeMount& m : c.volume_mounts) {
-    mounts.push_back({m.name, m.mount_path, m.sub_path, m.read_only, m.mount_propagation});
+    json mount = {m.name, m.mount_path, m.sub_path, m.read_only, m.mount_propagation};
+    // Appended only when set, so the hash of a pod without it is what it was before.
+    if (!m.sub_path_expr.empty()) mount.push_back({{"subPathExpr", m.sub_path_expr}});
+    mounts.push_back(std::move(mount));
   }
   json lifecycle = nullptr;
   if (c.lifecycle) {
@@ -205,9 +208,45 @@ json ItemsJson(const std::vector<KeyToPath>& items) {
   return out;
 }
 
+json DownwardItemsJson(const std::vector<DownwardApiFile>& items) {
+  json out = json::array();
+  for (const DownwardApiFile& i : items) {
+    json field = nullptr, resource = nullptr;
+    if (i.field_ref) field = i.field_ref->field_path;
+    if (i.resource_field_ref) {
+      const ResourceFieldRef& r = *i.resource_field_ref;
+      resource = {r.container_name, r.resource, r.divisor};
+    }
+    out.push_back({i.path, field, resource, Opt(i.mode)});
+  }
+  return out;
+}
+
 json VolumeJson(const Volume& v) {
   struct Visitor {
-    json operator()(std::monostate) const { return nullptr; }
+    json operator()(const DownwardApiVolume& s) const {
+      return {{"downwardAPI",
+               {{"items", DownwardItemsJson(s.items)}, {"defaultMode", Opt(s.default_mode)}}}};
+    }
+    json operator()(const ProjectedVolume& s) const {
+      json sources = json::array();
+      for (const auto& source : s.sources) {
+        if (const auto* cm = std::get_if<ConfigMapVolume>(&source)) {
+          sources.push_back({{"configMap",
+                              {{"name", cm->name},
+                               {"items", ItemsJson(cm->items)},
+                               {"optional", cm->optional}}}});
+        } else if (const auto* secret = std::get_if<SecretVolume>(&source)) {
+          sources.push_back({{"secret",
+                              {{"name", secret->secret_name},
+                               {"items", ItemsJson(secret->items)},
+                               {"optional", secret->optional}}}});
+        } else if (const auto* downward = std::get_if<DownwardApiVolume>(&source)) {
+          sources.push_back({{"downwardAPI", {{"items", DownwardItemsJson(downward->items)}}}});
+        }
+      }
+      return {{"projected", {{"sources", sources}, {"defaultMode", Opt(s.default_mode)}}}};
+    }
     json operator()(const EmptyDirVolume& s) const {
       json size = nullptr;
       if (s.size_limit) size = s.size_limit->value;
@@ -265,28 +304,41 @@ json PodJson(const Pod& pod) {
                 {"sysctls", sysctls}};
   }
   // uid is peapod's own (assigned at first apply), so it is not part of what the user wrote.
-  return {{"metadata",
-           {{"name", pod.metadata.name},
-            {"namespace", pod.metadata.namespace_},
-            {"labels", pod.metadata.labels},
-            {"annotations", pod.metadata.annotations}}},
-          {"spec",
-           {{"initContainers", init},
-            {"containers", containers},
-            {"volumes", volumes},
-            {"restartPolicy", s.restart_policy},
-            {"terminationGracePeriodSeconds", Opt(s.termination_grace_period_seconds)},
-            {"shareProcessNamespace", s.share_process_namespace},
-            {"hostNetwork", s.host_network},
-            {"hostPID", s.host_pid},
-            {"hostIPC", s.host_ipc},
-            {"hostname", s.hostname},
-            {"subdomain", s.subdomain},
-            {"dnsPolicy", s.dns_policy},
-            {"dnsConfig", dns},
-            {"hostAliases", aliases},
-            {"securityContext", security},
-            {"runtimeClassName", s.runtime_class_name}}}};
+  json out = {{"metadata",
+               {{"name", pod.metadata.name},
+                {"namespace", pod.metadata.namespace_},
+                {"labels", pod.metadata.labels},
+                {"annotations", pod.metadata.annotations}}},
+              {"spec",
+               {{"initContainers", init},
+                {"containers", containers},
+                {"volumes", volumes},
+                {"restartPolicy", s.restart_policy},
+                {"terminationGracePeriodSeconds", Opt(s.termination_grace_period_seconds)},
+                {"shareProcessNamespace", s.share_process_namespace},
+                {"hostNetwork", s.host_network},
+                {"hostPID", s.host_pid},
+                {"hostIPC", s.host_ipc},
+                {"hostname", s.hostname},
+                {"subdomain", s.subdomain},
+                {"dnsPolicy", s.dns_policy},
+                {"dnsConfig", dns},
+                {"hostAliases", aliases},
+                {"securityContext", security},
+                {"runtimeClassName", s.runtime_class_name}}}};
+  // Appended only when set, so the hash of a pod without it is what it was before.
+  if (s.active_deadline_seconds) out["spec"]["activeDeadlineSeconds"] = *s.active_deadline_seconds;
+  return out;
+}
+
+// Annotations that change how peapod runs the containers: a change to one is a spec change.
+bool AnnotationActedOn(const std::string& key) {
+  for (std::string_view prefix : {"io.peapod.", "container.apparmor.security.beta.kubernetes.io/",
+                                  "seccomp.security.alpha.kubernetes.io/",
+                                  "container.seccomp.security.alpha.kubernetes.io/"}) {
+    if (key.starts_with(prefix)) return true;
+  }
+  return false;
 }
 
 }  // namespace
@@ -313,6 +365,15 @@ std::string SpecHash(const Pod& pod) {
   Pod defaulted = pod;
   ApplyDefaults(defaulted);
   // nlohmann::json keeps object keys sorted, so dump() is canonical.
+  return image::DigestOf(PodJson(defaulted).dump());
+}
+
+std::string SpecHashWithoutMetadata(const Pod& pod) {
+  Pod defaulted = pod;
+  ApplyDefaults(defaulted);
+  std::erase_if(defaulted.metadata.annotations,
+                [](const auto& kv) { return !AnnotationActedOn(kv.first); });
+  defaulted.metadata.labels.clear();
   return image::DigestOf(PodJson(defaulted).dump());
 }
 

@@ -34,10 +34,11 @@ void ReadKeyToPaths(Reader& r, const yaml::Node& node, const std::string& path,
   }
 }
 
-// Volume sources Kubernetes knows but peapod does not implement: reported as unsupported.
+constexpr std::string_view kSupportedVolumeSources[] = {"emptyDir", "hostPath",    "configMap",
+                                                        "secret",   "downwardAPI", "projected"};
+
+// Volume sources Kubernetes knows but peapod does not implement: refused.
 constexpr std::string_view kOtherVolumeSources[] = {"persistentVolumeClaim",
-                                                    "projected",
-                                                    "downwardAPI",
                                                     "nfs",
                                                     "csi",
                                                     "ephemeral",
@@ -62,6 +63,98 @@ constexpr std::string_view kOtherVolumeSources[] = {"persistentVolumeClaim",
                                                     "storageos",
                                                     "vsphereVolume"};
 
+void ReadDownwardApiFiles(Reader& r, const yaml::Node& node, const std::string& path,
+                          std::vector<DownwardApiFile>& out) {
+  if (!r.List(node, path)) return;
+  for (size_t i = 0; i < node.size(); ++i) {
+    std::string p = Index(path, i);
+    const yaml::Node item = node[i];
+    if (!ListItem(r, item, p, {"path", "fieldRef", "resourceFieldRef", "mode"})) continue;
+    DownwardApiFile file;
+    if (!r.String(item["path"], Field(p, "path"), file.path) || file.path.empty()) {
+      r.Error(item, Field(p, "path"), "required");
+    } else if (auto problem = CheckRelativePath(file.path)) {
+      r.Error(item["path"], Field(p, "path"), *problem);
+    }
+    file.field_ref = ReadFieldRef(r, item["fieldRef"], Field(p, "fieldRef"), true);
+    file.resource_field_ref =
+        ReadResourceFieldRef(r, item["resourceFieldRef"], Field(p, "resourceFieldRef"), true);
+    int refs = file.field_ref.has_value() + file.resource_field_ref.has_value();
+    if (refs == 0) {
+      r.Error(item, p, "must specify one of: `fieldRef` or `resourceFieldRef`");
+    } else if (refs > 1) {
+      r.Error(item, p, "fieldRef and resourceFieldRef can not be specified simultaneously");
+    }
+    FileMode(r, item["mode"], Field(p, "mode"), file.mode);
+    out.push_back(std::move(file));
+  }
+}
+
+// projected.sources: configMap, secret and downwardAPI. A serviceAccountToken is refused: there
+// is no API server to mint a token for the pod's service account, and an empty file or a
+// made-up token would only fail later, wherever the pod presents it.
+void ReadProjections(Reader& r, const yaml::Node& node, const std::string& path,
+                     ProjectedVolume& out) {
+  if (!r.List(node, path)) return;
+  for (size_t i = 0; i < node.size(); ++i) {
+    std::string p = Index(path, i);
+    const yaml::Node item = node[i];
+    if (!ListItem(r, item, p,
+                  {"configMap", "secret", "downwardAPI", "serviceAccountToken",
+                   "clusterTrustBundle", "podCertificate"})) {
+      continue;
+    }
+    int kinds = 0;
+    for (const auto& kv : item) kinds += kv.second.IsNull() ? 0 : 1;
+    if (kinds > 1) {
+      r.Error(item, p, "may not specify more than 1 volume type per source");
+      continue;
+    }
+    for (const char* unsupported : {"clusterTrustBundle", "podCertificate"}) {
+      if (item[unsupported].IsDefined()) r.Unsupported(item[unsupported], Field(p, unsupported));
+    }
+    if (item["serviceAccountToken"].IsDefined()) {
+      r.Refuse(item["serviceAccountToken"], Field(p, "serviceAccountToken"),
+               "peapod has no API server to issue a service account token: put the token in a "
+               "Secret and project that instead");
+    }
+    const yaml::Node cm = item["configMap"];
+    std::string cm_path = Field(p, "configMap");
+    if (r.Object(cm, cm_path, {"name", "items", "optional"})) {
+      ConfigMapVolume source;
+      if (!r.String(cm["name"], Field(cm_path, "name"), source.name) || source.name.empty()) {
+        r.Error(cm, Field(cm_path, "name"), "required");
+      } else if (auto problem = CheckDns1123Subdomain(source.name)) {
+        r.Error(cm["name"], Field(cm_path, "name"), *problem);
+      }
+      ReadKeyToPaths(r, cm["items"], Field(cm_path, "items"), source.items);
+      r.Bool(cm["optional"], Field(cm_path, "optional"), source.optional);
+      out.sources.emplace_back(std::move(source));
+    }
+    const yaml::Node secret = item["secret"];
+    std::string secret_path = Field(p, "secret");
+    if (r.Object(secret, secret_path, {"name", "items", "optional"})) {
+      SecretVolume source;
+      if (!r.String(secret["name"], Field(secret_path, "name"), source.secret_name) ||
+          source.secret_name.empty()) {
+        r.Error(secret, Field(secret_path, "name"), "required");
+      } else if (auto problem = CheckDns1123Subdomain(source.secret_name)) {
+        r.Error(secret["name"], Field(secret_path, "name"), *problem);
+      }
+      ReadKeyToPaths(r, secret["items"], Field(secret_path, "items"), source.items);
+      r.Bool(secret["optional"], Field(secret_path, "optional"), source.optional);
+      out.sources.emplace_back(std::move(source));
+    }
+    const yaml::Node downward = item["downwardAPI"];
+    std::string downward_path = Field(p, "downwardAPI");
+    if (r.Object(downward, downward_path, {"items"})) {
+      DownwardApiVolume source;
+      ReadDownwardApiFiles(r, downward["items"], Field(downward_path, "items"), source.items);
+      out.sources.emplace_back(std::move(source));
+    }
+  }
+}
+
 Volume ReadVolume(Reader& r, const yaml::Node& node, const std::string& path) {
   Volume volume;
   volume.source = r.Source(node);
@@ -74,14 +167,22 @@ Volume ReadVolume(Reader& r, const yaml::Node& node, const std::string& path) {
     if (!kv.first.IsScalar()) continue;
     const std::string& key = kv.first.Scalar();
     if (key == "name") continue;
-    if (key == "emptyDir" || key == "hostPath" || key == "configMap" || key == "secret" ||
-        std::find(std::begin(kOtherVolumeSources), std::end(kOtherVolumeSources), key) !=
-            std::end(kOtherVolumeSources)) {
+    if (std::find(std::begin(kSupportedVolumeSources), std::end(kSupportedVolumeSources), key) !=
+        std::end(kSupportedVolumeSources)) {
       ++sources;
+      continue;
     }
-    if (key != "emptyDir" && key != "hostPath" && key != "configMap" && key != "secret") {
-      r.Unsupported(kv.first, Field(path, key));
+    if (std::find(std::begin(kOtherVolumeSources), std::end(kOtherVolumeSources), key) !=
+        std::end(kOtherVolumeSources)) {
+      ++sources;
+      // Dropped, a volume would leave the pod waiting for it forever: with --ignore-unsupported
+      // an empty directory (the variant's default) stands in for it.
+      if (!r.Refuse(kv.first, Field(path, key), "not supported by peapod")) {
+        r.warnings.back().message += ": an empty directory is mounted in its place";
+      }
+      continue;
     }
+    r.Unsupported(kv.first, Field(path, key));
   }
   if (!r.String(node["name"], Field(path, "name"), volume.name) || volume.name.empty()) {
     r.Error(node, Field(path, "name"), "required");
@@ -89,8 +190,7 @@ Volume ReadVolume(Reader& r, const yaml::Node& node, const std::string& path) {
     r.Error(node["name"], Field(path, "name"), *problem);
   }
   if (sources > 1) r.Error(node, path, "may not specify more than 1 volume type");
-  // The API server turns a volume without a source into an emptyDir.
-  if (sources == 0) volume.source_ = EmptyDirVolume{};
+  // The API server turns a volume without a source into an emptyDir: source_'s default.
 
   const yaml::Node empty_dir = node["emptyDir"];
   std::string empty_path = Field(path, "emptyDir");
@@ -161,6 +261,23 @@ Volume ReadVolume(Reader& r, const yaml::Node& node, const std::string& path) {
     ReadKeyToPaths(r, secret["items"], Field(secret_path, "items"), source.items);
     FileMode(r, secret["defaultMode"], Field(secret_path, "defaultMode"), source.default_mode);
     r.Bool(secret["optional"], Field(secret_path, "optional"), source.optional);
+    volume.source_ = std::move(source);
+  }
+  const yaml::Node downward = node["downwardAPI"];
+  std::string downward_path = Field(path, "downwardAPI");
+  if (r.Object(downward, downward_path, {"items", "defaultMode"})) {
+    DownwardApiVolume source;
+    ReadDownwardApiFiles(r, downward["items"], Field(downward_path, "items"), source.items);
+    FileMode(r, downward["defaultMode"], Field(downward_path, "defaultMode"), source.default_mode);
+    volume.source_ = std::move(source);
+  }
+  const yaml::Node projected = node["projected"];
+  std::string projected_path = Field(path, "projected");
+  if (r.Object(projected, projected_path, {"sources", "defaultMode"})) {
+    ProjectedVolume source;
+    ReadProjections(r, projected["sources"], Field(projected_path, "sources"), source);
+    FileMode(r, projected["defaultMode"], Field(projected_path, "defaultMode"),
+             source.default_mode);
     volume.source_ = std::move(source);
   }
   return volume;
@@ -346,6 +463,38 @@ void CheckAcrossContainers(Reader& r, const std::string& path, const PodSpec& sp
   check(spec.containers, "containers");
 }
 
+// A resourceFieldRef in a volume names its container: one of the pod's.
+void CheckDownwardApiContainers(Reader& r, const yaml::Node& spec, const std::string& path,
+                                const PodSpec& out) {
+  std::set<std::string> names;
+  for (const auto* list : {&out.init_containers, &out.containers}) {
+    for (const Container& c : *list) names.insert(c.name);
+  }
+  auto check = [&](const DownwardApiVolume& downward, const yaml::Node& at, const std::string& p) {
+    for (const DownwardApiFile& file : downward.items) {
+      if (file.resource_field_ref && !file.resource_field_ref->container_name.empty() &&
+          !names.contains(file.resource_field_ref->container_name)) {
+        r.Error(at, p,
+                "resourceFieldRef: no container named " +
+                    Quote(file.resource_field_ref->container_name));
+      }
+    }
+  };
+  for (size_t i = 0; i < out.volumes.size(); ++i) {
+    const Volume& v = out.volumes[i];
+    const yaml::Node at = spec["volumes"][i];
+    if (const auto* downward = std::get_if<DownwardApiVolume>(&v.source_)) {
+      check(*downward, at, Field(Index(path, i), "downwardAPI"));
+    } else if (const auto* projected = std::get_if<ProjectedVolume>(&v.source_)) {
+      for (const auto& source : projected->sources) {
+        if (const auto* d = std::get_if<DownwardApiVolume>(&source)) {
+          check(*d, at, Field(Index(path, i), "projected"));
+        }
+      }
+    }
+  }
+}
+
 }  // namespace
 
 void ReadPodSpec(Reader& r, const yaml::Node& spec, const std::string& path, Pod& pod) {
@@ -358,7 +507,8 @@ void ReadPodSpec(Reader& r, const yaml::Node& spec, const std::string& path, Pod
                 {"containers", "initContainers", "volumes", "restartPolicy",
                  "terminationGracePeriodSeconds", "shareProcessNamespace", "hostNetwork", "hostPID",
                  "hostIPC", "hostname", "subdomain", "dnsPolicy", "dnsConfig", "hostAliases",
-                 "securityContext", "runtimeClassName", "hostUsers", "resources"})) {
+                 "securityContext", "runtimeClassName", "hostUsers", "resources",
+                 "activeDeadlineSeconds"})) {
     return;
   }
   ReadHostUsers(r, spec["hostUsers"], Field(path, "hostUsers"));
@@ -413,6 +563,13 @@ void ReadPodSpec(Reader& r, const yaml::Node& spec, const std::string& path, Pod
     NonNegative(r, grace, Field(path, "terminationGracePeriodSeconds"),
                 *out.termination_grace_period_seconds);
   }
+  const yaml::Node deadline = spec["activeDeadlineSeconds"];
+  if (r.Int64(deadline, Field(path, "activeDeadlineSeconds"), out.active_deadline_seconds) &&
+      (*out.active_deadline_seconds < 1 || *out.active_deadline_seconds > 2147483647)) {
+    r.Error(deadline, Field(path, "activeDeadlineSeconds"),
+            "must be between 1 and 2147483647, inclusive");
+  }
+  CheckDownwardApiContainers(r, spec, volumes_path, out);
   r.Bool(spec["shareProcessNamespace"], Field(path, "shareProcessNamespace"),
          out.share_process_namespace);
   r.Bool(spec["hostPID"], Field(path, "hostPID"), out.host_pid);

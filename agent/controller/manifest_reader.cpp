@@ -175,12 +175,38 @@ void Reader::Error(int line, const std::string& path, std::string message) {
 
 void Reader::Unsupported(const yaml::Node& at, const std::string& path) {
   ManifestIssue issue{Source(at), path, "not supported by peapod, ignored"};
-  if (options_.strict) {
+  bool harmless = HarmlessToIgnore(WithoutIndices(path));
+  if (harmless ? options_.strict : !options_.ignore_unsupported) {
     issue.message = "not supported by peapod";
     errors.push_back(std::move(issue));
   } else {
     warnings.push_back(std::move(issue));
   }
+}
+
+bool Reader::Refuse(const yaml::Node& at, const std::string& path, const std::string& why) {
+  if (options_.ignore_unsupported) {
+    warnings.push_back(ManifestIssue{Source(at), path, why + ", ignored"});
+    return false;
+  }
+  errors.push_back(ManifestIssue{Source(at), path, why});
+  return true;
+}
+
+std::string WithoutIndices(std::string_view path) {
+  std::string out;
+  for (size_t i = 0; i < path.size(); ++i) {
+    if (path[i] == '[') {
+      size_t end = path.find(']', i);
+      if (end == std::string_view::npos) break;
+      i = end;
+      continue;
+    }
+    out += path[i];
+  }
+  // Objects of a List: "items.spec.nodeSelector" is "spec.nodeSelector".
+  if (out.starts_with("items.")) out.erase(0, 6);
+  return out;
 }
 
 bool Reader::Object(const yaml::Node& node, const std::string& path,

@@ -18,6 +18,9 @@
 
 namespace peapod::agent::controller::manifest_internal {
 
+// "spec.containers[0].resizePolicy" -> "spec.containers.resizePolicy"; "items[2]." dropped.
+std::string WithoutIndices(std::string_view path);
+
 // Line of a node, 1-based; 0 when the node has no mark (an absent field).
 int LineOf(const yaml::Node& node);
 
@@ -32,8 +35,12 @@ class Reader {
 
   void Error(const yaml::Node& at, const std::string& path, std::string message);
   void Error(int line, const std::string& path, std::string message);
-  // An unsupported field or document: a warning, or an error when parsing strictly.
+  // A field peapod does not act on. Harmless to ignore (HarmlessToIgnore): a warning, an error
+  // when parsing strictly. Otherwise an error, a warning with ignore_unsupported.
   void Unsupported(const yaml::Node& at, const std::string& path);
+  // Something peapod will not do, with why: an error, or with ignore_unsupported a warning
+  // ("<why>, ignored"). Returns whether it was an error.
+  bool Refuse(const yaml::Node& at, const std::string& path, const std::string& why);
 
   // Checks that `node` is a mapping ("must be an object" otherwise) and reports every key not in
   // `known` as unsupported (keys in `ignored` are dropped silently: see manifest.cpp for why).
@@ -66,6 +73,7 @@ class Reader {
   SourceRef Source(const yaml::Node& node) const { return {file_, LineOf(node)}; }
   const std::string& file() const { return file_; }
   bool strict() const { return options_.strict; }
+  bool ignore_unsupported() const { return options_.ignore_unsupported; }
 
   std::vector<ManifestIssue> errors;
   std::vector<ManifestIssue> warnings;
@@ -146,6 +154,13 @@ void CheckSecurityAnnotations(Reader& r, const yaml::Node& annotations, const st
 // seccompProfile.localhostProfile: relative to the node's seccomp profile root, no "..".
 void CheckLocalhostProfilePath(Reader& r, const yaml::Node& node, const std::string& path,
                                const std::string& profile);
+
+// fieldRef and resourceFieldRef, of an env var or (volume) of a downwardAPI file, which may
+// name metadata.labels and metadata.annotations whole but no status, and must name its container.
+std::optional<FieldRef> ReadFieldRef(Reader& r, const yaml::Node& node, const std::string& path,
+                                     bool volume);
+std::optional<ResourceFieldRef> ReadResourceFieldRef(Reader& r, const yaml::Node& node,
+                                                     const std::string& path, bool volume);
 
 // What a container's fields are checked against in its pod.
 struct PodContext {

@@ -65,6 +65,95 @@ std::string ExpandVariables(const std::string& input,
   return out;
 }
 
+Result<std::string> ExpandSubPathExpr(const std::string& expr,
+                                      const std::map<std::string, std::string>& vars) {
+  std::set<std::string> missing;
+  for (size_t i = 0; i + 1 < expr.size(); ++i) {
+    if (expr[i] != '$') continue;
+    if (expr[i + 1] == '$') {
+      ++i;
+      continue;
+    }
+    if (expr[i + 1] != '(') continue;
+    size_t close = expr.find(')', i + 2);
+    if (close == std::string::npos) break;
+    std::string name = expr.substr(i + 2, close - i - 2);
+    auto it = vars.find(name);
+    if (it == vars.end() || it->second.empty()) missing.insert(name);
+    i = close;
+  }
+  if (!missing.empty()) {
+    std::string names;
+    for (const auto& name : missing) names += (names.empty() ? "" : ", ") + name;
+    return Fail(ErrorCode::kInvalidArgument,
+                "subPathExpr " + expr + ": missing value for " + names);
+  }
+  std::string expanded = ExpandVariables(expr, vars);
+  fs::path sub = fs::path(expanded).lexically_normal();
+  if (expanded.empty() || sub.is_absolute()) {
+    return Fail(ErrorCode::kInvalidArgument, "subPathExpr " + expr + " expands to \"" + expanded +
+                                                 "\": must be a relative path");
+  }
+  for (const auto& part : fs::path(expanded)) {
+    if (part == "..") {
+      return Fail(ErrorCode::kInvalidArgument, "subPathExpr " + expr + " expands to \"" + expanded +
+                                                   "\": must not contain '..'");
+    }
+  }
+  return expanded;
+}
+
+std::string FormatDownwardMap(const std::map<std::string, std::string>& map) {
+  std::string out;
+  for (const auto& [key, value] : map) {
+    if (!out.empty()) out += '\n';
+    out += key;
+    out += "=\"";
+    for (unsigned char c : value) {
+      switch (c) {
+        case '"':
+          out += "\\\"";
+          break;
+        case '\\':
+          out += "\\\\";
+          break;
+        case '\a':
+          out += "\\a";
+          break;
+        case '\b':
+          out += "\\b";
+          break;
+        case '\f':
+          out += "\\f";
+          break;
+        case '\n':
+          out += "\\n";
+          break;
+        case '\r':
+          out += "\\r";
+          break;
+        case '\t':
+          out += "\\t";
+          break;
+        case '\v':
+          out += "\\v";
+          break;
+        default:
+          if (c < 0x20 || c == 0x7f) {
+            static const char kHex[] = "0123456789abcdef";
+            out += "\\x";
+            out += kHex[c >> 4];
+            out += kHex[c & 0xf];
+          } else {
+            out += static_cast<char>(c);
+          }
+      }
+    }
+    out += '"';
+  }
+  return out;
+}
+
 namespace {
 
 bool IsEnvVarName(const std::string& name) {
@@ -130,6 +219,9 @@ Result<std::string> FieldValue(const Pod& pod, const PodRuntimeInfo& info,
   if (path == "metadata.name") return m.name;
   if (path == "metadata.namespace") return m.namespace_;
   if (path == "metadata.uid") return info.uid;
+  // Whole maps: downwardAPI volumes only (the parser refuses them in env).
+  if (path == "metadata.labels") return FormatDownwardMap(m.labels);
+  if (path == "metadata.annotations") return FormatDownwardMap(m.annotations);
   if (path == "spec.nodeName") return info.node_name;
   if (path == "spec.serviceAccountName") return std::string("default");
   if (path == "status.hostIP") return info.host_ip;
@@ -514,10 +606,83 @@ Status WriteProjected(const std::string& dir, const std::map<std::string, std::s
   return Ok();
 }
 
+// The files of a downwardAPI volume or projection, each with its mode.
+Status AddDownwardApiFiles(const Pod& pod, const PodRuntimeInfo& info,
+                           const DownwardApiVolume& downward, int32_t default_mode,
+                           std::map<std::string, VolumeFile>& files) {
+  for (const DownwardApiFile& item : downward.items) {
+    Result<std::string> value = std::string();
+    if (item.field_ref) {
+      value = FieldValue(pod, info, item.field_ref->field_path);
+    } else if (item.resource_field_ref && !pod.spec.containers.empty()) {
+      value = ResourceFieldValue(pod, pod.spec.containers.front(), *item.resource_field_ref);
+    }
+    if (!value) return std::unexpected(std::move(value.error()));
+    files[item.path] = VolumeFile{std::move(*value), item.mode.value_or(default_mode)};
+  }
+  return Ok();
+}
+
+// The keys of a ConfigMap's or Secret's data as files: every key, or just the listed items (a
+// listed key that is missing fails unless the source is optional, as kubelet's projection).
+Status AddKeyFiles(const std::map<std::string, std::string>& data,
+                   const std::vector<KeyToPath>& items, bool optional, const std::string& what,
+                   int32_t default_mode, std::map<std::string, VolumeFile>& files) {
+  if (items.empty()) {
+    for (const auto& [key, value] : data) files[key] = VolumeFile{value, default_mode};
+    return Ok();
+  }
+  for (const auto& item : items) {
+    auto it = data.find(item.key);
+    if (it == data.end()) {
+      if (optional) continue;
+      return Fail(ErrorCode::kNotFound, "configure " + what + ": key " + item.key + " not found");
+    }
+    files[item.path] = VolumeFile{it->second, item.mode.value_or(default_mode)};
+  }
+  return Ok();
+}
+
+Result<std::map<std::string, VolumeFile>> ProjectedFiles(const Pod& pod, const PodRuntimeInfo& info,
+                                                         const ProjectedVolume& projected,
+                                                         const ConfigObjects& objects,
+                                                         const std::string& what) {
+  const std::string& ns = pod.metadata.namespace_;
+  int32_t mode = projected.default_mode.value_or(0644);
+  std::map<std::string, VolumeFile> files;
+  for (const auto& source : projected.sources) {
+    Status added = Ok();
+    if (const auto* cmv = std::get_if<ConfigMapVolume>(&source)) {
+      const ConfigMap* cm = objects.FindConfigMap(ns, cmv->name);
+      if (!cm && !cmv->optional) {
+        return Fail(ErrorCode::kNotFound, "MountVolume.SetUp failed for " + what +
+                                              ": configmap \"" + cmv->name + "\" not found");
+      }
+      if (cm) {
+        std::map<std::string, std::string> data = cm->data;
+        for (const auto& [k, v] : cm->binary_data) data[k] = v;
+        added = AddKeyFiles(data, cmv->items, cmv->optional, what, mode, files);
+      }
+    } else if (const auto* sv = std::get_if<SecretVolume>(&source)) {
+      const Secret* secret = objects.FindSecret(ns, sv->secret_name);
+      if (!secret && !sv->optional) {
+        return Fail(ErrorCode::kNotFound, "MountVolume.SetUp failed for " + what + ": secret \"" +
+                                              sv->secret_name + "\" not found");
+      }
+      if (secret) added = AddKeyFiles(secret->data, sv->items, sv->optional, what, mode, files);
+    } else if (const auto* downward = std::get_if<DownwardApiVolume>(&source)) {
+      added = AddDownwardApiFiles(pod, info, *downward, mode, files);
+    }
+    if (!added) return std::unexpected(std::move(added.error()));
+  }
+  return files;
+}
+
 }  // namespace
 
 Result<std::map<std::string, std::string>> SetUpVolumes(const Pod& pod, const PodPaths& paths,
-                                                        const ConfigObjects& objects) {
+                                                        const ConfigObjects& objects,
+                                                        const PodRuntimeInfo& info) {
   std::map<std::string, std::string> result;
   const std::string& ns = pod.metadata.namespace_;
   std::optional<int64_t> fs_group;
@@ -579,8 +744,29 @@ Result<std::map<std::string, std::string>> SetUpVolumes(const Pod& pod, const Po
       }
       if (fs_group) ApplyFsGroup(dir, *fs_group, true);
       result[volume.name] = dir;
-    } else {
-      return Fail(ErrorCode::kInvalidArgument, what + ": no volume source");
+    } else if (const auto* dv = std::get_if<DownwardApiVolume>(&volume.source_)) {
+      std::map<std::string, VolumeFile> files;
+      if (auto s = AddDownwardApiFiles(pod, info, *dv, dv->default_mode.value_or(0644), files);
+          !s) {
+        return std::unexpected(std::move(s.error()).Context(what));
+      }
+      fs::create_directories(dir, ec);
+      if (ec) return FailErrno("create " + dir, ec.value());
+      if (auto s = WriteAtomicVolumeFiles(dir, files, fs_group); !s) {
+        return std::unexpected(std::move(s.error()).Context(what));
+      }
+      result[volume.name] = dir;
+    } else if (const auto* pv = std::get_if<ProjectedVolume>(&volume.source_)) {
+      auto files = ProjectedFiles(pod, info, *pv, objects, what);
+      if (!files) return std::unexpected(std::move(files.error()));
+      // A projection may hold secrets: in memory only, as kubelet keeps them.
+      if (auto s = EnsureTmpfs(dir, std::nullopt); !s)
+        return std::unexpected(std::move(s.error()).Context(what));
+      ::chmod(dir.c_str(), 01777);
+      if (auto s = WriteAtomicVolumeFiles(dir, *files, fs_group); !s) {
+        return std::unexpected(std::move(s.error()).Context(what));
+      }
+      result[volume.name] = dir;
     }
   }
   return result;
@@ -605,7 +791,8 @@ Status TearDownVolumes(const PodPaths& paths) {
 Result<std::vector<Mount>> ContainerMounts(const Pod& pod, const Container& container,
                                            const std::map<std::string, std::string>& volume_paths,
                                            const std::string& termination_file,
-                                           const std::string& hosts_file) {
+                                           const std::string& hosts_file,
+                                           const std::map<std::string, std::string>& env) {
   std::vector<Mount> mounts;
   for (const auto& vm : container.volume_mounts) {
     auto it = volume_paths.find(vm.name);
@@ -616,7 +803,9 @@ Result<std::vector<Mount>> ContainerMounts(const Pod& pod, const Container& cont
     for (const auto& v : pod.spec.volumes) {
       if (v.name == vm.name) {
         projected = std::holds_alternative<ConfigMapVolume>(v.source_) ||
-                    std::holds_alternative<SecretVolume>(v.source_);
+                    std::holds_alternative<SecretVolume>(v.source_) ||
+                    std::holds_alternative<DownwardApiVolume>(v.source_) ||
+                    std::holds_alternative<ProjectedVolume>(v.source_);
       }
     }
     Mount m;
@@ -627,11 +816,17 @@ Result<std::vector<Mount>> ContainerMounts(const Pod& pod, const Container& cont
     if (vm.mount_propagation == "HostToContainer")
       m.propagation = MountPropagation::kHostToContainer;
     if (vm.mount_propagation == "Bidirectional") m.propagation = MountPropagation::kBidirectional;
-    if (!vm.sub_path.empty()) {
-      fs::path sub = fs::path(vm.sub_path).lexically_normal();
+    std::string sub_path = vm.sub_path;
+    if (!vm.sub_path_expr.empty()) {
+      auto expanded = ExpandSubPathExpr(vm.sub_path_expr, env);
+      if (!expanded) return std::unexpected(std::move(expanded.error()));
+      sub_path = *expanded;
+    }
+    if (!sub_path.empty()) {
+      fs::path sub = fs::path(sub_path).lexically_normal();
       if (sub.is_absolute() || sub.empty() || *sub.begin() == "..") {
         return Fail(ErrorCode::kInvalidArgument,
-                    "subPath " + vm.sub_path + " must stay inside the volume");
+                    "subPath " + sub_path + " must stay inside the volume");
       }
       fs::path base = fs::weakly_canonical(it->second);
       fs::path full = base / sub;
@@ -645,7 +840,7 @@ Result<std::vector<Mount>> ContainerMounts(const Pod& pod, const Container& cont
       auto rel = resolved.lexically_relative(base);
       if (ec || rel.empty() || *rel.begin() == "..") {
         return Fail(ErrorCode::kInvalidArgument,
-                    "subPath " + vm.sub_path + " resolves outside of volume " + vm.name);
+                    "subPath " + sub_path + " resolves outside of volume " + vm.name);
       }
       m.host_path = resolved;
     }

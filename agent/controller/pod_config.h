@@ -76,20 +76,33 @@ struct PodPaths {
   std::string HostsFile() const { return root + "/etc-hosts"; }
 };
 
-// Makes every volume exist on the node (emptyDir, tmpfs for medium Memory and secrets, hostPath
-// type checks, configMap/secret contents written atomically) and returns name -> host path.
-// Idempotent: called again after a ConfigMap/Secret changed, it rewrites their contents.
+// subPathExpr: $(VAR) replaced from the container's environment; as kubelet, a variable that
+// is undefined or empty fails ("missing value for VAR"), and so does a result that is absolute
+// or climbs out with "..".
+Result<std::string> ExpandSubPathExpr(const std::string& expr,
+                                      const std::map<std::string, std::string>& vars);
+
+// A downwardAPI file of labels or annotations: `key="value"` lines, sorted, the value quoted as
+// Go's %q quotes it (kubelet's fieldpath.FormatMap), no newline after the last.
+std::string FormatDownwardMap(const std::map<std::string, std::string>& map);
+
+// Makes every volume exist on the node (emptyDir, tmpfs for medium Memory, secrets and
+// projections, hostPath type checks, configMap/secret/downwardAPI/projected contents written
+// atomically) and returns name -> host path. Idempotent: called again after a ConfigMap/Secret or
+// the pod's labels or annotations changed, it rewrites their contents (one ..data swap each).
 Result<std::map<std::string, std::string>> SetUpVolumes(const Pod& pod, const PodPaths& paths,
-                                                        const ConfigObjects& objects);
+                                                        const ConfigObjects& objects,
+                                                        const PodRuntimeInfo& info);
 // Unmounts the pod's tmpfs volumes and removes its data dir.
 Status TearDownVolumes(const PodPaths& paths);
 
-// The CRI mounts of a container: its volumeMounts (subPath resolved inside the volume), and the
-// termination message file.
+// The CRI mounts of a container: its volumeMounts (subPath, or subPathExpr expanded from `env`,
+// resolved inside the volume), and the termination message file.
 Result<std::vector<Mount>> ContainerMounts(const Pod& pod, const Container& container,
                                            const std::map<std::string, std::string>& volume_paths,
                                            const std::string& termination_file,
-                                           const std::string& hosts_file);
+                                           const std::string& hosts_file,
+                                           const std::map<std::string, std::string>& env);
 
 // kubelet's /etc/hosts for a pod: the managed lines, the pod's IP with its (FQDN) hostname, then
 // the hostAliases. `base` is the node's /etc/hosts for hostNetwork pods.

@@ -91,12 +91,13 @@ struct ParsedSources {
 };
 
 // Every source parsed and validated, or every error of every source.
-Result<ParsedSources> ParseAll(const std::vector<ManifestSource>& sources, bool strict) {
+Result<ParsedSources> ParseAll(const std::vector<ManifestSource>& sources,
+                               const ParseOptions& options) {
   ParsedSources out;
   std::string errors;
   std::set<std::string> seen;
   for (const auto& source : sources) {
-    auto set = ParseManifests(source.text, source.name, ParseOptions{.strict = strict});
+    auto set = ParseManifests(source.text, source.name, options);
     if (!set) {
       errors += (errors.empty() ? "" : "\n") + set.error().message;
       continue;
@@ -338,7 +339,9 @@ Result<LoadedSource> LoadSourceFile(const std::string& path) {
   out.source.name = fields.Get<std::string>("source_name", "");
   out.source.text = fields.Get<std::string>("source_text", "");
   if (auto s = fields.Status(); !s) return std::unexpected(std::move(s.error()));
-  auto set = ParseManifests(out.source.text, out.source.name);
+  // Accepted when it was applied: what is refused since then must not lose a running pod.
+  auto set =
+      ParseManifests(out.source.text, out.source.name, ParseOptions{.ignore_unsupported = true});
   if (!set) return std::unexpected(std::move(set.error()).Context(path));
   out.set = std::move(*set);
   return out;
@@ -420,6 +423,9 @@ Status PodController::Impl::LoadPods() {
     record.created_at = fields.Get<int64_t>("created_at", 0);
     record.initialized = fields.Get<bool>("initialized", false);
     record.terminal_phase = fields.Get<std::string>("terminal_phase", "");
+    record.terminal_reason = fields.Get<std::string>("terminal_reason", "");
+    record.terminal_message = fields.Get<std::string>("terminal_message", "");
+    record.admitted_at = fields.Get<int64_t>("admitted_at", 0);
     record.deleting = fields.Get<bool>("deleting", false);
     record.sandbox_attempt = fields.Get<uint32_t>("sandbox_attempt", 0);
     auto counts = fields.Get<nlohmann::json>("restart_counts", nlohmann::json::object());
@@ -478,8 +484,9 @@ Status PodController::Start() {
 // ---- Apply / delete
 // -------------------------------------------------------------------------------
 
-Result<ApplyResult> PodController::Apply(const std::vector<ManifestSource>& sources, bool strict) {
-  auto parsed = ParseAll(sources, strict);
+Result<ApplyResult> PodController::Apply(const std::vector<ManifestSource>& sources,
+                                         const ParseOptions& options) {
+  auto parsed = ParseAll(sources, options);
   if (!parsed) return std::unexpected(std::move(parsed.error()));
   if (auto s = CheckNodeCanHonour(*parsed, impl_->shared); !s) {
     return std::unexpected(std::move(s.error()));
@@ -554,6 +561,11 @@ Result<ApplyResult> PodController::Apply(const std::vector<ManifestSource>& sour
       } else if (existing->hash() == hash) {
         result.objects.push_back({"Pod", ns, name, "unchanged"});
         continue;
+      } else if (existing->hash_without_metadata() == SpecHashWithoutMetadata(pod)) {
+        // Only labels or annotations changed: the pod keeps running and takes them in place.
+        existing->UpdateMetadata(pod.metadata, hash, source.name, source.text);
+        result.objects.push_back({"Pod", ns, name, "configured"});
+        continue;
       } else {
         // A changed spec replaces the pod: the old one terminates gracefully first.
         spdlog::info("controller: pod {}/{} changed, replacing it", ns, name);
@@ -583,7 +595,8 @@ Result<ApplyResult> PodController::Apply(const std::vector<ManifestSource>& sour
 
 Result<std::vector<DeletedObject>> PodController::DeleteManifests(
     const std::vector<ManifestSource>& sources, bool wait) {
-  auto parsed = ParseAll(sources, false);
+  // Whatever else the files hold, what peapod made from them can be deleted.
+  auto parsed = ParseAll(sources, ParseOptions{.ignore_unsupported = true});
   if (!parsed) return std::unexpected(std::move(parsed.error()));
   if (auto s = Start(); !s) return std::unexpected(std::move(s.error()));
   std::vector<DeletedObject> deleted;

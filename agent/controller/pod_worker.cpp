@@ -127,7 +127,39 @@ PodWorker::PodWorker(ControllerShared& shared, Pod pod, PodRecord record)
   }
   initialized_ = record_.initialized;
   delete_requested_ = record_.deleting;
+  hash_ = record_.hash;
+  hash_without_metadata_ = SpecHashWithoutMetadata(pod_);
   Publish();
+}
+
+void PodWorker::UpdateMetadata(const ObjectMeta& metadata, const std::string& hash,
+                               const std::string& source_name, const std::string& source_text) {
+  {
+    std::lock_guard lock(mu_);
+    hash_ = hash;
+    pending_metadata_ = PendingMetadata{metadata, source_name, source_text};
+    wake_ = true;
+  }
+  cv_.notify_all();
+}
+
+void PodWorker::ApplyPendingMetadata() {
+  std::optional<PendingMetadata> pending;
+  std::string hash;
+  {
+    std::lock_guard lock(mu_);
+    pending.swap(pending_metadata_);
+    hash = hash_;
+  }
+  if (!pending) return;
+  pod_.metadata.labels = std::move(pending->metadata.labels);
+  pod_.metadata.annotations = std::move(pending->metadata.annotations);
+  record_.source_name = std::move(pending->source_name);
+  record_.source_text = std::move(pending->source_text);
+  record_.hash = hash;
+  Persist();
+  volumes_generation_ = UINT64_MAX;  // the downwardAPI files follow the new labels
+  spdlog::info("pod {}: labels and annotations updated in place", key_);
 }
 
 PodWorker::~PodWorker() {
@@ -263,6 +295,11 @@ void PodWorker::Adopt() {
     terminated_ = true;
   }
   if (!chosen) return;
+  if (!terminal) {
+    // It runs already: placed whether or not it fits next to the others.
+    shared_.admission.Admit(record_.uid, ClaimOf(pod_));
+    admitted_ = true;
+  }
   sandbox_id_ = chosen->id;
   started_at_ = chosen->created_at;
   record_.sandbox_attempt = std::max(record_.sandbox_attempt, chosen->metadata.attempt + 1);
@@ -321,8 +358,11 @@ void PodWorker::Adopt() {
 // --------------------------------------------------------------------------------
 
 void PodWorker::Sync() {
+  ApplyPendingMetadata();
   RefreshContainers();
   if (terminated_) return;
+  if (!Admit()) return;
+  if (DeadlineExceeded()) return;
   if (!EnsureVolumes() || Stopping()) return;
   if (!EnsureSandbox() || Stopping()) return;
   RefreshContainers();
@@ -333,10 +373,61 @@ void PodWorker::Sync() {
   UpdatePhase();
 }
 
+// The scheduler's part: the pod is placed once, when its host ports are free and its requests
+// fit; until then it stays Pending with PodScheduled=False and is tried again every relist.
+bool PodWorker::Admit() {
+  if (admitted_) return true;
+  auto why = shared_.admission.TryAdmit(record_.uid, ClaimOf(pod_));
+  if (why) {
+    if (unschedulable_ != *why) {
+      Event("Warning", "FailedScheduling", "pod/" + pod_.metadata.name, *why);
+      spdlog::info("pod {}: unschedulable: {}", key_, *why);
+    }
+    unschedulable_ = *why;
+    return false;
+  }
+  admitted_ = true;
+  unschedulable_.clear();
+  if (record_.admitted_at == 0) {
+    record_.admitted_at = NowNs();
+    Persist();
+  }
+  Event("Normal", "Scheduled", "pod/" + pod_.metadata.name,
+        "Successfully assigned " + key_ + " to " + shared_.node_name);
+  return true;
+}
+
+// activeDeadlineSeconds, counted from when the node took the pod (kubelet: status.startTime):
+// once past, the pod fails with DeadlineExceeded and its containers are killed.
+bool PodWorker::DeadlineExceeded() {
+  if (!pod_.spec.active_deadline_seconds) return false;
+  int64_t start = record_.admitted_at != 0 ? record_.admitted_at : record_.created_at;
+  int64_t deadline = start + *pod_.spec.active_deadline_seconds * 1'000'000'000;
+  int64_t now = NowNs();
+  if (now < deadline) {
+    next_wake_ = std::min(next_wake_, Clock::now() + std::chrono::nanoseconds(deadline - now));
+    return false;
+  }
+  const std::string message = "Pod was active on the node longer than the specified deadline";
+  Event("Normal", "DeadlineExceeded", "pod/" + pod_.metadata.name, message);
+  spdlog::info("pod {}: Failed: DeadlineExceeded", key_);
+  phase_ = "Failed";
+  record_.terminal_reason = "DeadlineExceeded";
+  record_.terminal_message = message;
+  Terminate(false);
+  terminated_ = true;
+  record_.terminal_phase = phase_;
+  Persist();
+  shared_.admission.Release(record_.uid);
+  RefreshContainers();
+  return true;
+}
+
 bool PodWorker::EnsureVolumes() {
   uint64_t generation = shared_.objects_generation.load();
   if (generation == volumes_generation_) return true;
-  auto volumes = SetUpVolumes(pod_, paths_, shared_.SnapshotObjects());
+  PodRuntimeInfo info{record_.uid, pod_ip_, pod_ips_, shared_.host_ip, shared_.node_name};
+  auto volumes = SetUpVolumes(pod_, paths_, shared_.SnapshotObjects(), info);
   if (!volumes) {
     Event("Warning", "FailedMount", "pod/" + pod_.metadata.name, volumes.error().ToString());
     return false;
@@ -572,6 +663,7 @@ void PodWorker::UpdatePhase() {
     terminated_ = true;
     record_.terminal_phase = phase_;
     Persist();
+    shared_.admission.Release(record_.uid);
   }
 }
 
@@ -721,12 +813,11 @@ bool PodWorker::StartContainer(Slot& s) {
   } else {
     termination_file.clear();
   }
-  auto mounts = ContainerMounts(pod_, spec, volume_paths_, termination_file,
-                                NeedsOwnHostsFile(pod_) ? paths_.HostsFile() : "");
-  if (!mounts) return config_error("CreateContainerConfigError", mounts.error().message);
-
   std::map<std::string, std::string> vars;
   for (const auto& kv : *env) vars[kv.key] = kv.value;
+  auto mounts = ContainerMounts(pod_, spec, volume_paths_, termination_file,
+                                NeedsOwnHostsFile(pod_) ? paths_.HostsFile() : "", vars);
+  if (!mounts) return config_error("CreateContainerConfigError", mounts.error().message);
   ContainerConfig cc;
   cc.metadata = {s.name, attempt};
   cc.image.image = spec.image;
@@ -913,6 +1004,7 @@ void PodWorker::Cleanup() {
     s->id.clear();
     s->previous_id.clear();
   }
+  shared_.admission.Release(record_.uid);
   if (auto s = TearDownVolumes(paths_); !s) {
     spdlog::warn("pod {}: tear down volumes: {}", key_, s.error().ToString());
   }
@@ -955,6 +1047,11 @@ void PodWorker::Persist() {
   j["created_at"] = record_.created_at;
   j["initialized"] = record_.initialized;
   j["terminal_phase"] = record_.terminal_phase;
+  if (!record_.terminal_reason.empty()) {
+    j["terminal_reason"] = record_.terminal_reason;
+    j["terminal_message"] = record_.terminal_message;
+  }
+  if (record_.admitted_at != 0) j["admitted_at"] = record_.admitted_at;
   j["deleting"] = record_.deleting;
   j["sandbox_attempt"] = record_.sandbox_attempt;
   j["restart_counts"] = record_.restart_counts;
@@ -1020,6 +1117,10 @@ void PodWorker::Publish() {
   v.namespace_ = pod_.metadata.namespace_;
   v.uid = record_.uid;
   v.phase = phase_;
+  if (phase_ == "Failed" && !record_.terminal_reason.empty()) {
+    v.reason = record_.terminal_reason;
+    v.message = record_.terminal_message;
+  }
   v.sandbox_id = sandbox_id_;
   v.pod_ip = pod_ip_;
   v.pod_ips = pod_ips_;
@@ -1065,7 +1166,7 @@ void PodWorker::Publish() {
   bool ready = !terminal && initialized_ && unready.empty();
   std::string ready_reason = terminal ? "PodCompleted" : "ContainersNotReady";
   std::string ready_message = terminal ? "" : "containers with unready status: " + join(unready);
-  condition("PodScheduled", true, "", "");
+  condition("PodScheduled", unschedulable_.empty(), "Unschedulable", unschedulable_);
   condition("Initialized", initialized_, "ContainersNotInitialized",
             "containers with incomplete status: " + join(uninitialized));
   condition("ContainersReady", ready, ready_reason, ready_message);

@@ -18,6 +18,7 @@
 #include <thread>
 #include <vector>
 
+#include "admission.h"
 #include "peapod/agent/controller/pod_controller.h"
 #include "peapod/agent/cri_types.h"
 #include "pod_config.h"
@@ -32,6 +33,7 @@ struct ControllerShared {
   std::string root;  // <state_root>/controller
   std::string node_name;
   std::string host_ip;
+  Admission admission{DetectNodeAllocatable()};  // the pods placed on the node
 
   std::mutex objects_mu;
   ConfigObjects objects;                        // guarded by objects_mu
@@ -55,6 +57,9 @@ struct PodRecord {
   int64_t created_at = 0;
   bool initialized = false;
   std::string terminal_phase;  // "", Succeeded, Failed
+  std::string terminal_reason;  // DeadlineExceeded
+  std::string terminal_message;
+  int64_t admitted_at = 0;     // ns since the epoch: when the pod was placed on the node
   bool deleting = false;       // a delete began: an agent restart finishes it
   uint32_t sandbox_attempt = 0;
   std::map<std::string, int32_t> restart_counts;
@@ -80,7 +85,16 @@ class PodWorker {
   }
   void Notify();
 
-  const std::string& hash() const { return record_.hash; }
+  std::string hash() {
+    std::lock_guard lock(mu_);
+    return hash_;
+  }
+  // SpecHashWithoutMetadata of the pod it runs.
+  const std::string& hash_without_metadata() const { return hash_without_metadata_; }
+  // Labels and annotations changed, nothing else: the running pod takes them in place (its
+  // downwardAPI files are rewritten, its record updated), as the API server lets them change.
+  void UpdateMetadata(const ObjectMeta& metadata, const std::string& hash,
+                      const std::string& source_name, const std::string& source_text);
   PodView View();
   Result<std::string> LogPath(const std::string& container, bool previous);
   Result<std::string> ContainerId(const std::string& container);
@@ -93,6 +107,9 @@ class PodWorker {
   bool Stopping();
   void Adopt();
   void Sync();
+  bool Admit();
+  bool DeadlineExceeded();
+  void ApplyPendingMetadata();
   void Terminate(bool for_delete);
   void Cleanup();
 
@@ -146,12 +163,21 @@ class PodWorker {
   Clock::time_point next_wake_;
   Clock::time_point sandbox_retry_at_{};
   std::map<std::string, std::pair<std::string, int64_t>> conditions_;  // type -> status, time
+  bool admitted_ = false;
+  std::string unschedulable_;  // kube-scheduler's message while the pod does not fit
+  std::string hash_without_metadata_;
 
   std::mutex mu_;  // guards the fields below
   std::condition_variable cv_;
   bool stop_ = false;
   bool delete_requested_ = false;
   bool wake_ = false;
+  std::string hash_;
+  struct PendingMetadata {
+    ObjectMeta metadata;
+    std::string source_name, source_text;
+  };
+  std::optional<PendingMetadata> pending_metadata_;
   PodView view_;
   std::deque<PodEvent> events_;
   std::map<std::string, std::pair<std::string, std::string>> ids_;  // name -> current, previous

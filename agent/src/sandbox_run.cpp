@@ -3,6 +3,7 @@
 
 #include <chrono>
 #include <filesystem>
+#include <optional>
 
 #include "crash_point.h"
 #include "entries.h"
@@ -67,10 +68,60 @@ std::string NameKey(const PodSandboxMetadata& m) {
   return m.name + "_" + m.namespace_ + "_" + m.uid + "_" + std::to_string(m.attempt);
 }
 
+// The mappings that take a port on the node: a host port, outside the node's network namespace.
+std::vector<PortMapping> HostPortMappings(const PodSandboxConfig& config) {
+  std::vector<PortMapping> out;
+  if (config.linux.security_context.namespace_options.network == NamespaceMode::kNode) return out;
+  for (const auto& pm : config.port_mappings) {
+    if (pm.host_port > 0) out.push_back(pm);
+  }
+  return out;
+}
+
+bool IsWildcardAddress(const std::string& ip) {
+  return ip.empty() || ip == "0.0.0.0" || ip == "::";
+}
+
+std::optional<PortMapping> Clash(const std::vector<PortMapping>& mine,
+                                 const std::vector<PortMapping>& theirs) {
+  for (const auto& a : mine) {
+    for (const auto& b : theirs) {
+      if (a.host_port != b.host_port || a.protocol != b.protocol) continue;
+      if (IsWildcardAddress(a.host_ip) || IsWildcardAddress(b.host_ip) || a.host_ip == b.host_ip) {
+        return a;
+      }
+    }
+  }
+  return std::nullopt;
+}
+
 }  // namespace
 
-Status SandboxManager::ReserveName(const std::string& key) {
+Status SandboxManager::ReserveName(const std::string& key, const PodSandboxConfig& config) {
   std::lock_guard lock(mu_);
+  std::vector<PortMapping> ports = HostPortMappings(config);
+  auto port_taken = [&](const std::vector<PortMapping>& theirs, const std::string& by) -> Status {
+    auto clash = Clash(ports, theirs);
+    if (!clash) return Ok();
+    std::string address = IsWildcardAddress(clash->host_ip) ? "" : clash->host_ip + ":";
+    return Fail(ErrorCode::kFailedPrecondition,
+                "host port " + address + std::to_string(clash->host_port) + "/" +
+                    ProtocolName(clash->protocol) + " is already mapped by " + by);
+  };
+  for (const auto& [other, other_ports] : names_in_flight_) {
+    if (auto s = port_taken(other_ports, "pod sandbox \"" + other + "\" (being created)"); !s) {
+      return s;
+    }
+  }
+  for (const auto& [id, e] : sandboxes_) {
+    if (e->removed || e->phase != SandboxPhase::kReady) continue;
+    const auto& m = e->config.metadata;
+    if (auto s = port_taken(HostPortMappings(e->config),
+                            "pod sandbox " + id + " (" + m.namespace_ + "/" + m.name + ")");
+        !s) {
+      return s;
+    }
+  }
   if (names_in_flight_.contains(key)) {
     return Fail(ErrorCode::kAlreadyExists,
                 "sandbox name \"" + key + "\" is reserved by a RunPodSandbox in progress");
@@ -82,7 +133,7 @@ Status SandboxManager::ReserveName(const std::string& key) {
                   "sandbox name \"" + key + "\" is reserved by sandbox " + id);
     }
   }
-  names_in_flight_.insert(key);
+  names_in_flight_.emplace(key, std::move(ports));
   return Ok();
 }
 
@@ -127,7 +178,7 @@ Result<std::string> SandboxManager::RunPodSandbox(const PodSandboxConfig& config
   // Before any side effect: two calls with the same name and attempt (a retry after a client
   // timeout) cannot both make a pod.
   const std::string name_key = NameKey(config.metadata);
-  if (auto s = ReserveName(name_key); !s) return std::unexpected(std::move(s.error()));
+  if (auto s = ReserveName(name_key, config); !s) return std::unexpected(std::move(s.error()));
 
   auto entry = std::make_shared<SandboxEntry>();
   entry->id = GenerateId();

@@ -228,6 +228,26 @@ void DescribeVolumes(Writer& w, const json& volumes) {
       w.Line(4, "Type", "Secret (a volume populated by a Secret)", kWidth);
       w.Line(4, "SecretName", Str(s, "secretName"), kWidth);
       w.Line(4, "Optional", Str(s, "optional").empty() ? "false" : Str(s, "optional"), kWidth);
+    } else if (const json& d = Field(v, "downwardAPI"); d.is_object()) {
+      w.Line(4, "Type", "DownwardAPI (a volume populated by information about the pod)", kWidth);
+      w.Line(4, "Items", "", kWidth);
+      for (const auto& item : Array(d, "items")) {
+        std::string from = Str(Field(item, "fieldRef"), "fieldPath");
+        if (from.empty()) from = Str(Field(item, "resourceFieldRef"), "resource");
+        w.Line(6, from + " -> " + Str(item, "path"), "");
+      }
+    } else if (const json& p = Field(v, "projected"); p.is_object()) {
+      w.Line(4, "Type", "Projected (a volume that contains injected data from multiple sources)",
+             kWidth);
+      for (const auto& source : Array(p, "sources")) {
+        if (const json& c = Field(source, "configMap"); c.is_object()) {
+          w.Line(4, "ConfigMapName", Str(c, "name"), kWidth);
+        } else if (const json& sec = Field(source, "secret"); sec.is_object()) {
+          w.Line(4, "SecretName", Str(sec, "name"), kWidth);
+        } else if (Field(source, "downwardAPI").is_object()) {
+          w.Line(4, "DownwardAPI", "true", kWidth);
+        }
+      }
     }
   }
 }
@@ -259,6 +279,7 @@ std::string DescribePod(const json& pod, const std::vector<EventRow>& events, in
   if (!Str(metadata, "deletionTimestamp").empty()) phase = "Terminating (lasts <unknown>)";
   w.Line(0, "Status", phase, kWidth);
   if (!Str(status, "reason").empty()) w.Line(0, "Reason", Str(status, "reason"), kWidth);
+  if (!Str(status, "message").empty()) w.Line(0, "Message", Str(status, "message"), kWidth);
   w.Line(0, "IP", Str(status, "podIP"), kWidth);
   w.Line(0, "IPs", Array(status, "podIPs").empty() ? "<none>" : "", kWidth);
   for (const auto& ip : Array(status, "podIPs")) w.Line(2, "IP", Str(ip, "ip"), 5);

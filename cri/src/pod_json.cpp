@@ -117,6 +117,7 @@ json ContainerToJson(const ctl::Container& c) {
     json m = {{"name", mount.name}, {"mountPath", mount.mount_path}};
     if (mount.read_only) m["readOnly"] = true;
     PutString(m, "subPath", mount.sub_path);
+    PutString(m, "subPathExpr", mount.sub_path_expr);
     out["volumeMounts"].push_back(m);
   }
   if (c.liveness_probe) out["livenessProbe"] = ProbeToJson(*c.liveness_probe);
@@ -147,6 +148,23 @@ json ItemsToJson(const std::vector<ctl::KeyToPath>& items) {
   return out;
 }
 
+json DownwardItemsToJson(const std::vector<ctl::DownwardApiFile>& items) {
+  json out = json::array();
+  for (const auto& item : items) {
+    json i = {{"path", item.path}};
+    if (item.field_ref) i["fieldRef"] = {{"fieldPath", item.field_ref->field_path}};
+    if (item.resource_field_ref) {
+      json r = {{"resource", item.resource_field_ref->resource}};
+      PutString(r, "containerName", item.resource_field_ref->container_name);
+      PutString(r, "divisor", item.resource_field_ref->divisor);
+      i["resourceFieldRef"] = r;
+    }
+    if (item.mode) i["mode"] = *item.mode;
+    out.push_back(i);
+  }
+  return out;
+}
+
 json VolumeToJson(const ctl::Volume& volume) {
   json out = {{"name", volume.name}};
   if (const auto* dir = std::get_if<ctl::EmptyDirVolume>(&volume.source_)) {
@@ -169,6 +187,28 @@ json VolumeToJson(const ctl::Volume& volume) {
     if (!secret->items.empty()) s["items"] = ItemsToJson(secret->items);
     if (secret->optional) s["optional"] = true;
     out["secret"] = s;
+  } else if (const auto* downward = std::get_if<ctl::DownwardApiVolume>(&volume.source_)) {
+    out["downwardAPI"] = {{"items", DownwardItemsToJson(downward->items)},
+                          {"defaultMode", downward->default_mode.value_or(0644)}};
+  } else if (const auto* projected = std::get_if<ctl::ProjectedVolume>(&volume.source_)) {
+    json sources = json::array();
+    for (const auto& source : projected->sources) {
+      if (const auto* pcm = std::get_if<ctl::ConfigMapVolume>(&source)) {
+        json c = {{"name", pcm->name}};
+        if (!pcm->items.empty()) c["items"] = ItemsToJson(pcm->items);
+        if (pcm->optional) c["optional"] = true;
+        sources.push_back({{"configMap", c}});
+      } else if (const auto* psecret = std::get_if<ctl::SecretVolume>(&source)) {
+        json c = {{"name", psecret->secret_name}};
+        if (!psecret->items.empty()) c["items"] = ItemsToJson(psecret->items);
+        if (psecret->optional) c["optional"] = true;
+        sources.push_back({{"secret", c}});
+      } else if (const auto* d = std::get_if<ctl::DownwardApiVolume>(&source)) {
+        sources.push_back({{"downwardAPI", {{"items", DownwardItemsToJson(d->items)}}}});
+      }
+    }
+    out["projected"] = {{"sources", sources},
+                        {"defaultMode", projected->default_mode.value_or(0644)}};
   }
   return out;
 }
@@ -229,6 +269,7 @@ json PodSpecToJson(const ctl::Pod& pod) {
   for (const auto& v : spec.volumes) out["volumes"].push_back(VolumeToJson(v));
   out["restartPolicy"] = spec.restart_policy;
   out["terminationGracePeriodSeconds"] = spec.termination_grace_period_seconds.value_or(30);
+  if (spec.active_deadline_seconds) out["activeDeadlineSeconds"] = *spec.active_deadline_seconds;
   out["dnsPolicy"] = spec.dns_policy;
   if (spec.share_process_namespace) out["shareProcessNamespace"] = true;
   if (spec.host_network) out["hostNetwork"] = true;
@@ -255,6 +296,7 @@ json PodViewToJson(const ctl::PodView& view, int64_t now_nanos) {
 
   json status = {{"phase", view.phase}};
   PutString(status, "reason", view.reason);
+  PutString(status, "message", view.message);
   for (const auto& c : view.conditions) {
     json cond = {{"type", c.type}, {"status", c.status}};
     PutString(cond, "reason", c.reason);

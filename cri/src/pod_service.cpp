@@ -56,7 +56,9 @@ grpc::Status PodService::Apply(Ctx*, const pv1::ApplyRequest* req, pv1::ApplyRes
   if (req->files().empty()) {
     return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "apply: no manifest given");
   }
-  auto result = pods_.Apply(Sources(req->files()), req->strict());
+  auto result = pods_.Apply(
+      Sources(req->files()),
+      ctl::ParseOptions{.strict = req->strict(), .ignore_unsupported = req->ignore_unsupported()});
   if (!result) return ToGrpcStatus(result.error());
   for (const auto& object : result->objects) {
     auto* o = resp->add_objects();

@@ -1,5 +1,7 @@
 // The other manifests in manifests/examples, applied from their files as a user would: init
 // containers with probes, the crash loop, and the machine to exec into.
+#include <regex>
+
 #include "e2e/cli_fixture.h"
 
 namespace peapod::testing {
@@ -35,6 +37,28 @@ TEST_F(Examples, CrashLoopRestartsAndKeepsThePreviousLog) {
   EXPECT_EQ(previous.exit_code, 0) << previous.Describe();
   EXPECT_NE(previous.out.find("starting at"), std::string::npos) << previous.out;
   EXPECT_TRUE(previous.out.ends_with("giving up\n")) << previous.out;
+}
+
+TEST_F(Examples, PodInfoReadsItsLabelsAndFollowsAChange) {
+  auto r = Cli({"apply", "-f", Example("podinfo.yaml")});
+  ASSERT_EQ(r.exit_code, 0) << r.Describe();
+  ASSERT_TRUE(WaitUntil([&] {
+    return Cli({"logs", "podinfo"})
+               .out.find("hello from podinfo (32 MiB), labels: app=\"podinfo\" track=\"stable\"") !=
+           std::string::npos;
+  })) << Cli({"logs", "podinfo"}).Describe();
+  EXPECT_EQ(Cli({"exec", "podinfo", "--", "cat", "/etc/config/password"}).out, "correct-horse");
+  EXPECT_EQ(Cli({"exec", "podinfo", "--", "ls", "/var/log/app"}).out, "last\n");
+
+  auto text = ReadFile(Example("podinfo.yaml"));
+  auto canary = std::regex_replace(text, std::regex("track: stable"), "track: canary");
+  auto again = Cli({"apply", "-f", "-"}, canary);
+  ASSERT_EQ(again.exit_code, 0) << again.Describe();
+  EXPECT_NE(again.out.find("pod/podinfo configured"), std::string::npos) << again.out;
+  EXPECT_TRUE(WaitUntil([&] {
+    return Cli({"logs", "podinfo"}).out.find("track=\"canary\"") != std::string::npos;
+  })) << Cli({"logs", "podinfo"}).Describe();
+  EXPECT_EQ(RestartCount(Pod("podinfo"), "app"), 0);
 }
 
 TEST_F(Examples, MachineIsAShellToExecInto) {

@@ -76,6 +76,33 @@ spec:
   - name: data
     emptyDir: {medium: Memory, sizeLimit: 16Mi}
 """)
+add("manifest_yaml", "downward-projected", """apiVersion: v1
+kind: Pod
+metadata: {name: info, labels: {app: info}, annotations: {a: "x\\ny"}}
+spec:
+  activeDeadlineSeconds: 30
+  containers:
+  - name: app
+    image: busybox
+    env: [{name: P, valueFrom: {fieldRef: {fieldPath: metadata.name}}}]
+    volumeMounts:
+    - {name: info, mountPath: /info, subPathExpr: "$(P)"}
+    - {name: all, mountPath: /all}
+  volumes:
+  - name: info
+    downwardAPI:
+      items:
+      - {path: labels, fieldRef: {fieldPath: metadata.labels}}
+      - {path: mem, resourceFieldRef: {containerName: app, resource: limits.memory, divisor: 1Mi}}
+  - name: all
+    projected:
+      sources:
+      - configMap: {name: cfg, items: [{key: a, path: a}]}
+      - secret: {name: s, optional: true}
+      - serviceAccountToken: {path: token}
+  - name: claim
+    persistentVolumeClaim: {claimName: data}
+""")
 add("manifest_yaml", "configmap-secret", """apiVersion: v1
 kind: ConfigMap
 metadata: {name: cfg}

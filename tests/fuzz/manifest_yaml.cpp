@@ -9,10 +9,14 @@ using namespace peapod::agent::controller;
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   std::string text(peapod::fuzz::AsText(data, size));
-  for (bool strict : {false, true}) {
-    auto parsed = ParseManifests(text, "fuzz.yaml", ParseOptions{.strict = strict});
+  for (ParseOptions options :
+       {ParseOptions{}, ParseOptions{.strict = true}, ParseOptions{.ignore_unsupported = true}}) {
+    auto parsed = ParseManifests(text, "fuzz.yaml", options);
     if (!parsed) continue;
-    for (auto& pod : parsed->pods) (void)SpecHash(pod);
+    for (auto& pod : parsed->pods) {
+      (void)SpecHash(pod);
+      (void)SpecHashWithoutMetadata(pod);
+    }
   }
   return 0;
 }

@@ -108,6 +108,45 @@ TEST_F(AgentNetworkTest, HostPortReachesThePodAndIsGoneAfterRemoval) {
   EXPECT_TRUE(DirEntries(dir_ / "run/pods").empty());
 }
 
+// A second pod asking for a host port that another maps would put its iptables rules next to
+// the first's and take some or all of its traffic: it is refused, and leaves nothing behind.
+TEST_F(AgentNetworkTest, ASandboxCannotTakeAHostPortAnotherMaps) {
+  auto config_a = PodConfig("port-a");
+  config_a.port_mappings.push_back({agent::Protocol::kTcp, 8080, 18081, ""});
+  auto a = RunPod(config_a);
+  ASSERT_FALSE(a.empty());
+
+  auto config_b = PodConfig("port-b");
+  config_b.port_mappings.push_back({agent::Protocol::kTcp, 80, 18081, "127.0.0.1"});
+  auto b = agent_->sandboxes().RunPodSandbox(config_b);
+  ASSERT_FALSE(b.has_value());
+  EXPECT_EQ(b.error().code, ErrorCode::kFailedPrecondition);
+  EXPECT_NE(b.error().message.find("host port 127.0.0.1:18081/tcp is already mapped by pod "
+                                   "sandbox " +
+                                   a + " (" + config_a.metadata.namespace_ + "/port-a)"),
+            std::string::npos)
+      << b.error().ToString();
+  EXPECT_EQ(agent_->sandboxes().ListPodSandbox().size(), 1u);
+  EXPECT_EQ(net_.Leases().size(), 1u);
+
+  // Another protocol is another port.
+  auto config_udp = PodConfig("port-udp");
+  config_udp.port_mappings.push_back({agent::Protocol::kUdp, 80, 18081, ""});
+  auto udp = RunPod(config_udp);
+  EXPECT_FALSE(udp.empty());
+
+  // Once the first pod is stopped (its mapping gone with CNI DEL), the port is free.
+  ASSERT_TRUE(agent_->sandboxes().StopPodSandbox(a).has_value());
+  auto again = RunPod(config_b);
+  EXPECT_FALSE(again.empty());
+  for (const auto& id : {a, udp, again}) {
+    if (id.empty()) continue;
+    (void)agent_->sandboxes().StopPodSandbox(id);
+    EXPECT_TRUE(agent_->sandboxes().RemovePodSandbox(id).has_value());
+  }
+  EXPECT_EQ(CaptureShellOutput("iptables-save | grep -c 18081"), "0\n");
+}
+
 TEST_F(AgentNetworkTest, HostNetworkPodsRunNoCni) {
   ASSERT_FALSE(LoadImage("busybox.oci.tar").empty());
   auto config = PodConfig("hostnet");

@@ -577,14 +577,38 @@ metadata:
   name: web
 )";
 
-TEST(Manifest, UnsupportedFieldsWarnWithTheirLines) {
-  auto parsed = ParseManifests(kUnsupported, "pod.yaml");
-  ASSERT_TRUE(parsed) << parsed.error().message;
-  std::vector<std::string> warnings;
-  for (const ManifestIssue& w : parsed->warnings) warnings.push_back(w.ToString());
+std::vector<std::string> WarningsOf(const ManifestSet& set) {
+  std::vector<std::string> out;
+  for (const ManifestIssue& w : set.warnings) out.push_back(w.ToString());
+  return out;
+}
+
+TEST(Manifest, WhatPeapodWillNotDoIsRefusedWithItsLine) {
+  std::string errors = ErrorsOf(kUnsupported);
   const std::string y = kUnsupported;
   auto at = [&](const std::string& marker, const std::string& rest) {
     return "pod.yaml:" + std::to_string(LineOf(y, marker)) + ": " + rest;
+  };
+  EXPECT_NE(errors.find(at("persistentVolumeClaim",
+                           "spec.volumes[0].persistentVolumeClaim: not supported by peapod")),
+            std::string::npos)
+      << errors;
+  EXPECT_NE(errors.find(at("kind: Deployment", "kind: \"Deployment\" is not supported by peapod")),
+            std::string::npos)
+      << errors;
+  // The harmless ones are not among the errors.
+  EXPECT_EQ(errors.find("nodeSelector"), std::string::npos) << errors;
+  EXPECT_EQ(std::count(errors.begin(), errors.end(), '\n'), 1) << errors;
+}
+
+TEST(Manifest, FieldsHarmlessToIgnoreOnlyWarn) {
+  std::string yaml = kUnsupported;
+  yaml = yaml.substr(0, yaml.find("  volumes:\n"));
+  auto parsed = ParseManifests(yaml, "pod.yaml");
+  ASSERT_TRUE(parsed) << parsed.error().message;
+  std::vector<std::string> warnings = WarningsOf(*parsed);
+  auto at = [&](const std::string& marker, const std::string& rest) {
+    return "pod.yaml:" + std::to_string(LineOf(yaml, marker)) + ": " + rest;
   };
   std::vector<std::string> expected = {
       at("generateName", "metadata.generateName: not supported by peapod, ignored"),
@@ -594,18 +618,57 @@ TEST(Manifest, UnsupportedFieldsWarnWithTheirLines) {
       at("ephemeral-storage",
          "spec.containers[0].resources.requests.ephemeral-storage: not supported by peapod, "
          "ignored"),
-      at("persistentVolumeClaim",
-         "spec.volumes[0].persistentVolumeClaim: not supported by peapod, ignored"),
-      at("kind: Deployment", "kind: \"Deployment\" is not supported by peapod, ignored"),
   };
   for (const std::string& e : expected) {
     EXPECT_NE(std::find(warnings.begin(), warnings.end(), e), warnings.end()) << e;
   }
   EXPECT_EQ(warnings.size(), expected.size());
-  ASSERT_EQ(parsed->pods.size(), 1u);
   EXPECT_EQ(parsed->pods[0].spec.containers[0].resources.limits.at("cpu").value, 1000);
-  // The unsupported volume is kept without a source, so the controller can refuse to mount it.
-  EXPECT_TRUE(std::holds_alternative<std::monostate>(parsed->pods[0].spec.volumes[0].source_));
+}
+
+TEST(Manifest, IgnoreUnsupportedWarnsAndMountsAnEmptyDirectoryForADroppedVolume) {
+  auto parsed = ParseManifests(kUnsupported, "pod.yaml", ParseOptions{.ignore_unsupported = true});
+  ASSERT_TRUE(parsed) << parsed.error().message;
+  std::vector<std::string> warnings = WarningsOf(*parsed);
+  const std::string y = kUnsupported;
+  std::string volume = "pod.yaml:" + std::to_string(LineOf(y, "persistentVolumeClaim")) +
+                       ": spec.volumes[0].persistentVolumeClaim: not supported by peapod, "
+                       "ignored: an empty directory is mounted in its place";
+  std::string kind = "pod.yaml:" + std::to_string(LineOf(y, "kind: Deployment")) +
+                     ": kind: \"Deployment\" is not supported by peapod, ignored";
+  EXPECT_NE(std::find(warnings.begin(), warnings.end(), volume), warnings.end()) << volume;
+  EXPECT_NE(std::find(warnings.begin(), warnings.end(), kind), warnings.end()) << kind;
+  EXPECT_EQ(warnings.size(), 7u);
+  ASSERT_EQ(parsed->pods.size(), 1u);
+  // Never a pod waiting forever for a volume nobody will make.
+  EXPECT_TRUE(std::holds_alternative<EmptyDirVolume>(parsed->pods[0].spec.volumes[0].source_));
+}
+
+TEST(Manifest, IgnoreUnsupportedNeverCoversIsolation) {
+  std::string yaml = R"(apiVersion: v1
+kind: Pod
+metadata: {name: web}
+spec:
+  containers:
+  - name: app
+    image: busybox
+    securityContext:
+      procMount: Unmasked
+)";
+  auto parsed = ParseManifests(yaml, "pod.yaml", ParseOptions{.ignore_unsupported = true});
+  ASSERT_FALSE(parsed);
+  EXPECT_NE(parsed.error().message.find("procMount"), std::string::npos);
+}
+
+TEST(Manifest, HarmlessToIgnoreNamesSchedulingAndServiceAccountFields) {
+  EXPECT_TRUE(HarmlessToIgnore("spec.affinity"));
+  EXPECT_TRUE(HarmlessToIgnore("spec.containers.resizePolicy"));
+  EXPECT_TRUE(HarmlessToIgnore("spec.containers.resources.requests.ephemeral-storage"));
+  EXPECT_TRUE(HarmlessToIgnore("spec.initContainers.resources.limits.vendor.example/gpu"));
+  EXPECT_FALSE(HarmlessToIgnore("spec.containers.resources.limits.ephemeral-storage"));
+  EXPECT_FALSE(HarmlessToIgnore("spec.readinessGates"));
+  EXPECT_FALSE(HarmlessToIgnore("spec.volumes.nfs"));
+  EXPECT_FALSE(HarmlessToIgnore("spec.schedulingGates"));
 }
 
 TEST(Manifest, UnsupportedFieldsFailWithStrict) {

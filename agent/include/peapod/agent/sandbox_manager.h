@@ -95,8 +95,11 @@ class SandboxManager {
   void SweepLeaks(const std::set<std::string>& recorded,
                   const std::map<std::string, std::vector<pid_t>>& pauses);
   // Takes the pod's name+attempt for a RunPodSandbox in progress (under mu_, before any side
-  // effect); kAlreadyExists while a listed sandbox or another call in progress holds it.
-  Status ReserveName(const std::string& key);
+  // effect); kAlreadyExists while a listed sandbox or another call in progress holds it. Takes
+  // its host ports too: kFailedPrecondition when a ready sandbox, or one being made, already
+  // maps one of them (same protocol and port, same address or a wildcard), so a second pod
+  // cannot take a port from the first by adding its iptables rules in front of them.
+  Status ReserveName(const std::string& key, const PodSandboxConfig& config);
   void ReleaseName(const std::string& key);
   Result<agent::PodSandboxStats> StatsOf(SandboxEntry& entry);
   // Publishes a lifecycle event of the sandbox (its id as container_id; events.cpp).
@@ -115,7 +118,8 @@ class SandboxManager {
   std::map<std::string, std::shared_ptr<SandboxEntry>> sandboxes_;
   // Names ("<name>_<namespace>_<uid>_<attempt>") of sandboxes being made; a made sandbox holds
   // its name by being in sandboxes_ until it is removed.
-  std::set<std::string> names_in_flight_;
+  // Each with its host port mappings (hostNetwork pods map none).
+  std::map<std::string, std::vector<PortMapping>> names_in_flight_;
 };
 
 }  // namespace peapod::agent

@@ -11,6 +11,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <variant>
 #include <vector>
 
@@ -106,6 +107,9 @@ struct VolumeMount {
   std::string name;
   std::string mount_path;
   std::string sub_path;
+  // subPathExpr: $(VAR) references to the container's environment, expanded when the container
+  // is created (kubelet's subpath expansion); exclusive with sub_path.
+  std::string sub_path_expr;
   bool read_only = false;
   std::string mount_propagation;  // None, HostToContainer, Bidirectional
   SourceRef source;
@@ -264,12 +268,35 @@ struct SecretVolume {
   bool optional = false;
 };
 
+// One file of a downwardAPI volume (or projection): a fieldRef (metadata.name, .namespace,
+// .uid, .labels, .annotations, one label or annotation) or a resourceFieldRef of a container.
+struct DownwardApiFile {
+  std::string path;
+  std::optional<FieldRef> field_ref;
+  std::optional<ResourceFieldRef> resource_field_ref;
+  std::optional<int32_t> mode;
+};
+
+struct DownwardApiVolume {
+  std::vector<DownwardApiFile> items;
+  std::optional<int32_t> default_mode;  // 0644 by default
+};
+
+// A projected volume: configMap, secret and downwardAPI sources written into one directory
+// (their own default_mode fields are unused; the projection's applies). serviceAccountToken
+// sources are refused at parse time: there is no API server to mint a token.
+struct ProjectedVolume {
+  std::vector<std::variant<ConfigMapVolume, SecretVolume, DownwardApiVolume>> sources;
+  std::optional<int32_t> default_mode;  // 0644 by default
+};
+
 struct Volume {
   std::string name;
-  // std::monostate: a source peapod does not support (persistentVolumeClaim, projected, ...),
-  // already reported as a warning; the controller must refuse to mount it. A volume written with
-  // no source at all is an EmptyDirVolume, as the API server defaults it.
-  std::variant<std::monostate, EmptyDirVolume, HostPathVolume, ConfigMapVolume, SecretVolume>
+  // A volume written with no source at all is an EmptyDirVolume, as the API server defaults it.
+  // A source peapod does not support (persistentVolumeClaim, ...) is refused, or with
+  // ignore_unsupported replaced by an EmptyDirVolume and reported.
+  std::variant<EmptyDirVolume, HostPathVolume, ConfigMapVolume, SecretVolume, DownwardApiVolume,
+               ProjectedVolume>
       source_;
   SourceRef source;
 };
@@ -296,6 +323,8 @@ struct PodSpec {
   std::vector<Volume> volumes;
   std::string restart_policy = "Always";  // Always, OnFailure, Never
   std::optional<int64_t> termination_grace_period_seconds;  // default 30
+  // Seconds from the pod's start after which it fails with DeadlineExceeded.
+  std::optional<int64_t> active_deadline_seconds;
   bool share_process_namespace = false;
   bool host_network = false;
   bool host_pid = false;
@@ -330,16 +359,27 @@ struct ManifestSet {
   std::vector<Pod> pods;
   std::vector<ConfigMap> config_maps;
   std::vector<Secret> secrets;
-  // Fields peapod does not support (and documents of other kinds): reported, never silently
-  // dropped. With strict parsing they are errors instead. Dropped without a word, because the
-  // API server also discards them on create (so `kubectl get -o yaml` output applies): `status`,
+  // Fields peapod does not act on but that are harmless to ignore (scheduling hints, service
+  // accounts, requests for extended resources: see HarmlessToIgnore), and, with
+  // ignore_unsupported, the fields and documents it refuses otherwise. With strict parsing the
+  // harmless ones are errors too. Dropped without a word, because the API server also discards
+  // them on create (so `kubectl get -o yaml` output applies): `status`,
   // metadata.creationTimestamp, uid, resourceVersion, generation, selfLink, managedFields.
   std::vector<ManifestIssue> warnings;
 };
 
 struct ParseOptions {
-  bool strict = false;  // unsupported fields are errors, not warnings
+  // Harmless unsupported fields are errors too, not warnings.
+  bool strict = false;
+  // What peapod will not do (a field it does not implement, a document of another kind, a volume
+  // source it has not) is a warning instead of an error; a dropped volume becomes an emptyDir so
+  // that the pod does not wait for it forever. Never applies to fields that ask for isolation.
+  bool ignore_unsupported = false;
 };
+
+// Whether an unsupported field (its path with list indices removed, "spec.containers.resizePolicy")
+// is harmless to ignore: only a warning without --strict, never a refusal.
+bool HarmlessToIgnore(std::string_view field_path);
 
 // Parses one file's text (multi-document YAML: Pod, ConfigMap, Secret; `kind: List` too) and
 // validates it as the API server would (DNS-1123 names, required fields, port ranges, unique
@@ -359,6 +399,10 @@ void ApplyDefaults(Pod& pod);
 // after ApplyDefaults: equal for an unchanged re-apply however it is formatted ("0.5" and "500m"
 // cpu are equal), different when anything the controller acts on changed (labels included).
 std::string SpecHash(const Pod& pod);
+// The same without the labels and the annotations peapod does not act on: when only those
+// changed, a re-apply updates the running pod in place (its downward API files), as the API
+// server lets labels and annotations change without replacing the pod.
+std::string SpecHashWithoutMetadata(const Pod& pod);
 
 // Parses a quantity; nullopt when malformed. cpu=true gives millicores, else bytes (rounded up).
 std::optional<Quantity> ParseQuantity(const std::string& text, bool cpu);

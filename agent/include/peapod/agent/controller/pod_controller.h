@@ -75,7 +75,8 @@ struct ContainerStatusView {
 };
 
 struct PodCondition {
-  std::string type;    // PodScheduled, Initialized, ContainersReady, Ready
+  std::string type;    // PodScheduled (False/Unschedulable while the pod does not fit the node),
+                       // Initialized, ContainersReady, Ready
   std::string status;  // "True", "False"
   std::string reason;
   std::string message;
@@ -97,7 +98,8 @@ struct PodView {
   std::string namespace_;
   std::string uid;
   std::string phase;   // Pending, Running, Succeeded, Failed
-  std::string reason;  // e.g. "Terminating" while being deleted
+  std::string reason;  // e.g. "Terminating" while being deleted, "DeadlineExceeded"
+  std::string message;  // "Pod was active on the node longer than the specified deadline"
   std::string sandbox_id;
   std::string pod_ip;
   std::vector<std::string> pod_ips;
@@ -153,7 +155,9 @@ class PodController {
   // Parses and validates every source first; nothing changes unless all are valid. Then creates
   // new pods, replaces pods whose spec changed, leaves unchanged ones alone, and updates
   // ConfigMaps/Secrets (their volumes in running pods are rewritten atomically).
-  Result<ApplyResult> Apply(const std::vector<ManifestSource>& sources, bool strict = false);
+  // `options`: --strict and --ignore-unsupported (see ParseOptions).
+  Result<ApplyResult> Apply(const std::vector<ManifestSource>& sources,
+                            const ParseOptions& options = {});
   // Deletes what the sources name (pods are stopped gracefully: preStop, signal, grace, KILL).
   // `wait` returns only once the pods are gone.
   Result<std::vector<DeletedObject>> DeleteManifests(const std::vector<ManifestSource>& sources,
