@@ -153,7 +153,10 @@ json ContainerJson(const Container& c) {
   }
   json mounts = json::array();
   for (const VolumeMount& m : c.volume_mounts) {
-    mounts.push_back({m.name, m.mount_path, m.sub_path, m.read_only, m.mount_propagation});
+    json mount = {m.name, m.mount_path, m.sub_path, m.read_only, m.mount_propagation};
+    // Only when set, so the hash of a pod written before the field existed does not change.
+    if (!m.recursive_read_only.empty()) mount.push_back(m.recursive_read_only);
+    mounts.push_back(std::move(mount));
   }
   json lifecycle = nullptr;
   if (c.lifecycle) {
@@ -263,6 +266,9 @@ json PodJson(const Pod& pod) {
                 {"supplementalGroups", sc->supplemental_groups},
                 {"seccompProfile", SeccompJson(sc->seccomp_profile)},
                 {"sysctls", sysctls}};
+    if (!sc->supplemental_groups_policy.empty()) {
+      security["supplementalGroupsPolicy"] = sc->supplemental_groups_policy;
+    }
   }
   // uid is peapod's own (assigned at first apply), so it is not part of what the user wrote.
   return {{"metadata",
