@@ -156,6 +156,7 @@ json ContainerJson(const Container& c) {
     json mount = {m.name, m.mount_path, m.sub_path, m.read_only, m.mount_propagation};
     // Appended only when set, so the hash of a pod without it is what it was before.
     if (!m.sub_path_expr.empty()) mount.push_back({{"subPathExpr", m.sub_path_expr}});
+    if (!m.recursive_read_only.empty()) mount.push_back(m.recursive_read_only);
     mounts.push_back(std::move(mount));
   }
   json lifecycle = nullptr;
@@ -302,6 +303,9 @@ json PodJson(const Pod& pod) {
                 {"supplementalGroups", sc->supplemental_groups},
                 {"seccompProfile", SeccompJson(sc->seccomp_profile)},
                 {"sysctls", sysctls}};
+    if (!sc->supplemental_groups_policy.empty()) {
+      security["supplementalGroupsPolicy"] = sc->supplemental_groups_policy;
+    }
   }
   // uid is peapod's own (assigned at first apply), so it is not part of what the user wrote.
   json out = {{"metadata",

@@ -294,9 +294,10 @@ std::optional<PodSecurityContext> ReadPodSecurityContext(Reader& r, const yaml::
   ReadSeLinuxOptions(r, node["seLinuxOptions"], Field(path, "seLinuxOptions"));
   ReadAppArmorProfile(r, node["appArmorProfile"], Field(path, "appArmorProfile"));
   ReadWindowsOptions(r, node["windowsOptions"], Field(path, "windowsOptions"));
-  ReadSupplementalGroupsPolicy(r, node["supplementalGroupsPolicy"],
-                               Field(path, "supplementalGroupsPolicy"));
   PodSecurityContext sc;
+  ReadSupplementalGroupsPolicy(r, node["supplementalGroupsPolicy"],
+                               Field(path, "supplementalGroupsPolicy"),
+                               sc.supplemental_groups_policy);
   IdField(r, node["runAsUser"], Field(path, "runAsUser"), sc.run_as_user);
   IdField(r, node["runAsGroup"], Field(path, "runAsGroup"), sc.run_as_group);
   r.Bool(node["runAsNonRoot"], Field(path, "runAsNonRoot"), sc.run_as_non_root);

@@ -133,10 +133,12 @@ void ReadSeLinuxOptions(Reader& r, const yaml::Node& node, const std::string& pa
 void ReadAppArmorProfile(Reader& r, const yaml::Node& node, const std::string& path);
 void ReadWindowsOptions(Reader& r, const yaml::Node& node, const std::string& path);
 void ReadProcMount(Reader& r, const yaml::Node& node, const std::string& path);
-void ReadSupplementalGroupsPolicy(Reader& r, const yaml::Node& node, const std::string& path);
-// volumeMounts[].recursiveReadOnly, checked against the mount's readOnly and propagation.
+void ReadSupplementalGroupsPolicy(Reader& r, const yaml::Node& node, const std::string& path,
+                                  std::string& policy);
+// volumeMounts[].recursiveReadOnly into mount.recursive_read_only, checked against the mount's
+// readOnly and propagation as the API server validates them.
 void ReadRecursiveReadOnly(Reader& r, const yaml::Node& node, const std::string& path,
-                           const VolumeMount& mount);
+                           VolumeMount& mount);
 // capabilities.add/drop: names the kernel interface knows ("ALL" included).
 void CheckCapabilityNames(Reader& r, const yaml::Node& list, const std::string& path,
                           const std::vector<std::string>& names);

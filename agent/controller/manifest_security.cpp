@@ -115,24 +115,17 @@ void ReadProcMount(Reader& r, const yaml::Node& node, const std::string& path) {
   }
 }
 
-void ReadSupplementalGroupsPolicy(Reader& r, const yaml::Node& node, const std::string& path) {
-  std::string value;
+void ReadSupplementalGroupsPolicy(Reader& r, const yaml::Node& node, const std::string& path,
+                                  std::string& policy) {
   if (!node.IsDefined()) return;
-  Enum(r, node, path, value, {"Merge", "Strict"});
-  if (value == "Strict") {
-    r.Error(node, path,
-            "\"Strict\" cannot be honoured: peapod always adds the groups the image's /etc/group "
-            "gives the user (\"Merge\"); use Merge or remove the field");
-  }
+  Enum(r, node, path, policy, {"Merge", "Strict"});
 }
 
 void ReadRecursiveReadOnly(Reader& r, const yaml::Node& node, const std::string& path,
-                           const VolumeMount& mount) {
-  std::string value;
+                           VolumeMount& mount) {
   if (!node.IsDefined()) return;
-  Enum(r, node, path, value, {"Disabled", "IfPossible", "Enabled"});
-  // peapod makes every read-only mount recursively read-only (mount_setattr with AT_RECURSIVE),
-  // so IfPossible and Enabled are honoured, and Disabled gets more than it asked for.
+  Enum(r, node, path, mount.recursive_read_only, {"Disabled", "IfPossible", "Enabled"});
+  const std::string& value = mount.recursive_read_only;
   if ((value == "IfPossible" || value == "Enabled") && !mount.read_only) {
     r.Error(node, path, "may only be " + Quote(value) + " when readOnly is true");
   }

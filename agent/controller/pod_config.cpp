@@ -453,6 +453,9 @@ Result<LinuxContainerSecurityContext> ConvertSecurityContext(const Pod& pod,
   }
   out.supplemental_groups = psc.supplemental_groups;
   if (psc.fs_group) out.supplemental_groups.push_back(*psc.fs_group);
+  if (psc.supplemental_groups_policy == "Strict") {
+    out.supplemental_groups_policy = SupplementalGroupsPolicy::kStrict;
+  }
   out.readonly_rootfs = csc.read_only_root_filesystem.value_or(false);
   out.privileged = csc.privileged.value_or(false);
   if (csc.capabilities) {
@@ -816,6 +819,12 @@ Result<std::vector<Mount>> ContainerMounts(const Pod& pod, const Container& cont
     if (vm.mount_propagation == "HostToContainer")
       m.propagation = MountPropagation::kHostToContainer;
     if (vm.mount_propagation == "Bidirectional") m.propagation = MountPropagation::kBidirectional;
+    // As kubelet: Enabled asks for recursive read-only (the manifest reader made sure it can
+    // be), IfPossible takes it where the mount is read-only and private, else a plain read-only
+    // mount. peapod's runtime always can (mount_setattr, Linux 5.12, which it needs anyway).
+    m.recursive_read_only =
+        m.readonly && m.propagation == MountPropagation::kPrivate &&
+        (vm.recursive_read_only == "Enabled" || vm.recursive_read_only == "IfPossible");
     std::string sub_path = vm.sub_path;
     if (!vm.sub_path_expr.empty()) {
       auto expanded = ExpandSubPathExpr(vm.sub_path_expr, env);
@@ -1008,6 +1017,9 @@ PodSandboxConfig BuildSandboxConfig(const Pod& pod, const std::string& uid, uint
     if (psc->run_as_user) sc.run_as_group = psc->run_as_group;
     sc.supplemental_groups = psc->supplemental_groups;
     if (psc->fs_group) sc.supplemental_groups.push_back(*psc->fs_group);
+    if (psc->supplemental_groups_policy == "Strict") {
+      sc.supplemental_groups_policy = SupplementalGroupsPolicy::kStrict;
+    }
     sc.seccomp = ConvertSeccomp(psc->seccomp_profile);
     for (const auto& s : psc->sysctls) c.linux.sysctls[s.name] = s.value;
   }

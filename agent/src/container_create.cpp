@@ -247,6 +247,8 @@ Result<std::string> ContainerManager::CreateContainer(const std::string& pod_san
   request.run_as_group = sc.run_as_group;
   request.run_as_username = sc.run_as_username;
   request.supplemental_groups = sc.supplemental_groups;
+  request.strict_supplemental_groups =
+      sc.supplemental_groups_policy == SupplementalGroupsPolicy::kStrict;
   auto user = ResolveContainerUser(*img, *rootfs, entry->rootfs_dir, request);
   if (!user) return rollback(std::move(user.error()));
 
@@ -280,7 +282,12 @@ Result<std::string> ContainerManager::CreateContainer(const std::string& pod_san
   spec.cwd = merged->working_dir;
   spec.uid = user->uid;
   spec.gid = user->gid;
-  spec.additional_gids = user->additional_gids;
+  // The primary group is a supplementary group too, as containerd and runc set it since
+  // CVE-2023-25173, so dropping to it later (or a setgid helper) cannot shed it.
+  spec.additional_gids = {user->gid};
+  for (gid_t g : user->additional_gids) {
+    if (g != user->gid) spec.additional_gids.push_back(g);
+  }
   ApplyContainerSecurity(std::move(*security), spec);
 
   for (const auto& m : config.mounts) {
@@ -297,6 +304,7 @@ Result<std::string> ContainerManager::CreateContainer(const std::string& pod_san
     ms.destination = m.container_path;
     ms.source = m.host_path;
     ms.read_only = m.readonly;
+    ms.recursive_read_only = m.recursive_read_only;
     ms.propagation = PropagationOf(m.propagation);
     spec.mounts.push_back(std::move(ms));
   }

@@ -72,6 +72,7 @@ agent::ContainerStats ContainerManager::StatsOf(const ContainerEntry& e) {
       if (auto cg = cgroups->Container(e.sandbox_id, e.id).Stats()) {
         stats.cpu = CpuUsageOf(*cg, now, cpu_rates_, e.id);
         stats.memory = MemoryUsageOf(*cg, now);
+        stats.io = IoUsageOf(*cg, now);
       }
     }
   }

@@ -20,6 +20,11 @@ Result<ContainerStatusResponse> ContainerManager::ContainerStatus(const std::str
   st.mounts = e.config.mounts;
   st.log_path = e.log_path;
   st.resources = e.config.linux.resources;
+  // What the runtime set with setresuid/setresgid/setgroups before execve (KEP-3619's
+  // ContainerStatus.user); a process may change its own identity later.
+  st.user = LinuxContainerUser{
+      e.spec.uid, e.spec.gid, {e.spec.additional_gids.begin(), e.spec.additional_gids.end()}};
+  st.stop_signal = e.stop_signal;
   {
     std::lock_guard lock(mu_);
     st.state = e.state;

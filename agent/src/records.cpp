@@ -37,7 +37,7 @@ NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(ContainerProcess, host, ledger_p
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(SandboxSpec, id, run_dir, pause_binary, hostname,
                                                 new_network, new_ipc, new_uts, new_pid, sysctls)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(MountSpec, destination, type, source, data,
-                                                read_only, propagation)
+                                                read_only, recursive_read_only, propagation)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(OverlayRootfs, chdir_to, options)
 // The fields the agent sets; fields the runtime adds later keep their defaults on adoption.
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(ContainerSpec, id, rootfs, overlay, readonly_rootfs,
@@ -68,7 +68,8 @@ NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(PortMapping, protocol, container
                                                 host_ip)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(LinuxSandboxSecurityContext, namespace_options,
                                                 selinux_options, run_as_user, run_as_group,
-                                                readonly_rootfs, supplemental_groups, privileged,
+                                                readonly_rootfs, supplemental_groups,
+                                                supplemental_groups_policy, privileged,
                                                 seccomp_profile_path, seccomp, apparmor)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(LinuxPodSandboxConfig, cgroup_parent,
                                                 security_context, sysctls, overhead, resources)
@@ -76,20 +77,21 @@ NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(PodSandboxConfig, metadata, host
                                                 log_directory, dns_config, port_mappings, labels,
                                                 annotations, linux)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(ContainerMetadata, name, attempt)
-NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(ImageSpec, image, annotations,
-                                                user_specified_image, runtime_handler)
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(ImageSpec, image, annotations, user_specified_image,
+                                                runtime_handler, image_ref)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(KeyValue, key, value)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(Mount, container_path, host_path, readonly,
                                                 selinux_relabel, propagation, uidMappings,
-                                                gidMappings, recursive_read_only, image)
+                                                gidMappings, recursive_read_only, image,
+                                                image_sub_path)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(Device, container_path, host_path, permissions)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(LinuxContainerSecurityContext, capabilities,
                                                 privileged, namespace_options, selinux_options,
                                                 run_as_user, run_as_group, run_as_username,
                                                 readonly_rootfs, supplemental_groups,
-                                                apparmor_profile, seccomp_profile_path,
-                                                no_new_privs, masked_paths, readonly_paths,
-                                                seccomp, apparmor)
+                                                supplemental_groups_policy, apparmor_profile,
+                                                seccomp_profile_path, no_new_privs, masked_paths,
+                                                readonly_paths, seccomp, apparmor)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(LinuxContainerConfig, resources, security_context)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(ContainerConfig, metadata, image, command, args,
                                                 working_dir, envs, mounts, devices, labels,

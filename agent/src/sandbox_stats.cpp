@@ -84,6 +84,7 @@ Result<agent::PodSandboxStats> SandboxManager::StatsOf(SandboxEntry& e) {
     if (auto cg = cgroups->Pod(e.id).Stats()) {
       stats.cpu = CpuUsageOf(*cg, now, cpu_rates_, e.id);
       stats.memory = MemoryUsageOf(*cg, now);
+      stats.io = IoUsageOf(*cg, now);
       if (cg->pids_current) {
         ProcessUsage process;
         process.timestamp = now;

@@ -67,9 +67,12 @@ Status CheckMounts(const std::vector<Mount>& mounts) {
                     "ID-mapped mounts need user namespaces, which peapod does not "
                     "implement yet");
     }
+    if (m.image) {
+      return Refuse(field + ".image", "image volumes are not implemented by peapod yet");
+    }
     if (!m.recursive_read_only) continue;
-    // peapod makes every read-only mount recursively read-only; these two are what makes a
-    // recursive read-only mount impossible, as containerd answers them.
+    // As containerd and kubelet: recursive read-only needs a read-only mount that nothing can
+    // propagate into later (a mount propagated in would not be read-only).
     if (!m.readonly) {
       return Refuse(field + ".recursive_read_only", "needs readonly to be set as well");
     }

@@ -112,6 +112,7 @@ std::optional<CpuUsage> CpuUsageOf(const runtime::CgroupStats& stats, int64_t ti
   cpu.timestamp = timestamp;
   cpu.usage_core_nano_seconds = *stats.cpu_usage_ns;
   cpu.usage_nano_cores = rates.Update(key, timestamp, *stats.cpu_usage_ns);
+  cpu.psi = stats.cpu_pressure;
   return cpu;
 }
 
@@ -124,6 +125,7 @@ std::optional<MemoryUsage> MemoryUsageOf(const runtime::CgroupStats& stats, int6
   memory.rss_bytes = stats.memory_rss_bytes;
   memory.page_faults = stats.memory_page_faults;
   memory.major_page_faults = stats.memory_major_page_faults;
+  memory.psi = stats.memory_pressure;
   if (stats.memory_limit_bytes) {
     // As cadvisor: what the cgroup can still take before reclaim of its working set.
     uint64_t used = stats.memory_working_set_bytes.value_or(*stats.memory_usage_bytes);
@@ -131,6 +133,11 @@ std::optional<MemoryUsage> MemoryUsageOf(const runtime::CgroupStats& stats, int6
         *stats.memory_limit_bytes > used ? *stats.memory_limit_bytes - used : 0;
   }
   return memory;
+}
+
+std::optional<IoUsage> IoUsageOf(const runtime::CgroupStats& stats, int64_t timestamp) {
+  if (!stats.io_pressure) return std::nullopt;
+  return IoUsage{timestamp, *stats.io_pressure};
 }
 
 std::optional<DirUsageCache::Usage> MeasureDirUsage(const std::string& dir) {

@@ -81,6 +81,8 @@ agent::Mount FromProto(const v1::Mount& in) {
   out.uidMappings = MappingsFromProto(in.uidmappings());
   out.gidMappings = MappingsFromProto(in.gidmappings());
   out.recursive_read_only = in.recursive_read_only();
+  if (in.has_image()) out.image = FromProto(in.image());
+  out.image_sub_path = in.image_sub_path();
   return out;
 }
 
@@ -90,6 +92,7 @@ agent::ImageSpec FromProto(const v1::ImageSpec& in) {
   out.annotations.insert(in.annotations().begin(), in.annotations().end());
   out.user_specified_image = in.user_specified_image();
   out.runtime_handler = in.runtime_handler();
+  out.image_ref = in.image_ref();
   return out;
 }
 
@@ -130,6 +133,8 @@ void ToProto(const agent::Mount& in, v1::Mount* out) {
   MappingsToProto(in.uidMappings, out->mutable_uidmappings());
   MappingsToProto(in.gidMappings, out->mutable_gidmappings());
   out->set_recursive_read_only(in.recursive_read_only);
+  if (in.image) ToProto(*in.image, out->mutable_image());
+  out->set_image_sub_path(in.image_sub_path);
 }
 
 void ToProto(const agent::ImageSpec& in, v1::ImageSpec* out) {
@@ -137,6 +142,7 @@ void ToProto(const agent::ImageSpec& in, v1::ImageSpec* out) {
   out->mutable_annotations()->insert(in.annotations.begin(), in.annotations.end());
   out->set_user_specified_image(in.user_specified_image);
   out->set_runtime_handler(in.runtime_handler);
+  out->set_image_ref(in.image_ref);
 }
 
 }  // namespace peapod::cri

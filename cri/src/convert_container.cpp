@@ -2,6 +2,10 @@
 // reports as image_id.
 #include "peapod/cri/convert_container.h"
 
+#include <string_view>
+
+#include "peapod/runtime/signal_name.h"
+
 namespace peapod::cri {
 namespace {
 
@@ -22,6 +26,8 @@ agent::LinuxContainerSecurityContext FromProto(const v1::LinuxContainerSecurityC
   out.run_as_username = in.run_as_username();
   out.readonly_rootfs = in.readonly_rootfs();
   out.supplemental_groups.assign(in.supplemental_groups().begin(), in.supplemental_groups().end());
+  out.supplemental_groups_policy = static_cast<agent::SupplementalGroupsPolicy>(
+      static_cast<int>(in.supplemental_groups_policy()));
   // Deprecated in CRI but still sent by older kubelets; the agent prefers the new fields.
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wdeprecated-declarations"
@@ -45,7 +51,29 @@ v1::ContainerState StateToProto(agent::ContainerState state) {
   return static_cast<v1::ContainerState>(static_cast<int>(state));
 }
 
+// "SIGRTMINPLUS3" <-> "SIGRTMIN+3", "SIGRTMAXMINUS2" <-> "SIGRTMAX-2".
+std::string Replace(std::string text, std::string_view from, std::string_view to) {
+  if (auto at = text.find(from); at != std::string::npos) text.replace(at, from.size(), to);
+  return text;
+}
+
 }  // namespace
+
+std::optional<std::string> SignalFromProto(int value) {
+  if (value == 0) return std::string();
+  if (!v1::Signal_IsValid(value)) return std::nullopt;
+  std::string name = v1::Signal_Name(static_cast<v1::Signal>(value));
+  return Replace(Replace(std::move(name), "PLUS", "+"), "MINUS", "-");
+}
+
+v1::Signal SignalToProto(int number) {
+  auto out = static_cast<v1::Signal>(0);
+  if (number <= 0) return out;
+  std::string name = runtime::SignalName(number);
+  name = Replace(Replace(std::move(name), "+", "PLUS"), "-", "MINUS");
+  if (!v1::Signal_Parse(name, &out)) out = static_cast<v1::Signal>(0);
+  return out;
+}
 
 agent::ContainerConfig FromProto(const v1::ContainerConfig& in) {
   agent::ContainerConfig out;
@@ -68,6 +96,12 @@ agent::ContainerConfig FromProto(const v1::ContainerConfig& in) {
   out.tty = in.tty();
   if (in.linux().has_resources()) out.linux.resources = cri::FromProto(in.linux().resources());
   out.linux.security_context = FromProto(in.linux().security_context());
+  if (auto signal = SignalFromProto(in.stop_signal())) {
+    out.stop_signal = std::move(*signal);
+  } else {
+    // Not a name: CreateContainer refuses it with the rest of the config's errors.
+    out.stop_signal = "Signal(" + std::to_string(static_cast<int>(in.stop_signal())) + ")";
+  }
   return out;
 }
 
@@ -100,6 +134,13 @@ void ToProto(const agent::ContainerStatus& in, v1::ContainerStatus* out) {
   for (const auto& m : in.mounts) ToProto(m, out->add_mounts());
   out->set_log_path(in.log_path);
   if (in.resources) ToProto(*in.resources, out->mutable_resources()->mutable_linux());
+  if (in.user) {
+    auto* user = out->mutable_user()->mutable_linux();
+    user->set_uid(in.user->uid);
+    user->set_gid(in.user->gid);
+    for (int64_t g : in.user->supplemental_groups) user->add_supplemental_groups(g);
+  }
+  out->set_stop_signal(SignalToProto(in.stop_signal));
 }
 
 void ToProto(const agent::Container& in, v1::Container* out) {

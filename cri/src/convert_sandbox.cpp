@@ -22,6 +22,8 @@ agent::LinuxSandboxSecurityContext FromProto(const v1::LinuxSandboxSecurityConte
   if (in.has_run_as_group()) out.run_as_group = in.run_as_group().value();
   out.readonly_rootfs = in.readonly_rootfs();
   out.supplemental_groups.assign(in.supplemental_groups().begin(), in.supplemental_groups().end());
+  out.supplemental_groups_policy = static_cast<agent::SupplementalGroupsPolicy>(
+      static_cast<int>(in.supplemental_groups_policy()));
   out.privileged = in.privileged();
   // Deprecated in CRI but still sent by older kubelets; the agent prefers the new fields.
 #pragma GCC diagnostic push

@@ -14,10 +14,30 @@ void SetValue(const std::optional<uint64_t>& value, Message* out,
   if (value) (out->*mutable_field)()->set_value(*value);
 }
 
+void ToProto(const runtime::PsiData& in, v1::PsiData* out) {
+  out->set_total(in.total_us * 1000);  // CRI counts nanoseconds, the kernel microseconds
+  out->set_avg10(in.avg10);
+  out->set_avg60(in.avg60);
+  out->set_avg300(in.avg300);
+}
+
+// CRI's "some" and "full" are always both there; a kernel without a full line for this
+// resource leaves Full unset rather than a made-up zero.
+void ToProto(const runtime::PsiStats& in, v1::PsiStats* out) {
+  ToProto(in.some, out->mutable_some());
+  if (in.full) ToProto(*in.full, out->mutable_full());
+}
+
+void ToProto(const agent::IoUsage& in, v1::IoUsage* out) {
+  out->set_timestamp(in.timestamp);
+  ToProto(in.psi, out->mutable_psi());
+}
+
 void ToProto(const agent::CpuUsage& in, v1::CpuUsage* out) {
   out->set_timestamp(in.timestamp);
   SetValue(in.usage_core_nano_seconds, out, &v1::CpuUsage::mutable_usage_core_nano_seconds);
   SetValue(in.usage_nano_cores, out, &v1::CpuUsage::mutable_usage_nano_cores);
+  if (in.psi) ToProto(*in.psi, out->mutable_psi());
 }
 
 void ToProto(const agent::MemoryUsage& in, v1::MemoryUsage* out) {
@@ -28,6 +48,7 @@ void ToProto(const agent::MemoryUsage& in, v1::MemoryUsage* out) {
   SetValue(in.rss_bytes, out, &v1::MemoryUsage::mutable_rss_bytes);
   SetValue(in.page_faults, out, &v1::MemoryUsage::mutable_page_faults);
   SetValue(in.major_page_faults, out, &v1::MemoryUsage::mutable_major_page_faults);
+  if (in.psi) ToProto(*in.psi, out->mutable_psi());
 }
 
 void ToProto(const agent::NetworkInterfaceUsage& in, v1::NetworkInterfaceUsage* out) {
@@ -72,6 +93,7 @@ void ToProto(const agent::ContainerStats& in, v1::ContainerStats* out) {
     SetValue(in.writable_layer->used_bytes, layer, &v1::FilesystemUsage::mutable_used_bytes);
     SetValue(in.writable_layer->inodes_used, layer, &v1::FilesystemUsage::mutable_inodes_used);
   }
+  if (in.io) ToProto(*in.io, out->mutable_io());
 }
 
 void ToProto(const agent::PodSandboxStats& in, v1::PodSandboxStats* out) {
@@ -98,6 +120,7 @@ void ToProto(const agent::PodSandboxStats& in, v1::PodSandboxStats* out) {
     SetValue(in.process->process_count, process, &v1::ProcessUsage::mutable_process_count);
   }
   for (const auto& c : in.containers) ToProto(c, stats->add_containers());
+  if (in.io) ToProto(*in.io, stats->mutable_io());
 }
 
 void ToProto(const agent::MetricDescriptor& in, v1::MetricDescriptor* out) {

@@ -9,6 +9,7 @@
 #include "peapod/agent/agent.h"
 #include "peapod/cri/convert_image.h"
 #include "peapod/cri/grpc_status.h"
+#include "peapod/cri/list_stream.h"
 #include "peapod/image/image_service.h"
 
 namespace peapod::cri {
@@ -40,6 +41,16 @@ grpc::Status CriImageService::ListImages(grpc::ServerContext*, const v1::ListIma
     ToProto(record, DefaultUser(images, record.id), resp->add_images());
   }
   return grpc::Status::OK;
+}
+
+grpc::Status CriImageService::StreamImages(grpc::ServerContext* ctx,
+                                           const v1::StreamImagesRequest* req,
+                                           grpc::ServerWriter<v1::StreamImagesResponse>* writer) {
+  v1::ListImagesRequest list_req;
+  if (req->has_filter()) *list_req.mutable_filter() = req->filter();
+  v1::ListImagesResponse list;
+  if (auto s = ListImages(ctx, &list_req, &list); !s.ok()) return s;
+  return WriteInBatches(list.mutable_images(), writer, &v1::StreamImagesResponse::mutable_images);
 }
 
 grpc::Status CriImageService::ImageStatus(grpc::ServerContext*, const v1::ImageStatusRequest* req,

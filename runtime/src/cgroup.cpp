@@ -371,6 +371,59 @@ void FillMemoryStats(CgroupVersion version, std::string_view usage, std::string_
   if (auto bytes = ParseU64(limit); bytes && *bytes < kV1Unlimited) out.memory_limit_bytes = bytes;
 }
 
+namespace {
+
+// "avg10=0.12 avg60=0.05 avg300=0.00 total=1234" -> PsiData; every key must be there.
+std::optional<PsiData> ParsePressureFields(std::string_view fields) {
+  PsiData data;
+  int seen = 0;
+  while (!fields.empty()) {
+    size_t space = fields.find(' ');
+    std::string_view field = fields.substr(0, space);
+    fields = space == std::string_view::npos ? std::string_view() : fields.substr(space + 1);
+    if (field.empty()) continue;
+    size_t eq = field.find('=');
+    if (eq == std::string_view::npos) return std::nullopt;
+    std::string_view key = field.substr(0, eq), value = field.substr(eq + 1);
+    if (key == "total") {
+      auto total = ParseU64(value);
+      if (!total) return std::nullopt;
+      data.total_us = *total;
+      seen |= 1;
+      continue;
+    }
+    double* avg = key == "avg10"    ? &data.avg10
+                  : key == "avg60"  ? &data.avg60
+                  : key == "avg300" ? &data.avg300
+                                    : nullptr;
+    if (avg == nullptr) continue;  // a key a later kernel may add
+    auto [end, ec] = std::from_chars(value.data(), value.data() + value.size(), *avg);
+    if (ec != std::errc() || end != value.data() + value.size()) return std::nullopt;
+    seen |= key == "avg10" ? 2 : key == "avg60" ? 4 : 8;
+  }
+  if (seen != 15) return std::nullopt;
+  return data;
+}
+
+}  // namespace
+
+std::optional<PsiStats> ParsePressure(std::string_view text) {
+  std::optional<PsiStats> out;
+  std::optional<PsiData> full;
+  for (std::string_view line : SplitLines(text)) {
+    if (line.starts_with("some ")) {
+      auto some = ParsePressureFields(line.substr(5));
+      if (!some) return std::nullopt;
+      out = PsiStats{*some, std::nullopt};
+    } else if (line.starts_with("full ")) {
+      full = ParsePressureFields(line.substr(5));
+      if (!full) return std::nullopt;
+    }
+  }
+  if (out) out->full = full;
+  return out;
+}
+
 Result<CgroupStats> Cgroup::Stats() const {
   CgroupStats s;
   auto read = [&](const CgroupHierarchy* h, const char* file) -> std::optional<std::string> {
@@ -408,6 +461,9 @@ Result<CgroupStats> Cgroup::Stats() const {
   }
   if (auto current = read(driver_->HierarchyFor("pids"), "pids.current"))
     s.pids_current = ParseU64(*current);
+  if (auto text = read(unified, "cpu.pressure")) s.cpu_pressure = ParsePressure(*text);
+  if (auto text = read(unified, "memory.pressure")) s.memory_pressure = ParsePressure(*text);
+  if (auto text = read(unified, "io.pressure")) s.io_pressure = ParsePressure(*text);
   return s;
 }
 

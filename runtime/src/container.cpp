@@ -260,6 +260,7 @@ Status Container::Start(const SpawnHook& hook) {
     cm.flags = MS_NOSUID | MS_NODEV | (m->read_only ? MS_RDONLY : 0);
     cm.propagation = PropagationFlag(m->propagation);
     cm.read_only = m->read_only;
+    cm.recursive_read_only = m->read_only && m->recursive_read_only;
     cm.tree_fd = -1;
     struct stat st {};
     cm.source_is_dir = cm.bind && ::stat(m->source.c_str(), &st) == 0 && S_ISDIR(st.st_mode);

@@ -131,10 +131,12 @@ void OpenBindSource(SpawnPlan& plan, size_t index) {
                                          OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_RECURSIVE));
   if (m.tree_fd < 0) Die(plan, kStepOpenBindSource, errno, static_cast<int>(index));
   if (m.read_only) {
+    // A plain read-only bind is read-only at its top only, as runc's "ro"; submounts keep their
+    // flags. Recursive read-only (KEP-3857) reaches every mount of the copied tree.
     mount_attr attr{};
     attr.attr_set = MOUNT_ATTR_RDONLY;
-    if (::syscall(SYS_mount_setattr, m.tree_fd, "", AT_EMPTY_PATH | AT_RECURSIVE, &attr,
-                  sizeof(attr)) != 0) {
+    unsigned int flags = AT_EMPTY_PATH | (m.recursive_read_only ? AT_RECURSIVE : 0u);
+    if (::syscall(SYS_mount_setattr, m.tree_fd, "", flags, &attr, sizeof(attr)) != 0) {
       Die(plan, kStepReadonlyBind, errno, static_cast<int>(index));
     }
   }

@@ -59,6 +59,7 @@ struct ChildMount {
   bool bind;
   bool source_is_dir;
   bool read_only;
+  bool recursive_read_only;  // with read_only: the whole copied tree, not just its top mount
   int tree_fd;  // filled in by the child: the detached copy of a bind source
 };
 

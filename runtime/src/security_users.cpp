@@ -226,7 +226,7 @@ Result<ResolvedUser> ResolveUser(const std::string& rootfs, const UserRequest& r
       out.additional_gids.push_back(gid);
     }
   };
-  if (!out.name.empty()) {
+  if (!out.name.empty() && !req.strict_supplemental_groups) {
     for (const GroupEntry& g : groups) {
       if (std::find(g.members.begin(), g.members.end(), out.name) != g.members.end()) add(g.gid);
     }

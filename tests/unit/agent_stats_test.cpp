@@ -208,5 +208,43 @@ TEST(EventBus, DeliversInOrderAndDropsASubscriberWhoseQueueIsFull) {
   EXPECT_FALSE(bus.HasSubscribers());
 }
 
+TEST(ParsePressure, ReadsSomeAndFullWithEveryAverageAndTheTotal) {
+  auto psi = runtime::ParsePressure(
+      "some avg10=1.50 avg60=0.25 avg300=0.00 total=123456\n"
+      "full avg10=0.10 avg60=0.00 avg300=0.00 total=99\n");
+  ASSERT_TRUE(psi);
+  EXPECT_DOUBLE_EQ(psi->some.avg10, 1.5);
+  EXPECT_DOUBLE_EQ(psi->some.avg60, 0.25);
+  EXPECT_EQ(psi->some.total_us, 123456u);
+  ASSERT_TRUE(psi->full);
+  EXPECT_DOUBLE_EQ(psi->full->avg10, 0.1);
+  EXPECT_EQ(psi->full->total_us, 99u);
+}
+
+TEST(ParsePressure, AFileWithoutAFullLineHasNoFullAndBadTextIsNoFigures) {
+  auto some_only = runtime::ParsePressure("some avg10=0.00 avg60=0.00 avg300=0.00 total=7\n");
+  ASSERT_TRUE(some_only);
+  EXPECT_FALSE(some_only->full);
+  EXPECT_EQ(some_only->some.total_us, 7u);
+  // Keys a later kernel may add are skipped; missing or malformed figures are not guessed.
+  EXPECT_TRUE(runtime::ParsePressure("some avg10=0 avg60=0 avg300=0 total=1 new=3\n"));
+  EXPECT_FALSE(runtime::ParsePressure(""));
+  EXPECT_FALSE(runtime::ParsePressure("some avg10=0.00 avg60=0.00 total=1\n"));
+  EXPECT_FALSE(runtime::ParsePressure("some avg10=x avg60=0.00 avg300=0.00 total=1\n"));
+  EXPECT_FALSE(runtime::ParsePressure("some avg10=0 avg60=0 avg300=0 total=-1\n"));
+  EXPECT_FALSE(
+      runtime::ParsePressure("some avg10=0 avg60=0 avg300=0 total=1\nfull avg10=0 total=1\n"));
+}
+
+TEST(IoUsageOf, OnlyWhereTheCgroupHasIoPressure) {
+  runtime::CgroupStats stats;
+  EXPECT_FALSE(IoUsageOf(stats, 5));
+  stats.io_pressure = runtime::PsiStats{{42, 1.0, 2.0, 3.0}, std::nullopt};
+  auto io = IoUsageOf(stats, 5);
+  ASSERT_TRUE(io);
+  EXPECT_EQ(io->timestamp, 5);
+  EXPECT_EQ(io->psi.some.total_us, 42u);
+}
+
 }  // namespace
 }  // namespace peapod::agent

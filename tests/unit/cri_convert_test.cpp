@@ -5,6 +5,7 @@
 #include "peapod/cri/convert_image.h"
 #include "peapod/cri/convert_sandbox.h"
 #include "peapod/cri/grpc_status.h"
+#include "peapod/runtime/signal_name.h"
 
 namespace peapod::cri {
 namespace {
@@ -142,6 +143,61 @@ TEST(CriConvert, ContainerStatusReportsTheImageIdAsImageRefAndImageId) {
   EXPECT_EQ(out.image_ref(), "sha256:1234");
   EXPECT_EQ(out.image_id(), "sha256:1234");
   EXPECT_FALSE(out.has_resources());
+}
+
+TEST(CriConvert, StopSignalsMapByNameIncludingRealTimeOnes) {
+  // Spelled as strings: the enum's names are <signal.h>'s macros.
+  auto named = [](const std::string& name) {
+    v1::Signal out = static_cast<v1::Signal>(0);
+    EXPECT_TRUE(v1::Signal_Parse(name, &out)) << name;
+    return static_cast<int>(out);
+  };
+  EXPECT_EQ(SignalFromProto(0), std::string());
+  EXPECT_EQ(SignalFromProto(named("SIGUSR1")), "SIGUSR1");
+  EXPECT_EQ(SignalFromProto(named("SIGRTMINPLUS3")), "SIGRTMIN+3");
+  EXPECT_EQ(SignalFromProto(named("SIGRTMAXMINUS2")), "SIGRTMAX-2");
+  EXPECT_FALSE(SignalFromProto(500));
+  for (const char* name : {"SIGTERM", "SIGQUIT", "SIGWINCH", "SIGRTMIN", "SIGRTMINPLUS15",
+                           "SIGRTMAXMINUS14", "SIGRTMAX", "SIGKILL"}) {
+    auto text = SignalFromProto(named(name));
+    ASSERT_TRUE(text) << name;
+    auto number = runtime::ParseSignal(*text);
+    ASSERT_TRUE(number) << *text;
+    EXPECT_EQ(v1::Signal_Name(SignalToProto(*number)), name);
+  }
+  EXPECT_EQ(static_cast<int>(SignalToProto(0)), 0);
+}
+
+TEST(CriConvert, NewFieldsOf131To136RoundTrip) {
+  v1::ContainerConfig in;
+  in.mutable_metadata()->set_name("c");
+  in.mutable_image()->set_image_ref("sha256:ab");
+  in.mutable_linux()->mutable_security_context()->set_supplemental_groups_policy(v1::Strict);
+  auto* m = in.add_mounts();
+  m->set_container_path("/v");
+  m->mutable_image()->set_image("sha256:cd");
+  m->set_image_sub_path("dir");
+  auto out = FromProto(in);
+  EXPECT_EQ(out.image.image_ref, "sha256:ab");
+  EXPECT_EQ(out.linux.security_context.supplemental_groups_policy,
+            agent::SupplementalGroupsPolicy::kStrict);
+  ASSERT_EQ(out.mounts.size(), 1u);
+  ASSERT_TRUE(out.mounts[0].image);
+  EXPECT_EQ(out.mounts[0].image->image, "sha256:cd");
+  EXPECT_EQ(out.mounts[0].image_sub_path, "dir");
+  EXPECT_EQ(out.stop_signal, "");
+
+  agent::ContainerStatus status;
+  status.mounts = out.mounts;
+  status.user = agent::LinuxContainerUser{1000, 1000, {1000, 4000}};
+  status.stop_signal = 15;
+  v1::ContainerStatus proto;
+  ToProto(status, &proto);
+  EXPECT_EQ(proto.mounts(0).image().image(), "sha256:cd");
+  EXPECT_EQ(proto.mounts(0).image_sub_path(), "dir");
+  EXPECT_EQ(proto.user().linux().uid(), 1000);
+  EXPECT_EQ(proto.user().linux().supplemental_groups_size(), 2);
+  EXPECT_EQ(v1::Signal_Name(proto.stop_signal()), "SIGTERM");
 }
 
 TEST(CriConvert, ImageUserBecomesUidOrUsername) {

@@ -52,7 +52,7 @@ struct FieldSpec {
   std::string_view type_name = {};  // without the "runtime.v1." prefix
 };
 
-// Asserts every listed field, and that the message has no other fields (so nothing newer than 1.30
+// Asserts every listed field, and that the message has no other fields (so nothing newer than 1.36
 // and nothing misnumbered slipped in).
 void ExpectExactFields(std::string_view message, const std::vector<FieldSpec>& fields) {
   const Descriptor* d = Message(message);
@@ -126,36 +126,59 @@ TEST(CriProto, FileIsProto3PackageRuntimeV1) {
   EXPECT_EQ(file->dependency_count(), 0) << "no gogoproto or other imports";
 }
 
-TEST(CriProto, RuntimeServiceHasThe130MethodsInOrder) {
+TEST(CriProto, RuntimeServiceHasThe136MethodsInOrder) {
   const ServiceDescriptor* s = Pool().FindServiceByName("runtime.v1.RuntimeService");
   ASSERT_NE(s, nullptr);
-  const std::vector<std::string_view> expected = {
-      "Version",          "RunPodSandbox",       "StopPodSandbox",
-      "RemovePodSandbox", "PodSandboxStatus",    "ListPodSandbox",
-      "CreateContainer",  "StartContainer",      "StopContainer",
-      "RemoveContainer",  "ListContainers",      "ContainerStatus",
-      "UpdateContainerResources",                "ReopenContainerLog",
-      "ExecSync",         "Exec",                "Attach",
-      "PortForward",      "ContainerStats",      "ListContainerStats",
-      "PodSandboxStats",  "ListPodSandboxStats", "UpdateRuntimeConfig",
-      "Status",           "CheckpointContainer", "GetContainerEvents",
-      "ListMetricDescriptors",                   "ListPodSandboxMetrics",
-      "RuntimeConfig"};
-  ASSERT_EQ(s->method_count(), 29);
+  const std::vector<std::string_view> expected = {"Version",
+                                                  "RunPodSandbox",
+                                                  "StopPodSandbox",
+                                                  "RemovePodSandbox",
+                                                  "PodSandboxStatus",
+                                                  "ListPodSandbox",
+                                                  "StreamPodSandboxes",
+                                                  "CreateContainer",
+                                                  "StartContainer",
+                                                  "StopContainer",
+                                                  "RemoveContainer",
+                                                  "ListContainers",
+                                                  "StreamContainers",
+                                                  "ContainerStatus",
+                                                  "UpdateContainerResources",
+                                                  "ReopenContainerLog",
+                                                  "ExecSync",
+                                                  "Exec",
+                                                  "Attach",
+                                                  "PortForward",
+                                                  "ContainerStats",
+                                                  "ListContainerStats",
+                                                  "StreamContainerStats",
+                                                  "PodSandboxStats",
+                                                  "ListPodSandboxStats",
+                                                  "StreamPodSandboxStats",
+                                                  "UpdateRuntimeConfig",
+                                                  "Status",
+                                                  "CheckpointContainer",
+                                                  "GetContainerEvents",
+                                                  "ListMetricDescriptors",
+                                                  "ListPodSandboxMetrics",
+                                                  "StreamPodSandboxMetrics",
+                                                  "RuntimeConfig",
+                                                  "UpdatePodSandboxResources"};
+  ASSERT_EQ(s->method_count(), 35);
   for (int i = 0; i < s->method_count(); ++i) {
     EXPECT_EQ(s->method(i)->name(), expected[static_cast<size_t>(i)]) << "method #" << i;
   }
 }
 
-TEST(CriProto, ImageServiceHasFiveMethods) {
+TEST(CriProto, ImageServiceHasSixMethods) {
   const ServiceDescriptor* s = Pool().FindServiceByName("runtime.v1.ImageService");
   ASSERT_NE(s, nullptr);
-  const std::vector<std::string_view> expected = {"ListImages", "ImageStatus", "PullImage",
-                                                  "RemoveImage", "ImageFsInfo"};
-  ASSERT_EQ(s->method_count(), 5);
+  const std::vector<std::string_view> expected = {"ListImages", "StreamImages", "ImageStatus",
+                                                  "PullImage",  "RemoveImage",  "ImageFsInfo"};
+  ASSERT_EQ(s->method_count(), 6);
   for (int i = 0; i < s->method_count(); ++i) {
     EXPECT_EQ(s->method(i)->name(), expected[static_cast<size_t>(i)]);
-    EXPECT_FALSE(s->method(i)->server_streaming());
+    EXPECT_EQ(s->method(i)->server_streaming(), s->method(i)->name() == "StreamImages");
     EXPECT_FALSE(s->method(i)->client_streaming());
   }
 }
@@ -177,6 +200,14 @@ TEST(CriProto, MethodSignatures) {
       {"CheckpointContainer", "CheckpointContainerRequest", "CheckpointContainerResponse"},
       {"PodSandboxStats", "PodSandboxStatsRequest", "PodSandboxStatsResponse"},
       {"UpdateRuntimeConfig", "UpdateRuntimeConfigRequest", "UpdateRuntimeConfigResponse"},
+      {"StreamPodSandboxes", "StreamPodSandboxesRequest", "StreamPodSandboxesResponse"},
+      {"StreamContainers", "StreamContainersRequest", "StreamContainersResponse"},
+      {"StreamContainerStats", "StreamContainerStatsRequest", "StreamContainerStatsResponse"},
+      {"StreamPodSandboxStats", "StreamPodSandboxStatsRequest", "StreamPodSandboxStatsResponse"},
+      {"StreamPodSandboxMetrics", "StreamPodSandboxMetricsRequest",
+       "StreamPodSandboxMetricsResponse"},
+      {"UpdatePodSandboxResources", "UpdatePodSandboxResourcesRequest",
+       "UpdatePodSandboxResourcesResponse"},
   };
   for (const auto& sig : sigs) {
     const MethodDescriptor* m = s->FindMethodByName(std::string(sig.method));
@@ -186,14 +217,78 @@ TEST(CriProto, MethodSignatures) {
   }
 }
 
-TEST(CriProto, OnlyGetContainerEventsStreams) {
+TEST(CriProto, OnlyGetContainerEventsAndTheStreamVerbsStream) {
   const ServiceDescriptor* s = Pool().FindServiceByName("runtime.v1.RuntimeService");
   ASSERT_NE(s, nullptr);
   for (int i = 0; i < s->method_count(); ++i) {
     const MethodDescriptor* m = s->method(i);
     EXPECT_FALSE(m->client_streaming()) << m->name();
-    EXPECT_EQ(m->server_streaming(), m->name() == "GetContainerEvents") << m->name();
+    EXPECT_EQ(m->server_streaming(),
+              m->name() == "GetContainerEvents" || m->name().rfind("Stream", 0) == 0)
+        << m->name();
   }
+}
+
+TEST(CriProto, StreamMessagesCarryListsOfTheListItems) {
+  ExpectExactFields("StreamPodSandboxesRequest", {{"filter", 1, kMsg, kOne, "PodSandboxFilter"}});
+  ExpectExactFields("StreamPodSandboxesResponse", {{"pod_sandboxes", 1, kMsg, kRep, "PodSandbox"}});
+  ExpectExactFields("StreamContainersRequest", {{"filter", 1, kMsg, kOne, "ContainerFilter"}});
+  ExpectExactFields("StreamContainersResponse", {{"containers", 1, kMsg, kRep, "Container"}});
+  ExpectExactFields("StreamContainerStatsRequest",
+                    {{"filter", 1, kMsg, kOne, "ContainerStatsFilter"}});
+  ExpectExactFields("StreamContainerStatsResponse",
+                    {{"container_stats", 1, kMsg, kRep, "ContainerStats"}});
+  ExpectExactFields("StreamPodSandboxStatsRequest",
+                    {{"filter", 1, kMsg, kOne, "PodSandboxStatsFilter"}});
+  ExpectExactFields("StreamPodSandboxStatsResponse",
+                    {{"pod_sandbox_stats", 1, kMsg, kRep, "PodSandboxStats"}});
+  ExpectExactFields("StreamPodSandboxMetricsRequest", {});
+  ExpectExactFields("StreamPodSandboxMetricsResponse",
+                    {{"pod_sandbox_metrics", 1, kMsg, kRep, "PodSandboxMetrics"}});
+  ExpectExactFields("StreamImagesRequest", {{"filter", 1, kMsg, kOne, "ImageFilter"}});
+  ExpectExactFields("StreamImagesResponse", {{"images", 1, kMsg, kRep, "Image"}});
+  ExpectExactFields("UpdatePodSandboxResourcesRequest",
+                    {{"pod_sandbox_id", 1, kString},
+                     {"overhead", 2, kMsg, kOne, "LinuxContainerResources"},
+                     {"resources", 3, kMsg, kOne, "LinuxContainerResources"}});
+  ExpectExactFields("UpdatePodSandboxResourcesResponse", {});
+}
+
+TEST(CriProto, UsersStopSignalsAndPressure) {
+  ExpectExactFields("ContainerUser", {{"linux", 1, kMsg, kOne, "LinuxContainerUser"}});
+  ExpectExactFields(
+      "LinuxContainerUser",
+      {{"uid", 1, kInt64}, {"gid", 2, kInt64}, {"supplemental_groups", 3, kInt64, kRep}});
+  ExpectExactFields("RuntimeFeatures", {{"supplemental_groups_policy", 1, kBool},
+                                        {"user_namespaces_host_network", 2, kBool}});
+  ExpectExactFields("PsiStats",
+                    {{"Full", 1, kMsg, kOne, "PsiData"}, {"Some", 2, kMsg, kOne, "PsiData"}});
+  ExpectExactFields("PsiData", {{"Total", 1, kUint64},
+                                {"Avg10", 2, FieldDescriptor::TYPE_DOUBLE},
+                                {"Avg60", 3, FieldDescriptor::TYPE_DOUBLE},
+                                {"Avg300", 4, FieldDescriptor::TYPE_DOUBLE}});
+  ExpectExactFields("IoUsage", {{"timestamp", 1, kInt64}, {"psi", 2, kMsg, kOne, "PsiStats"}});
+  ExpectExactFields("CpuUsage", {{"timestamp", 1, kInt64},
+                                 {"usage_core_nano_seconds", 2, kMsg, kOne, "UInt64Value"},
+                                 {"usage_nano_cores", 3, kMsg, kOne, "UInt64Value"},
+                                 {"psi", 4, kMsg, kOne, "PsiStats"}});
+  const Descriptor* memory = Message("MemoryUsage");
+  ASSERT_NE(memory, nullptr);
+  EXPECT_EQ(memory->FindFieldByName("psi")->number(), 8);
+  ExpectExactFields("LinuxPodSandboxStats", {{"cpu", 1, kMsg, kOne, "CpuUsage"},
+                                             {"memory", 2, kMsg, kOne, "MemoryUsage"},
+                                             {"network", 3, kMsg, kOne, "NetworkUsage"},
+                                             {"process", 4, kMsg, kOne, "ProcessUsage"},
+                                             {"containers", 5, kMsg, kRep, "ContainerStats"},
+                                             {"io", 6, kMsg, kOne, "IoUsage"}});
+  ExpectExactFields("WindowsCpuGroupAffinity",
+                    {{"cpu_mask", 1, kUint64}, {"cpu_group", 2, kUint32}});
+  const Descriptor* exec = Message("ExecRequest");
+  ASSERT_NE(exec, nullptr);
+  EXPECT_EQ(exec->FindFieldByName("audit_request_id")->number(), 7);
+  const Descriptor* attach = Message("AttachRequest");
+  ASSERT_NE(attach, nullptr);
+  EXPECT_EQ(attach->FindFieldByName("audit_request_id")->number(), 6);
 }
 
 TEST(CriProto, GrpcStubsMatchTheDescriptors) {
@@ -246,13 +341,12 @@ TEST(CriProto, PodSandboxMetadataAndRunRequest) {
 TEST(CriProto, ContainerConfig) {
   const Descriptor* d = Message("ContainerConfig");
   ASSERT_NE(d, nullptr);
-  EXPECT_EQ(d->field_count(), 17);
+  EXPECT_EQ(d->field_count(), 18);
   const std::pair<std::string_view, int> numbers[] = {
-      {"metadata", 1}, {"image", 2},        {"command", 3},     {"args", 4},
-      {"working_dir", 5}, {"envs", 6},      {"mounts", 7},      {"devices", 8},
-      {"labels", 9},   {"annotations", 10}, {"log_path", 11},   {"stdin", 12},
-      {"stdin_once", 13}, {"tty", 14},      {"linux", 15},      {"windows", 16},
-      {"CDI_devices", 17}};
+      {"metadata", 1},  {"image", 2},        {"command", 3},     {"args", 4},   {"working_dir", 5},
+      {"envs", 6},      {"mounts", 7},       {"devices", 8},     {"labels", 9}, {"annotations", 10},
+      {"log_path", 11}, {"stdin", 12},       {"stdin_once", 13}, {"tty", 14},   {"linux", 15},
+      {"windows", 16},  {"CDI_devices", 17}, {"stop_signal", 18}};
   for (const auto& [name, number] : numbers) {
     const FieldDescriptor* fd = d->FindFieldByName(std::string(name));
     ASSERT_NE(fd, nullptr) << name;
@@ -281,7 +375,9 @@ TEST(CriProto, ContainerStatus) {
                                         {"mounts", 14, kMsg, kRep, "Mount"},
                                         {"log_path", 15, kString},
                                         {"resources", 16, kMsg, kOne, "ContainerResources"},
-                                        {"image_id", 17, kString}});
+                                        {"image_id", 17, kString},
+                                        {"user", 18, kMsg, kOne, "ContainerUser"},
+                                        {"stop_signal", 19, kEnum, kOne, "Signal"}});
 }
 
 TEST(CriProto, ContainerHasImageId) {
@@ -305,7 +401,9 @@ TEST(CriProto, MountUserNamespaceAndIdMapping) {
                               {"propagation", 5, kEnum, kOne, "MountPropagation"},
                               {"uidMappings", 6, kMsg, kRep, "IDMapping"},
                               {"gidMappings", 7, kMsg, kRep, "IDMapping"},
-                              {"recursive_read_only", 8, kBool}});
+                              {"recursive_read_only", 8, kBool},
+                              {"image", 9, kMsg, kOne, "ImageSpec"},
+                              {"image_sub_path", 10, kString}});
   ExpectExactFields("IDMapping",
                     {{"host_id", 1, kUint32}, {"container_id", 2, kUint32}, {"length", 3, kUint32}});
   ExpectExactFields("UserNamespace", {{"mode", 1, kEnum, kOne, "NamespaceMode"},
@@ -329,7 +427,8 @@ TEST(CriProto, SecurityContexts) {
                      {"seccomp_profile_path", 7, kString},
                      {"run_as_group", 8, kMsg, kOne, "Int64Value"},
                      {"seccomp", 9, kMsg, kOne, "SecurityProfile"},
-                     {"apparmor", 10, kMsg, kOne, "SecurityProfile"}});
+                     {"apparmor", 10, kMsg, kOne, "SecurityProfile"},
+                     {"supplemental_groups_policy", 11, kEnum, kOne, "SupplementalGroupsPolicy"}});
   ExpectExactFields("LinuxContainerSecurityContext",
                     {{"capabilities", 1, kMsg, kOne, "Capability"},
                      {"privileged", 2, kBool},
@@ -346,7 +445,8 @@ TEST(CriProto, SecurityContexts) {
                      {"masked_paths", 13, kString, kRep},
                      {"readonly_paths", 14, kString, kRep},
                      {"seccomp", 15, kMsg, kOne, "SecurityProfile"},
-                     {"apparmor", 16, kMsg, kOne, "SecurityProfile"}});
+                     {"apparmor", 16, kMsg, kOne, "SecurityProfile"},
+                     {"supplemental_groups_policy", 17, kEnum, kOne, "SupplementalGroupsPolicy"}});
   const Descriptor* lcsc = Message("LinuxContainerSecurityContext");
   ASSERT_NE(lcsc, nullptr);
   EXPECT_TRUE(lcsc->FindFieldByName("apparmor_profile")->options().deprecated());
@@ -371,21 +471,25 @@ TEST(CriProto, ResourcesAndImageSpec) {
                                                 {"unified", 9, kMsg, kRep},
                                                 {"memory_swap_limit_in_bytes", 10, kInt64}});
   ExpectStringMap("LinuxContainerResources", "unified", 9);
-  ExpectExactFields("WindowsContainerResources", {{"cpu_shares", 1, kInt64},
-                                                  {"cpu_count", 2, kInt64},
-                                                  {"cpu_maximum", 3, kInt64},
-                                                  {"memory_limit_in_bytes", 4, kInt64},
-                                                  {"rootfs_size_in_bytes", 5, kInt64}});
+  ExpectExactFields("WindowsContainerResources",
+                    {{"cpu_shares", 1, kInt64},
+                     {"cpu_count", 2, kInt64},
+                     {"cpu_maximum", 3, kInt64},
+                     {"memory_limit_in_bytes", 4, kInt64},
+                     {"rootfs_size_in_bytes", 5, kInt64},
+                     {"affinity_cpus", 6, kMsg, kRep, "WindowsCpuGroupAffinity"}});
   ExpectExactFields("ImageSpec", {{"image", 1, kString},
                                   {"annotations", 2, kMsg, kRep},
                                   {"user_specified_image", 18, kString},
-                                  {"runtime_handler", 19, kString}});
+                                  {"runtime_handler", 19, kString},
+                                  {"image_ref", 20, kString}});
 }
 
 TEST(CriProto, StatusAndRuntimeHandlers) {
   ExpectExactFields("StatusResponse", {{"status", 1, kMsg, kOne, "RuntimeStatus"},
                                        {"info", 2, kMsg, kRep},
-                                       {"runtime_handlers", 3, kMsg, kRep, "RuntimeHandler"}});
+                                       {"runtime_handlers", 3, kMsg, kRep, "RuntimeHandler"},
+                                       {"features", 4, kMsg, kOne, "RuntimeFeatures"}});
   ExpectExactFields("RuntimeHandler", {{"name", 1, kString},
                                        {"features", 2, kMsg, kOne, "RuntimeHandlerFeatures"}});
   ExpectExactFields("RuntimeHandlerFeatures",
@@ -451,7 +555,8 @@ TEST(CriProto, PodSandboxStatusAndStats) {
                                        {"cpu", 2, kMsg, kOne, "CpuUsage"},
                                        {"memory", 3, kMsg, kOne, "MemoryUsage"},
                                        {"writable_layer", 4, kMsg, kOne, "FilesystemUsage"},
-                                       {"swap", 5, kMsg, kOne, "SwapUsage"}});
+                                       {"swap", 5, kMsg, kOne, "SwapUsage"},
+                                       {"io", 6, kMsg, kOne, "IoUsage"}});
   ExpectExactFields("ImageFsInfoResponse",
                     {{"image_filesystems", 1, kMsg, kRep, "FilesystemUsage"},
                      {"container_filesystems", 2, kMsg, kRep, "FilesystemUsage"}});
@@ -490,6 +595,27 @@ TEST(CriProto, Enums) {
   ExpectEnum("CgroupDriver", {{"SYSTEMD", 0}, {"CGROUPFS", 1}});
   ExpectEnum("SecurityProfile.ProfileType",
              {{"RuntimeDefault", 0}, {"Unconfined", 1}, {"Localhost", 2}});
+  ExpectEnum("SupplementalGroupsPolicy", {{"Merge", 0}, {"Strict", 1}});
+  // Signal: 66 values, RUNTIME_DEFAULT, the classic names alphabetically, then the real-time ones.
+  const EnumDescriptor* signal = Enum("Signal");
+  ASSERT_NE(signal, nullptr);
+  EXPECT_EQ(signal->value_count(), 66);
+  for (const auto& [name, number] :
+       std::vector<std::pair<std::string, int>>{{"RUNTIME_DEFAULT", 0},
+                                                {"SIGABRT", 1},
+                                                {"SIGKILL", 13},
+                                                {"SIGSTKFLT", 20},
+                                                {"SIGTERM", 23},
+                                                {"SIGXFSZ", 34},
+                                                {"SIGRTMIN", 35},
+                                                {"SIGRTMINPLUS15", 50},
+                                                {"SIGRTMAXMINUS14", 51},
+                                                {"SIGRTMAXMINUS1", 64},
+                                                {"SIGRTMAX", 65}}) {
+    const auto* v = signal->FindValueByName(name);
+    ASSERT_NE(v, nullptr) << name;
+    EXPECT_EQ(v->number(), number) << name;
+  }
   // The generated C++ enumerators carry the same values.
   EXPECT_EQ(v1::CONTAINER_EXITED, 2);
   EXPECT_EQ(v1::TARGET, 3);
@@ -580,8 +706,8 @@ TEST(CriProto, RunPodSandboxRequestRoundTrip) {
 // A newer peer (e.g. a 1.31 kubelet setting Mount.image = 9) must not break parsing, and the
 // unknown field must survive a re-serialization.
 TEST(CriProto, UnknownNewerFieldsArePreserved) {
-  // Mount{container_path(1)"/c", image(9,LEN){ image(1)"x" }}
-  const std::string newer = Bytes("\x0a\x02/c\x4a\x03\x0a\x01x");
+  // Mount{container_path(1)"/c", field 15 (LEN, unknown to 1.36){ "x" }}
+  const std::string newer = Bytes("\x0a\x02/c\x7a\x03\x0a\x01x");
   v1::Mount mount;
   ASSERT_TRUE(mount.ParseFromString(newer));
   EXPECT_EQ(mount.container_path(), "/c");

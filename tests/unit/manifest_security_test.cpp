@@ -78,9 +78,9 @@ std::vector<Refused> RefusedCases() {
        "Linux containers only"},
       {"procMount Unmasked", PodYaml("", "", "    securityContext:\n      procMount: Unmasked\n"),
        "procMount", "spec.containers[0].securityContext.procMount", "user namespace"},
-      {"supplementalGroupsPolicy Strict",
-       PodYaml("", "  securityContext:\n    supplementalGroupsPolicy: Strict\n", ""),
-       "supplementalGroupsPolicy", "spec.securityContext.supplementalGroupsPolicy", "Merge"},
+      {"an unknown supplementalGroupsPolicy",
+       PodYaml("", "  securityContext:\n    supplementalGroupsPolicy: Union\n", ""),
+       "supplementalGroupsPolicy", "spec.securityContext.supplementalGroupsPolicy", "Strict"},
       {"a sysctl that is not namespaced",
        PodYaml("",
                "  securityContext:\n    sysctls:\n    - name: kernel.panic\n      value: \"1\"\n",
@@ -183,6 +183,20 @@ TEST(ManifestSecurity, WhatPeapodDoesAnywayIsAcceptedWithoutAWarning) {
   ASSERT_TRUE(sc && sc->seccomp_profile);
   EXPECT_EQ(sc->seccomp_profile->localhost_profile, "audit.json");
   EXPECT_EQ(sc->seccomp_profile->source.line, LineWith(yaml, "localhostProfile: audit.json"));
+  EXPECT_EQ(parsed->pods[0].spec.security_context->supplemental_groups_policy, "Merge");
+  const auto& mounts = parsed->pods[0].spec.containers[0].volume_mounts;
+  ASSERT_EQ(mounts.size(), 3u);
+  EXPECT_EQ(mounts[0].recursive_read_only, "Enabled");
+  EXPECT_EQ(mounts[1].recursive_read_only, "Disabled");
+  EXPECT_EQ(mounts[2].recursive_read_only, "");
+}
+
+TEST(ManifestSecurity, StrictSupplementalGroupsPolicyIsKept) {
+  std::string yaml = PodYaml("", "  securityContext:\n    supplementalGroupsPolicy: Strict\n", "");
+  auto parsed = ParseManifests(yaml, "pod.yaml", ParseOptions{.strict = true});
+  ASSERT_TRUE(parsed.has_value()) << parsed.error().message;
+  ASSERT_TRUE(parsed->pods[0].spec.security_context);
+  EXPECT_EQ(parsed->pods[0].spec.security_context->supplemental_groups_policy, "Strict");
 }
 
 TEST(ManifestSecurity, ALimitOnAnExtendedResourceIsOnlyAWarning) {

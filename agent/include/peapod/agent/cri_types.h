@@ -96,6 +96,10 @@ struct PortMapping {
   std::string host_ip;
 };
 
+// SupplementalGroupsPolicy values are CRI's: Merge = 0 (the image's /etc/group memberships are
+// added to the requested groups), Strict = 1 (only the requested groups).
+enum class SupplementalGroupsPolicy { kMerge = 0, kStrict = 1 };
+
 struct LinuxSandboxSecurityContext {
   NamespaceOption namespace_options;
   SELinuxOption selinux_options;
@@ -103,6 +107,7 @@ struct LinuxSandboxSecurityContext {
   std::optional<int64_t> run_as_group;
   bool readonly_rootfs = false;
   std::vector<int64_t> supplemental_groups;
+  SupplementalGroupsPolicy supplemental_groups_policy = SupplementalGroupsPolicy::kMerge;
   bool privileged = false;
   std::string seccomp_profile_path;
   std::optional<SecurityProfile> seccomp;
@@ -189,6 +194,7 @@ struct ImageSpec {
   std::map<std::string, std::string> annotations;
   std::string user_specified_image;
   std::string runtime_handler;
+  std::string image_ref;  // an image volume's resolved image ID (1.36); carried, not acted on
 };
 
 struct KeyValue {
@@ -208,7 +214,8 @@ struct Mount {
   std::vector<IdMapping> uidMappings;
   std::vector<IdMapping> gidMappings;
   bool recursive_read_only = false;
-  std::optional<ImageSpec> image;
+  std::optional<ImageSpec> image;  // an image volume (KEP-4639) instead of host_path
+  std::string image_sub_path;
 };
 
 struct Device {
@@ -227,6 +234,7 @@ struct LinuxContainerSecurityContext {
   std::string run_as_username;
   bool readonly_rootfs = false;
   std::vector<int64_t> supplemental_groups;
+  SupplementalGroupsPolicy supplemental_groups_policy = SupplementalGroupsPolicy::kMerge;
   std::string apparmor_profile;
   std::string seccomp_profile_path;
   bool no_new_privs = false;
@@ -257,9 +265,16 @@ struct ContainerConfig {
   bool stdin_once = false;
   bool tty = false;
   LinuxContainerConfig linux;
-  // The pod's stop signal (a manifest's lifecycle.stopSignal), by name or number; "" = the
-  // image's StopSignal, else SIGTERM (SIGRTMIN+3 for systemd).
+  // The pod's stop signal (a manifest's lifecycle.stopSignal, CRI's stop_signal), by name or
+  // number; "" = the image's StopSignal, else SIGTERM (SIGRTMIN+3 for systemd).
   std::string stop_signal;
+};
+
+// The identity a container's first process was started with (CRI LinuxContainerUser).
+struct LinuxContainerUser {
+  int64_t uid = 0;
+  int64_t gid = 0;
+  std::vector<int64_t> supplemental_groups;
 };
 
 // ContainerState values are CRI's: CREATED = 0, RUNNING = 1, EXITED = 2, UNKNOWN = 3.
@@ -282,6 +297,8 @@ struct ContainerStatus {
   std::vector<Mount> mounts;
   std::string log_path;  // absolute
   std::optional<LinuxContainerResources> resources;
+  std::optional<LinuxContainerUser> user;  // unset until the container was created
+  int stop_signal = 0;                     // what StopContainer sends first (kernel number)
 };
 
 struct ContainerStatusResponse {

@@ -23,6 +23,7 @@ struct CpuUsage {
   int64_t timestamp = 0;
   std::optional<uint64_t> usage_core_nano_seconds;  // cumulative
   std::optional<uint64_t> usage_nano_cores;         // rate since the previous sample
+  std::optional<runtime::PsiStats> psi;             // cpu.pressure (KEP-4205)
 };
 
 struct MemoryUsage {
@@ -33,6 +34,13 @@ struct MemoryUsage {
   std::optional<uint64_t> rss_bytes;
   std::optional<uint64_t> page_faults;
   std::optional<uint64_t> major_page_faults;
+  std::optional<runtime::PsiStats> psi;  // memory.pressure
+};
+
+// CRI's IoUsage holds only the io.pressure figures (KEP-4205).
+struct IoUsage {
+  int64_t timestamp = 0;
+  runtime::PsiStats psi;
 };
 
 struct FilesystemUsage {
@@ -54,6 +62,7 @@ struct ContainerStats {
   std::optional<CpuUsage> cpu;        // only while the container has a live cgroup
   std::optional<MemoryUsage> memory;  // likewise
   std::optional<FilesystemUsage> writable_layer;
+  std::optional<IoUsage> io;  // only where the kernel gives io.pressure for the cgroup
 };
 
 struct NetworkInterfaceUsage {
@@ -89,6 +98,7 @@ struct PodSandboxStats {
   std::optional<NetworkUsage> network;
   std::optional<ProcessUsage> process;
   std::vector<ContainerStats> containers;
+  std::optional<IoUsage> io;
 };
 
 struct ContainerStatsFilter {
@@ -196,6 +206,8 @@ std::optional<CpuUsage> CpuUsageOf(const runtime::CgroupStats& stats, int64_t ti
                                    CpuRateTracker& rates, const std::string& key);
 // CRI memory usage from a cgroup's stats; nullopt without a memory controller.
 std::optional<MemoryUsage> MemoryUsageOf(const runtime::CgroupStats& stats, int64_t timestamp);
+// CRI IO usage (io.pressure); nullopt where the kernel does not report it for the cgroup.
+std::optional<IoUsage> IoUsageOf(const runtime::CgroupStats& stats, int64_t timestamp);
 
 // Walks `dir` now (what DirUsageCache caches); nullopt when `dir` cannot be read.
 std::optional<DirUsageCache::Usage> MeasureDirUsage(const std::string& dir);

@@ -15,6 +15,9 @@ class CriImageService final : public ::runtime::v1::ImageService::Service {
 
   grpc::Status ListImages(grpc::ServerContext*, const ::runtime::v1::ListImagesRequest*,
                           ::runtime::v1::ListImagesResponse*) override;
+  // ListImages' answer in batches (KEP-5825).
+  grpc::Status StreamImages(grpc::ServerContext*, const ::runtime::v1::StreamImagesRequest*,
+                            grpc::ServerWriter<::runtime::v1::StreamImagesResponse>*) override;
   grpc::Status ImageStatus(grpc::ServerContext*, const ::runtime::v1::ImageStatusRequest*,
                            ::runtime::v1::ImageStatusResponse*) override;
   grpc::Status PullImage(grpc::ServerContext*, const ::runtime::v1::PullImageRequest*,

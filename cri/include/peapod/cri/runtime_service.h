@@ -87,6 +87,21 @@ class CriRuntimeService final : public v1::RuntimeService::Service {
   grpc::Status ListPodSandboxMetrics(Ctx*, const v1::ListPodSandboxMetricsRequest*,
                                      v1::ListPodSandboxMetricsResponse*) override;
 
+  // The List* verbs streamed (KEP-5825, runtime_service_list_streams.cpp): same filters, same
+  // items, in batches.
+  grpc::Status StreamPodSandboxes(Ctx*, const v1::StreamPodSandboxesRequest*,
+                                  grpc::ServerWriter<v1::StreamPodSandboxesResponse>*) override;
+  grpc::Status StreamContainers(Ctx*, const v1::StreamContainersRequest*,
+                                grpc::ServerWriter<v1::StreamContainersResponse>*) override;
+  grpc::Status StreamContainerStats(Ctx*, const v1::StreamContainerStatsRequest*,
+                                    grpc::ServerWriter<v1::StreamContainerStatsResponse>*) override;
+  grpc::Status StreamPodSandboxStats(
+      Ctx*, const v1::StreamPodSandboxStatsRequest*,
+      grpc::ServerWriter<v1::StreamPodSandboxStatsResponse>*) override;
+  grpc::Status StreamPodSandboxMetrics(
+      Ctx*, const v1::StreamPodSandboxMetricsRequest*,
+      grpc::ServerWriter<v1::StreamPodSandboxMetricsResponse>*) override;
+
  private:
   bool KnownRuntimeHandler(const std::string& name) const;
 

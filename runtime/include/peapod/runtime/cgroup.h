@@ -98,6 +98,23 @@ struct Resources {
 // Kubernetes/runc conversion of cpu.shares [2, 262144] to cpu.weight [1, 10000].
 uint64_t CpuSharesToWeight(uint64_t shares);
 
+// One line of a cgroup v2 <resource>.pressure file (pressure stall information).
+struct PsiData {
+  uint64_t total_us = 0;  // cumulative stall time, microseconds as the file says
+  double avg10 = 0;       // percent of the last 10 s
+  double avg60 = 0;
+  double avg300 = 0;
+};
+
+struct PsiStats {
+  PsiData some;                 // at least one task stalled
+  std::optional<PsiData> full;  // all tasks stalled; cpu.pressure has it from Linux 5.13
+};
+
+// "some avg10=0.12 avg60=0.05 avg300=0.00 total=1234\nfull avg10=... total=..." -> PsiStats;
+// nullopt when there is no well-formed "some" line.
+std::optional<PsiStats> ParsePressure(std::string_view text);
+
 struct CgroupStats {
   std::optional<uint64_t> cpu_usage_ns;
   std::optional<uint64_t> cpu_nr_periods;
@@ -112,6 +129,11 @@ struct CgroupStats {
   std::optional<uint64_t> memory_limit_bytes;        // absent when unlimited
   std::optional<uint64_t> oom_kills;
   std::optional<uint64_t> pids_current;
+  // From the v2 hierarchy, whichever hierarchy holds the controller (PSI is accounted per v2
+  // cgroup); absent on a host without a v2 hierarchy or with PSI off (psi=0).
+  std::optional<PsiStats> cpu_pressure;
+  std::optional<PsiStats> memory_pressure;
+  std::optional<PsiStats> io_pressure;
 };
 
 // Fills the memory figures of `out` from the memory controller's files: `usage` is memory.current

@@ -35,6 +35,9 @@ struct MountSpec {
   std::string source;       // host path for bind mounts
   std::string data;         // filesystem options, e.g. "size=64m,mode=1777"
   bool read_only = false;
+  // With read_only: every mount below the source read-only too (CRI recursive_read_only); without,
+  // only the bind itself is, and submounts keep their own flags, as runc's "ro" bind.
+  bool recursive_read_only = false;
   Propagation propagation = Propagation::kPrivate;
 };
 

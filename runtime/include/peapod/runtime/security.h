@@ -134,12 +134,15 @@ struct UserRequest {
   std::vector<int64_t> supplemental_groups;
   std::optional<int64_t> fs_group;
   bool run_as_non_root = false;
+  // SupplementalGroupsPolicy Strict: the image's /etc/group memberships are not added.
+  bool strict_supplemental_groups = false;
 };
 
 struct ResolvedUser {
   uid_t uid = 0;
   gid_t gid = 0;
-  std::vector<gid_t> additional_gids;  // /etc/group memberships + supplemental + fsGroup
+  std::vector<gid_t>
+      additional_gids;  // /etc/group memberships (unless strict) + supplemental + fsGroup
   std::string name;                    // "" when the uid has no /etc/passwd entry
   std::string home = "/";              // for HOME
 };

@@ -112,6 +112,7 @@ struct VolumeMount {
   std::string sub_path_expr;
   bool read_only = false;
   std::string mount_propagation;  // None, HostToContainer, Bidirectional
+  std::string recursive_read_only;  // "", Disabled, IfPossible, Enabled (KEP-3857)
   SourceRef source;
 };
 
@@ -205,6 +206,7 @@ struct PodSecurityContext {
   std::optional<bool> run_as_non_root;
   std::optional<int64_t> fs_group;
   std::vector<int64_t> supplemental_groups;
+  std::string supplemental_groups_policy;  // "", Merge, Strict (KEP-3619)
   std::optional<SeccompProfile> seccomp_profile;
   std::vector<Sysctl> sysctls;
 };
