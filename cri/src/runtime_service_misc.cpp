@@ -60,6 +60,12 @@ grpc::Status CriRuntimeService::Status(Ctx*, const v1::StatusRequest* req,
   auto* default_handler = resp->add_runtime_handlers();
   default_handler->set_name("");
   for (const auto& name : runtime_handlers_) resp->add_runtime_handlers()->set_name(name);
+  // kubelet refuses hostUsers: false pods when a handler does not say user_namespaces (as
+  // probed at start-up: a user namespace and idmapped mounts on this node's file systems).
+  bool userns = agent_.sandboxes().user_namespace_support().has_value();
+  for (auto& handler : *resp->mutable_runtime_handlers()) {
+    handler.mutable_features()->set_user_namespaces(userns);
+  }
 
   if (req->verbose()) {
     const auto& config = agent_.config();
