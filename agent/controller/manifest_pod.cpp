@@ -361,7 +361,7 @@ void ReadPodSpec(Reader& r, const yaml::Node& spec, const std::string& path, Pod
                  "securityContext", "runtimeClassName", "hostUsers", "resources"})) {
     return;
   }
-  ReadHostUsers(r, spec["hostUsers"], Field(path, "hostUsers"));
+  r.Bool(spec["hostUsers"], Field(path, "hostUsers"), out.host_users);
   ReadPodResources(r, spec["resources"], Field(path, "resources"));
   PodContext context;
   r.Bool(spec["hostNetwork"], Field(path, "hostNetwork"), out.host_network);
@@ -433,6 +433,7 @@ void ReadPodSpec(Reader& r, const yaml::Node& spec, const std::string& path, Pod
   out.security_context =
       ReadPodSecurityContext(r, spec["securityContext"], Field(path, "securityContext"));
   CheckSysctlNamespaces(r, spec, path, out);
+  CheckHostUsers(r, spec, path, out);
   out.runtime_class_source = r.Source(spec["runtimeClassName"]);
   if (r.String(spec["runtimeClassName"], Field(path, "runtimeClassName"), out.runtime_class_name) &&
       !out.runtime_class_name.empty()) {

@@ -22,6 +22,7 @@
 #include "peapod/agent/cri_types.h"
 #include "pod_config.h"
 #include "prober.h"
+#include "userns_ranges.h"
 
 namespace peapod::agent::controller {
 
@@ -32,6 +33,7 @@ struct ControllerShared {
   std::string root;  // <state_root>/controller
   std::string node_name;
   std::string host_ip;
+  std::unique_ptr<UserNamespaceRanges> userns_ranges;  // under <root>/userns-ranges
 
   std::mutex objects_mu;
   ConfigObjects objects;                        // guarded by objects_mu
@@ -95,6 +97,9 @@ class PodWorker {
   void Sync();
   void Terminate(bool for_delete);
   void Cleanup();
+  // The pod's user namespace options: the node's, or (hostUsers: false) mode POD with the
+  // pod's allocated range.
+  Result<UserNamespace> PodUserNamespace();
 
   bool EnsureVolumes();
   bool EnsureSandbox();
