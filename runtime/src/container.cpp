@@ -304,6 +304,11 @@ Status Container::Start(const SpawnHook& hook) {
       layers = std::move(*lowers);
       for (const auto& l : layers) plan.idmapped_layers.push_back(l.c_str());
     }
+    // A PID namespace can only be made by a process inside the user namespace that owns its
+    // parent (the pod's), and that process could no longer mount the container's /proc in the
+    // node-owned mount namespace: containers of such a pod share the pod's PID namespace
+    // (as with shareProcessNamespace) instead of a nested one of their own.
+    plan.new_pid_ns = false;
   } else {
     plan.console_uid = spec_.uid;
   }
