@@ -512,7 +512,7 @@ void ReadPodSpec(Reader& r, const yaml::Node& spec, const std::string& path, Pod
                  "activeDeadlineSeconds"})) {
     return;
   }
-  ReadHostUsers(r, spec["hostUsers"], Field(path, "hostUsers"));
+  r.Bool(spec["hostUsers"], Field(path, "hostUsers"), out.host_users);
   ReadPodResources(r, spec["resources"], Field(path, "resources"));
   PodContext context;
   r.Bool(spec["hostNetwork"], Field(path, "hostNetwork"), out.host_network);
@@ -591,6 +591,7 @@ void ReadPodSpec(Reader& r, const yaml::Node& spec, const std::string& path, Pod
   out.security_context =
       ReadPodSecurityContext(r, spec["securityContext"], Field(path, "securityContext"));
   CheckSysctlNamespaces(r, spec, path, out);
+  CheckHostUsers(r, spec, path, out);
   out.runtime_class_source = r.Source(spec["runtimeClassName"]);
   if (r.String(spec["runtimeClassName"], Field(path, "runtimeClassName"), out.runtime_class_name) &&
       !out.runtime_class_name.empty()) {

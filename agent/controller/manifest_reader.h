@@ -128,7 +128,9 @@ std::optional<SeccompProfile> ReadSeccomp(Reader& r, const yaml::Node& node,
 // Each reads its field and reports an error, never a warning, when peapod cannot give what it
 // asks for; what peapod does anyway is accepted silently.
 
-void ReadHostUsers(Reader& r, const yaml::Node& node, const std::string& path);
+// hostUsers: false as the API server validates it: not with the host's network, PID or IPC
+// namespace, nor with a privileged container.
+void CheckHostUsers(Reader& r, const yaml::Node& spec, const std::string& path, const PodSpec& pod);
 void ReadSeLinuxOptions(Reader& r, const yaml::Node& node, const std::string& path);
 void ReadAppArmorProfile(Reader& r, const yaml::Node& node, const std::string& path);
 void ReadWindowsOptions(Reader& r, const yaml::Node& node, const std::string& path);

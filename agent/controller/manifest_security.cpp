@@ -1,6 +1,7 @@
 // Fields that ask for isolation or restriction. A pod asking for one peapod cannot give is
 // refused with an error (never a warning, strict or not): it must not run with less than it
-// asked for. What peapod does anyway is accepted without a word: hostUsers: true,
+// asked for. What peapod does anyway is accepted without a word: hostUsers (false runs the pod
+// in a user namespace; with host namespaces or privileged it is refused),
 // procMount: Default, appArmorProfile Unconfined, supplementalGroupsPolicy: Merge, an empty
 // seLinuxOptions.
 #include <algorithm>
@@ -56,12 +57,23 @@ bool SameSeccomp(const std::optional<SeccompProfile>& a, const SeccompProfile& b
 
 }  // namespace
 
-void ReadHostUsers(Reader& r, const yaml::Node& node, const std::string& path) {
-  bool host_users = true;
-  if (r.Bool(node, path, host_users) && !host_users) {
-    r.Error(node, path,
-            "false asks for a user namespace, which peapod does not implement yet: the pod would "
-            "run as the node's root (remove the field or set it to true)");
+void CheckHostUsers(Reader& r, const yaml::Node& spec, const std::string& path,
+                    const PodSpec& pod) {
+  if (pod.host_users) return;
+  const yaml::Node node = spec["hostUsers"];
+  std::string field = Field(path, "hostUsers");
+  for (auto [set, name] :
+       {std::pair{pod.host_network, "hostNetwork"}, std::pair{pod.host_pid, "hostPID"},
+        std::pair{pod.host_ipc, "hostIPC"}}) {
+    if (set) r.Error(node, field, std::string("false cannot be combined with ") + name + ": true");
+  }
+  for (const auto* list : {&pod.init_containers, &pod.containers}) {
+    for (const auto& c : *list) {
+      if (c.security_context && c.security_context->privileged.value_or(false)) {
+        r.Error(node, field,
+                "false cannot be combined with a privileged container (" + Quote(c.name) + ")");
+      }
+    }
   }
 }
 
@@ -110,8 +122,8 @@ void ReadProcMount(Reader& r, const yaml::Node& node, const std::string& path) {
   Enum(r, node, path, value, {"Default", "Unmasked"});
   if (value == "Unmasked") {
     r.Error(node, path,
-            "\"Unmasked\" needs a user namespace (hostUsers: false), which peapod does not "
-            "implement yet; peapod masks /proc as with \"Default\"");
+            "\"Unmasked\" is not supported: peapod masks /proc as with \"Default\", also in a "
+            "user namespace");
   }
 }
 

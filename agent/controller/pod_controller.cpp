@@ -304,6 +304,8 @@ PodController::PodController(Agent& agent, ControllerConfig config)
     impl_->shared.config.seccomp_root = agent.config().state_root + "/seccomp";
   }
   impl_->shared.root = agent.config().state_root + "/controller";
+  impl_->shared.userns_ranges =
+      std::make_unique<UserNamespaceRanges>(impl_->shared.root + "/userns-ranges");
   impl_->shared.node_name = NodeName();
   impl_->shared.host_ip = NodeIp();
 }
@@ -453,6 +455,8 @@ Status PodController::Impl::LoadPods() {
       break;
     }
   }
+  // Ranges of pods deleted while no agent ran (or half-way through a delete).
+  shared.userns_ranges->ReleaseAllBut(uids);
   // Sandboxes of pods no record knows (a crash during a delete): finish removing them.
   PodSandboxFilter filter;
   filter.label_selector = {{kLabelManaged, "true"}};

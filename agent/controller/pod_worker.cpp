@@ -306,6 +306,12 @@ void PodWorker::Adopt() {
   auto resolv = ReadWholeFile("/etc/resolv.conf");
   sandbox_config_ = BuildSandboxConfig(pod_, record_.uid, chosen->metadata.attempt, log_directory_,
                                        resolv ? *resolv : "");
+  // The adopted sandbox runs with the range it was made with: the one recorded for the pod.
+  if (auto userns = PodUserNamespace(); userns) {
+    sandbox_config_.linux.security_context.namespace_options.userns_options = std::move(*userns);
+  } else {
+    spdlog::warn("pod {}: {}", key_, userns.error().ToString());
+  }
   ResolveLocalhostSeccomp(sandbox_config_.linux.security_context.seccomp,
                           shared_.config.seccomp_root);
   if (auto st = sandboxes.PodSandboxStatus(sandbox_id_); st) {
@@ -469,6 +475,14 @@ bool PodWorker::EnsureSandbox() {
                                        resolv ? *resolv : "");
   ResolveLocalhostSeccomp(sandbox_config_.linux.security_context.seccomp,
                           shared_.config.seccomp_root);
+  if (auto userns = PodUserNamespace(); userns) {
+    sandbox_config_.linux.security_context.namespace_options.userns_options = std::move(*userns);
+  } else {
+    Event("Warning", "FailedCreatePodSandBox", "pod/" + pod_.metadata.name,
+          "Failed to create pod sandbox: " + userns.error().ToString());
+    sandbox_retry_at_ = Clock::now() + std::max(shared_.config.backoff_initial, milliseconds(500));
+    return false;
+  }
   auto id = sandboxes.RunPodSandbox(sandbox_config_, pod_.spec.runtime_class_name);
   if (!id) {
     Event("Warning", "FailedCreatePodSandBox", "pod/" + pod_.metadata.name,
@@ -799,6 +813,9 @@ bool PodWorker::StartContainer(Slot& s) {
   if (!image) return config_error("CreateContainerConfigError", image.error().ToString());
   auto security = ConvertSecurityContext(pod_, spec, image->config.defaults.user);
   if (!security) return config_error("CreateContainerConfigError", security.error().message);
+  // As kubelet: the container asks for its pod's user namespace.
+  security->namespace_options.userns_options =
+      sandbox_config_.linux.security_context.namespace_options.userns_options;
   ResolveLocalhostSeccomp(security->seccomp, shared_.config.seccomp_root);
 
   uint32_t attempt = static_cast<uint32_t>(s.had_instance ? s.restart_count + 1 : s.restart_count);
@@ -990,13 +1007,32 @@ void PodWorker::Terminate(bool for_delete) {
   }
 }
 
+Result<UserNamespace> PodWorker::PodUserNamespace() {
+  UserNamespace userns;  // mode NODE: the node's
+  if (pod_.spec.host_users) return userns;
+  auto host_id = shared_.userns_ranges->Acquire(record_.uid);
+  if (!host_id) return std::unexpected(std::move(host_id.error()));
+  userns.mode = NamespaceMode::kPod;
+  userns.uids = {{*host_id, 0, UserNamespaceRanges::kRangeLength}};
+  userns.gids = userns.uids;
+  return userns;
+}
+
 void PodWorker::Cleanup() {
   auto& sandboxes = shared_.agent->sandboxes();
   PodSandboxFilter filter;
   filter.label_selector = {{kLabelPodUid, record_.uid}, {kLabelManaged, "true"}};
+  bool all_removed = true;
   for (const auto& sb : sandboxes.ListPodSandbox(filter)) {
     if (auto s = sandboxes.RemovePodSandbox(sb.id); !s) {
+      all_removed = false;
       spdlog::warn("pod {}: remove sandbox {}: {}", key_, sb.id, s.error().ToString());
+    }
+  }
+  // Only once no sandbox uses it: a range is never shared by two pods.
+  if (all_removed) {
+    if (auto s = shared_.userns_ranges->Release(record_.uid); !s) {
+      spdlog::warn("pod {}: {}", key_, s.error().ToString());
     }
   }
   sandbox_id_.clear();

@@ -23,6 +23,7 @@
 #include "peapod/agent/cri_types.h"
 #include "pod_config.h"
 #include "prober.h"
+#include "userns_ranges.h"
 
 namespace peapod::agent::controller {
 
@@ -34,6 +35,7 @@ struct ControllerShared {
   std::string node_name;
   std::string host_ip;
   Admission admission{DetectNodeAllocatable()};  // the pods placed on the node
+  std::unique_ptr<UserNamespaceRanges> userns_ranges;  // under <root>/userns-ranges
 
   std::mutex objects_mu;
   ConfigObjects objects;                        // guarded by objects_mu
@@ -112,6 +114,9 @@ class PodWorker {
   void ApplyPendingMetadata();
   void Terminate(bool for_delete);
   void Cleanup();
+  // The pod's user namespace options: the node's, or (hostUsers: false) mode POD with the
+  // pod's allocated range.
+  Result<UserNamespace> PodUserNamespace();
 
   bool EnsureVolumes();
   bool EnsureSandbox();

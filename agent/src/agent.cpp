@@ -10,7 +10,6 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
-
 #include <filesystem>
 
 #include "peapod/agent/exit_monitor.h"
@@ -19,6 +18,7 @@
 #include "peapod/image/image_service.h"
 #include "peapod/runtime/cgroup.h"
 #include "peapod/runtime/cri_log.h"
+#include "peapod/runtime/user_namespace.h"
 
 namespace peapod::agent {
 
@@ -108,6 +108,15 @@ Result<std::unique_ptr<Agent>> Agent::Open(AgentConfig config) {
     spdlog::warn("cgroups: running pods without cgroups: {}", driver.error().ToString());
   }
   agent->monitor_ = std::move(*monitor);
+  auto userns = runtime::ProbeUserNamespaces(agent->config_.state_root);
+  if (userns) {
+    spdlog::info("user namespaces: supported (idmapped mounts on tmpfs and {})",
+                 agent->config_.state_root);
+  } else {
+    spdlog::warn("user namespaces: not supported, pods with hostUsers: false are refused: {}",
+                 userns.error().ToString());
+  }
+  agent->sandboxes_->SetUserNamespaceSupport(std::move(userns));
 
   if (auto s = agent->sandboxes_->Recover(); !s) return std::unexpected(std::move(s.error()));
   if (auto s = agent->containers_->Recover(); !s) return std::unexpected(std::move(s.error()));

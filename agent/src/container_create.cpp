@@ -4,6 +4,7 @@
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/xattr.h>
+#include <unistd.h>
 
 #include <filesystem>
 
@@ -139,10 +140,6 @@ Result<std::string> ContainerManager::CreateContainer(const std::string& pod_san
   if (config.image.image.empty()) {
     return Fail(ErrorCode::kInvalidArgument, "container config image.image is empty");
   }
-  if (auto s = CheckContainerRequest(config); !s) {
-    return std::unexpected(
-        std::move(s.error()).Context("create container " + config.metadata.name));
-  }
   // The CRI says a group without a user MUST be an error, whatever user the image names
   // (kubelet always sends the image's user along; containerd and CRI-O refuse it too).
   const auto& requested = config.linux.security_context;
@@ -159,6 +156,10 @@ Result<std::string> ContainerManager::CreateContainer(const std::string& pod_san
   // Shared: containers of one pod are created in parallel, but not while the pod stops.
   std::shared_lock pod_lock(sandbox->op_mu);
   std::string what = "create container " + config.metadata.name + " in sandbox " + sandbox->id;
+  // Against the pod as it was made (its user namespace), not what the caller says it was.
+  if (auto s = CheckContainerRequest(config, sandbox->config); !s) {
+    return std::unexpected(std::move(s.error()).Context(what));
+  }
   if (sandbox->removed || sandbox->phase != SandboxPhase::kReady || !sandbox->sandbox) {
     return Fail(ErrorCode::kFailedPrecondition,
                 what + ": sandbox " + sandbox->id + " is not ready");
@@ -263,6 +264,20 @@ Result<std::string> ContainerManager::CreateContainer(const std::string& pod_san
   spec.uts_ns = pod.NamespacePath(runtime::Namespace::kUts);
   spec.pid_ns = pod.NamespacePath(runtime::Namespace::kPid);
   spec.pid_mode = PidModeOf(config, *sandbox);
+  if (pod.HasUserNamespace()) {
+    spec.user_ns = pod.NamespacePath(runtime::Namespace::kUser);
+    spec.uid_mappings = sandbox->spec.uid_mappings;
+    spec.gid_mappings = sandbox->spec.gid_mappings;
+    // The upper dir is the root directory the container sees (the layers are idmapped, the
+    // upper dir is not): it belongs to the pod's root, so that what it writes lands there as
+    // the mapped ids.
+    auto root_uid = runtime::HostIdOf(spec.uid_mappings, 0);
+    auto root_gid = runtime::HostIdOf(spec.gid_mappings, 0);
+    if (!root_uid || !root_gid || ::chown(rootfs->dirs.upper.c_str(), *root_uid, *root_gid) != 0) {
+      return rollback(
+          FailErrno("hand the upper dir " + rootfs->dirs.upper + " to the pod's root").error());
+    }
+  }
   spec.ledger_path = pod.HasNamespace(runtime::Namespace::kPid) ? pod.LedgerPath() : "";
   spec.run_dir = sandbox->pod_dir;
   spec.log_path = entry->log_path;
@@ -341,6 +356,20 @@ Result<std::string> ContainerManager::CreateContainer(const std::string& pod_san
     if (!cgroup) {
       (void)entry->container->Destroy();
       return rollback(std::move(cgroup.error()));
+    }
+    // A writable cgroup (systemd as PID 1) in a user namespace: the pod's root cannot write a
+    // host root's files, so the cgroup is delegated to it.
+    if (!spec.user_ns.empty() && spec.cgroup_writable) {
+      auto root_uid = runtime::HostIdOf(spec.uid_mappings, 0);
+      auto root_gid = runtime::HostIdOf(spec.gid_mappings, 0);
+      auto delegated = cgroup->DelegateTo(root_uid.value_or(0), root_gid.value_or(0));
+      if (!root_uid || !root_gid || !delegated) {
+        (void)cgroup->Remove();
+        (void)entry->container->Destroy();
+        return rollback(delegated
+                            ? Fail(ErrorCode::kInternal, "no root in the pod's mappings").error()
+                            : std::move(delegated.error()));
+      }
     }
     entry->container->AttachCgroup(std::move(*cgroup));
   }

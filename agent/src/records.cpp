@@ -34,8 +34,10 @@ NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(ProcessIdentity, pid, start_tick
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(ContainerProcess, host, ledger_pid,
                                                 started_boottime_ns, started_at_ns,
                                                 oom_kills_at_start)
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(IdMap, container_id, host_id, length)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(SandboxSpec, id, run_dir, pause_binary, hostname,
-                                                new_network, new_ipc, new_uts, new_pid, sysctls)
+                                                new_network, new_ipc, new_uts, new_pid, sysctls,
+                                                uid_mappings, gid_mappings)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(MountSpec, destination, type, source, data,
                                                 read_only, recursive_read_only, propagation)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(OverlayRootfs, chdir_to, options)
@@ -43,7 +45,8 @@ NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(OverlayRootfs, chdir_to, options
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(ContainerSpec, id, rootfs, overlay, readonly_rootfs,
                                                 mounts, net_ns, ipc_ns, uts_ns, pid_ns, pid_mode,
                                                 args, env, cwd, uid, gid, additional_gids, run_dir,
-                                                ledger_path, log_path, tty, stdin, cgroup_writable)
+                                                ledger_path, log_path, tty, stdin, cgroup_writable,
+                                                user_ns, uid_mappings, gid_mappings)
 
 }  // namespace peapod::runtime
 

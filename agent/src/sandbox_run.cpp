@@ -165,7 +165,9 @@ cni::PodNetwork PodNetworkOf(const SandboxEntry& entry, const std::string& netns
 Result<std::string> SandboxManager::RunPodSandbox(const PodSandboxConfig& config,
                                                   const std::string& runtime_handler) {
   if (auto s = ValidateSandboxConfig(config); !s) return std::unexpected(std::move(s.error()));
-  if (auto s = CheckSandboxRequest(config, runtime_handler, config_.runtime_handlers); !s) {
+  if (auto s =
+          CheckSandboxRequest(config, runtime_handler, config_.runtime_handlers, userns_support_);
+      !s) {
     return std::unexpected(std::move(s.error()));
   }
   const auto& ns = config.linux.security_context.namespace_options;
@@ -203,6 +205,11 @@ Result<std::string> SandboxManager::RunPodSandbox(const PodSandboxConfig& config
   spec.new_ipc = ns.ipc != NamespaceMode::kNode;
   spec.new_pid = ns.pid != NamespaceMode::kNode;
   for (const auto& [key, value] : config.linux.sysctls) spec.sysctls.emplace_back(key, value);
+  if (ns.userns_options.mode == NamespaceMode::kPod) {
+    // pause is made in the pod's user namespace, which then owns its other namespaces.
+    spec.uid_mappings = ToIdMaps(ns.userns_options.uids);
+    spec.gid_mappings = ToIdMaps(ns.userns_options.gids);
+  }
 
   const std::string& id = entry->id;
   std::string what = "run pod sandbox " + config.metadata.namespace_ + "/" + config.metadata.name;

@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "peapod/runtime/security.h"
+#include "peapod/runtime/user_namespace.h"
 
 namespace peapod::agent {
 namespace {
@@ -16,11 +17,44 @@ std::unexpected<Error> Refuse(const std::string& field, const std::string& why) 
   return Fail(ErrorCode::kInvalidArgument, field + ": " + why);
 }
 
-Status CheckUserNamespace(const NamespaceOption& ns, const std::string& field) {
-  if (ns.userns_options.mode == NamespaceMode::kNode) return Ok();
-  return Refuse(field + ".namespace_options.userns_options",
-                "a user namespace is not implemented by peapod yet; the pod would run as the "
-                "node's root (send mode NODE)");
+constexpr const char* kUsernsField = "linux.security_context.namespace_options.userns_options";
+
+bool SameMappings(const std::vector<IdMapping>& a, const std::vector<IdMapping>& b) {
+  return ToIdMaps(a) == ToIdMaps(b);
+}
+
+// What kubelet sends for hostUsers: false, and what containerd 2 and the API server refuse with
+// it: the host's network, PID or IPC namespace, and privileged.
+Status CheckSandboxUserNamespace(const LinuxSandboxSecurityContext& sc, const Status& support) {
+  const NamespaceOption& ns = sc.namespace_options;
+  const UserNamespace& userns = ns.userns_options;
+  const std::string field = kUsernsField;
+  if (userns.mode == NamespaceMode::kNode) {
+    if (userns.uids.empty() && userns.gids.empty()) return Ok();
+    return Refuse(field, "uid/gid mappings are only meaningful with mode POD");
+  }
+  if (userns.mode != NamespaceMode::kPod) {
+    return Refuse(field + ".mode",
+                  "a pod's user namespace is POD or NODE, not CONTAINER or TARGET");
+  }
+  if (!support) {
+    return Refuse(field, "user namespaces do not work on this node: " + support.error().ToString());
+  }
+  if (auto s = runtime::CheckPodIdMappings(ToIdMaps(userns.uids), field + ".uids"); !s) return s;
+  if (auto s = runtime::CheckPodIdMappings(ToIdMaps(userns.gids), field + ".gids"); !s) return s;
+  const std::pair<NamespaceMode, const char*> host_namespaces[] = {
+      {ns.network, "network (hostNetwork)"}, {ns.pid, "PID (hostPID)"}, {ns.ipc, "IPC (hostIPC)"}};
+  for (const auto& [mode, what] : host_namespaces) {
+    if (mode == NamespaceMode::kNode) {
+      return Refuse(field, std::string("a user namespace cannot be combined with the host's ") +
+                               what + " namespace");
+    }
+  }
+  if (sc.privileged) {
+    return Refuse("linux.security_context.privileged",
+                  "a privileged pod cannot run in a user namespace (hostUsers: false)");
+  }
+  return Ok();
 }
 
 Status CheckSeLinux(const SELinuxOption& options, const std::string& field) {
@@ -59,13 +93,19 @@ Status CheckSandboxSeccomp(const LinuxSandboxSecurityContext& sc) {
   return Ok();
 }
 
-Status CheckMounts(const std::vector<Mount>& mounts) {
+Status CheckMounts(const std::vector<Mount>& mounts, const UserNamespace& pod) {
+  bool userns = pod.mode == NamespaceMode::kPod;
   for (const auto& m : mounts) {
     std::string field = "mounts[" + m.container_path + "]";
     if (!m.uidMappings.empty() || !m.gidMappings.empty()) {
-      return Refuse(field,
-                    "ID-mapped mounts need user namespaces, which peapod does not "
-                    "implement yet");
+      // Every mount of a pod in a user namespace is idmapped with the pod's mappings; other
+      // mappings would need a user namespace of their own for the mount.
+      if (!userns) {
+        return Refuse(field, "ID-mapped mounts need the pod to run in a user namespace");
+      }
+      if (!SameMappings(m.uidMappings, pod.uids) || !SameMappings(m.gidMappings, pod.gids)) {
+        return Refuse(field, "uidMappings/gidMappings must be the pod's user namespace mappings");
+      }
     }
     if (m.image) {
       return Refuse(field + ".image", "image volumes are not implemented by peapod yet");
@@ -87,7 +127,7 @@ Status CheckMounts(const std::vector<Mount>& mounts) {
 }  // namespace
 
 Status CheckSandboxRequest(const PodSandboxConfig& config, const std::string& runtime_handler,
-                           const std::vector<std::string>& handlers) {
+                           const std::vector<std::string>& handlers, const Status& userns_support) {
   if (!runtime_handler.empty() &&
       std::find(handlers.begin(), handlers.end(), runtime_handler) == handlers.end()) {
     return Refuse("runtime_handler", "\"" + runtime_handler +
@@ -95,7 +135,7 @@ Status CheckSandboxRequest(const PodSandboxConfig& config, const std::string& ru
                                          "--runtime-handler)");
   }
   const auto& sc = config.linux.security_context;
-  if (auto s = CheckUserNamespace(sc.namespace_options, "linux.security_context"); !s) return s;
+  if (auto s = CheckSandboxUserNamespace(sc, userns_support); !s) return s;
   if (auto s = CheckSeLinux(sc.selinux_options, "linux.security_context"); !s) return s;
   if (sc.apparmor && sc.apparmor->profile_type != kProfileUnconfined) {
     return Refuse("linux.security_context.apparmor",
@@ -105,11 +145,35 @@ Status CheckSandboxRequest(const PodSandboxConfig& config, const std::string& ru
   return CheckSandboxSeccomp(sc);
 }
 
-Status CheckContainerRequest(const ContainerConfig& config) {
+Status CheckContainerRequest(const ContainerConfig& config, const PodSandboxConfig& pod) {
   const auto& sc = config.linux.security_context;
-  if (auto s = CheckUserNamespace(sc.namespace_options, "linux.security_context"); !s) return s;
+  const UserNamespace& pod_userns = pod.linux.security_context.namespace_options.userns_options;
+  const UserNamespace& userns = sc.namespace_options.userns_options;
+  // kubelet sends the pod's user namespace options with every container; a container can only
+  // live in its pod's (the pod's network and IPC namespaces belong to it). Options left unset
+  // (NODE, as crictl sends) mean the pod's.
+  if (userns.mode != NamespaceMode::kNode || !userns.uids.empty() || !userns.gids.empty()) {
+    if (userns.mode != pod_userns.mode || !SameMappings(userns.uids, pod_userns.uids) ||
+        !SameMappings(userns.gids, pod_userns.gids)) {
+      return Refuse(kUsernsField,
+                    pod_userns.mode == NamespaceMode::kPod
+                        ? "must be the pod's user namespace (mode POD with the pod's mappings)"
+                        : "the pod runs in the node's user namespace: its containers cannot have "
+                          "one of their own");
+    }
+  }
+  if (pod_userns.mode == NamespaceMode::kPod && sc.privileged) {
+    return Refuse("linux.security_context.privileged",
+                  "a privileged container cannot run in a user namespace (hostUsers: false)");
+  }
   if (auto s = CheckSeLinux(sc.selinux_options, "linux.security_context"); !s) return s;
-  return CheckMounts(config.mounts);
+  return CheckMounts(config.mounts, pod_userns);
+}
+
+std::vector<runtime::IdMap> ToIdMaps(const std::vector<IdMapping>& mappings) {
+  std::vector<runtime::IdMap> out;
+  for (const auto& m : mappings) out.push_back({m.container_id, m.host_id, m.length});
+  return out;
 }
 
 }  // namespace peapod::agent

@@ -71,11 +71,15 @@ grpc::Status CriRuntimeService::Status(Ctx*, const v1::StatusRequest* req,
     network_ready->set_message(network.message);
   }
 
-  // Every handler runs containers the same way, so they share the features.
+  // Every handler runs containers the same way, so they share the features. kubelet refuses
+  // hostUsers: false pods when a handler does not say user_namespaces (as probed at start-up: a
+  // user namespace and idmapped mounts on this node's file systems).
+  bool userns = agent_.sandboxes().user_namespace_support().has_value();
   auto add_handler = [&](const std::string& name) {
     auto* handler = resp->add_runtime_handlers();
     handler->set_name(name);
     handler->mutable_features()->set_recursive_read_only_mounts(KernelHasRecursiveReadOnly());
+    handler->mutable_features()->set_user_namespaces(userns);
   };
   add_handler("");
   for (const auto& name : runtime_handlers_) add_handler(name);

@@ -100,6 +100,23 @@ std::string Cgroup::DirIn(const CgroupHierarchy& h) const {
   return h.mount_point + std::string(rel);
 }
 
+Status Cgroup::DelegateTo(uid_t uid, gid_t gid) const {
+  // The kernel's delegation model (cgroup-v2.rst, "Delegation"): the directory and the files
+  // that create, move and enable; limits set from above stay root's. v1 has tasks instead of
+  // cgroup.threads and no subtree_control: what is missing is skipped.
+  for (const auto& h : driver_->hierarchies()) {
+    std::string dir = DirIn(h);
+    if (::chown(dir.c_str(), uid, gid) != 0) return FailErrno("delegate cgroup " + dir);
+    for (const char* file : {"cgroup.procs", "cgroup.threads", "cgroup.subtree_control", "tasks"}) {
+      std::string path = dir + "/" + file;
+      if (::chown(path.c_str(), uid, gid) != 0 && errno != ENOENT) {
+        return FailErrno("delegate cgroup file " + path);
+      }
+    }
+  }
+  return Ok();
+}
+
 std::string Cgroup::DirFor(std::string_view controller) const {
   const CgroupHierarchy* h = driver_->HierarchyFor(controller);
   return h == nullptr ? std::string() : DirIn(*h);

@@ -15,6 +15,7 @@
 #include <algorithm>
 #include <cstring>
 #include <filesystem>
+#include <string_view>
 #include <thread>
 
 #include "child_report.h"
@@ -28,6 +29,33 @@ namespace peapod::runtime {
 namespace {
 
 constexpr int kPipeSize = 1 << 20;  // output waits here while no agent drains it
+
+// The lowerdir entries of overlay options ("lowerdir=a:b,upperdir=...").
+Result<std::vector<std::string>> OverlayLowerDirs(const std::string& options) {
+  std::vector<std::string> out;
+  size_t start = 0;
+  while (start <= options.size()) {
+    size_t end = options.find(',', start);
+    if (end == std::string::npos) end = options.size();
+    std::string_view option(options.data() + start, end - start);
+    if (option.starts_with("lowerdir=")) {
+      option.remove_prefix(9);
+      size_t from = 0;
+      while (from <= option.size()) {
+        size_t colon = option.find(':', from);
+        if (colon == std::string_view::npos) colon = option.size();
+        if (colon > from) out.emplace_back(option.substr(from, colon - from));
+        from = colon + 1;
+      }
+    }
+    start = end + 1;
+  }
+  if (out.empty()) {
+    return Fail(ErrorCode::kInvalidArgument,
+                "overlay options \"" + options + "\" name no lowerdir");
+  }
+  return out;
+}
 
 bool IsCleanAbsolutePath(const std::string& path) {
   if (path.empty() || path[0] != '/') return false;
@@ -244,6 +272,46 @@ Status Container::Start(const SpawnHook& hook) {
     plan.overlay_options = spec_.overlay->options.c_str();
   }
   plan.readonly_rootfs = spec_.readonly_rootfs;
+  UniqueFd userns_fd;
+  std::vector<std::string> layers;
+  std::string devpts_data;
+  bool userns = !spec_.user_ns.empty();
+  if (userns) {
+    if (spec_.privileged) {
+      return Fail(ErrorCode::kInvalidArgument,
+                  what + ": a privileged container cannot run in a user namespace");
+    }
+    userns_fd.Reset(::open(spec_.user_ns.c_str(), O_RDONLY | O_CLOEXEC));
+    if (!userns_fd) return FailErrno(what + ": open user namespace " + spec_.user_ns);
+    auto root_uid = HostIdOf(spec_.uid_mappings, 0);
+    auto root_gid = HostIdOf(spec_.gid_mappings, 0);
+    auto user_uid = HostIdOf(spec_.uid_mappings, spec_.uid);
+    auto tty_gid = HostIdOf(spec_.gid_mappings, 5);
+    if (!root_uid || !root_gid || !user_uid || !tty_gid) {
+      return Fail(ErrorCode::kInvalidArgument,
+                  what + ": the user namespace's mappings leave uid 0, gid 0, gid 5 or uid " +
+                      std::to_string(spec_.uid) + " unmapped");
+    }
+    plan.userns_fd = userns_fd.Get();
+    plan.owner_uid = *root_uid;
+    plan.owner_gid = *root_gid;
+    plan.console_uid = *user_uid;
+    devpts_data = "newinstance,ptmxmode=0666,mode=0620,gid=" + std::to_string(*tty_gid);
+    plan.devpts_data = devpts_data.c_str();
+    if (spec_.overlay) {
+      auto lowers = OverlayLowerDirs(spec_.overlay->options);
+      if (!lowers) return std::unexpected(std::move(lowers.error()).Context(what));
+      layers = std::move(*lowers);
+      for (const auto& l : layers) plan.idmapped_layers.push_back(l.c_str());
+    }
+    // A PID namespace can only be made by a process inside the user namespace that owns its
+    // parent (the pod's), and that process could no longer mount the container's /proc in the
+    // node-owned mount namespace: containers of such a pod share the pod's PID namespace
+    // (as with shareProcessNamespace) instead of a nested one of their own.
+    plan.new_pid_ns = false;
+  } else {
+    plan.console_uid = spec_.uid;
+  }
   // Parents before children: /data before /data/cache.
   std::vector<const MountSpec*> mounts;
   for (const auto& m : spec_.mounts) mounts.push_back(&m);
@@ -261,6 +329,7 @@ Status Container::Start(const SpawnHook& hook) {
     cm.propagation = PropagationFlag(m->propagation);
     cm.read_only = m->read_only;
     cm.recursive_read_only = m->read_only && m->recursive_read_only;
+    cm.idmap = userns && (cm.bind || m->type == "tmpfs");
     cm.tree_fd = -1;
     struct stat st {};
     cm.source_is_dir = cm.bind && ::stat(m->source.c_str(), &st) == 0 && S_ISDIR(st.st_mode);
@@ -275,6 +344,7 @@ Status Container::Start(const SpawnHook& hook) {
     security->uid = spec_.uid;
     security->gid = spec_.gid;
     security->additional_gids = spec_.additional_gids;
+    security->user_namespace_fd = userns_fd.Get();
     plan.security = &*security;
   }
   plan.privileged = spec_.privileged;
@@ -356,6 +426,21 @@ Status Container::Start(const SpawnHook& hook) {
     }
     if (f.step == detail::kStepCwd) {
       return FailErrno(what + ": change to working directory \"" + spec_.cwd + "\"", f.err);
+    }
+    if (f.step == detail::kStepIdmap) {
+      std::string why = f.err == EINVAL ? " (its file system cannot be idmapped)" : "";
+      if (f.index == -1) return FailErrno(what + ": " + step + " of a tmpfs in /dev" + why, f.err);
+      if (f.index <= -2 && static_cast<size_t>(-2 - f.index) < layers.size()) {
+        return FailErrno(what + ": " + step + " of image layer " + spec_.overlay->chdir_to + "/" +
+                             layers[static_cast<size_t>(-2 - f.index)] + why,
+                         f.err);
+      }
+      if (f.index >= 0 && static_cast<size_t>(f.index) < mounts.size()) {
+        const MountSpec* m = mounts[static_cast<size_t>(f.index)];
+        return FailErrno(what + ": " + step + " of " + (m->source.empty() ? m->type : m->source) +
+                             " for " + m->destination + why,
+                         f.err);
+      }
     }
     if ((f.step == detail::kStepMount || f.step == detail::kStepMountTarget ||
          f.step == detail::kStepOpenBindSource || f.step == detail::kStepPropagation ||

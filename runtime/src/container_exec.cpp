@@ -31,7 +31,8 @@ using Clock = std::chrono::steady_clock;
 
 // Every namespace a container init has that an exec must share. Joining one that is also ours
 // (e.g. the host's cgroup namespace) is a no-op; the user namespace is left out on purpose:
-// setns refuses to re-enter the caller's own.
+// setns refuses to re-enter the caller's own, and a pod's is joined last (the container's mount
+// namespace belongs to the node's, which the pod's root could not enter).
 constexpr int kExecNamespaces =
     CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWNET | CLONE_NEWIPC | CLONE_NEWUTS | CLONE_NEWCGROUP;
 
@@ -116,6 +117,7 @@ struct PreparedExec {
   std::vector<std::string> candidates;
   std::vector<char*> argv, envp;
   std::optional<SecurityPlan> security;
+  UniqueFd userns;
   detail::ExecPlan plan;
 };
 
@@ -147,12 +149,20 @@ Result<std::unique_ptr<PreparedExec>> Prepare(const Container& container, const 
   plan.uid = cs.uid;
   plan.gid = cs.gid;
   plan.groups = cs.additional_gids;
+  plan.console_uid = cs.uid;
+  if (!cs.user_ns.empty()) {
+    p->userns.Reset(::open(cs.user_ns.c_str(), O_RDONLY | O_CLOEXEC));
+    if (!p->userns) return FailErrno(what + ": open user namespace " + cs.user_ns);
+    plan.userns_fd = p->userns.Get();
+    plan.console_uid = HostIdOf(cs.uid_mappings, cs.uid).value_or(cs.uid);
+  }
   if (cs.security) {
     // The same context as the container's init, so an exec can do nothing the container cannot.
     p->security = cs.security;
     p->security->uid = cs.uid;
     p->security->gid = cs.gid;
     p->security->additional_gids = cs.additional_gids;
+    p->security->user_namespace_fd = p->userns.Get();
     plan.security = &*p->security;
   }
   for (const auto& c : p->candidates) plan.exec_candidates.push_back(c.c_str());

@@ -56,6 +56,7 @@ const std::array<const char*, kSpawnStepCount> kSpawnStepNames = {
     "set up the console",
     "create the cgroup namespace",
     "mount cgroup filesystem",
+    "make an idmapped mount",
 };
 
 namespace {
@@ -69,6 +70,8 @@ struct SystemMount {
 };
 
 constexpr size_t kProcMount = 0;
+constexpr size_t kDevMount = 1;
+constexpr size_t kDevptsMount = 2;
 constexpr SystemMount kSystemMounts[] = {
     {"proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, nullptr},
     {"tmpfs", "/dev", "tmpfs", MS_NOSUID | MS_STRICTATIME, "mode=755,size=65536k"},
@@ -103,6 +106,26 @@ constexpr DeviceLink kDeviceLinks[] = {{"pts/ptmx", "/dev/ptmx"},
   ::_exit(127);
 }
 
+// Files and directories the set-up creates belong to the pod's root in a user namespace, as if
+// it had made them; through an idmapped mount host root could not create them at all (its id
+// has no mapping there). Switching fsuid keeps every other capability.
+struct CreateAsOwner {
+  explicit CreateAsOwner(const SpawnPlan& plan) : active(plan.userns_fd >= 0) {
+    if (!active) return;
+    ::syscall(SYS_setfsgid, plan.owner_gid);
+    ::syscall(SYS_setfsuid, plan.owner_uid);
+  }
+  ~CreateAsOwner() {
+    if (!active) return;
+    // Back to fsuid 0: the file-system capabilities return to the effective set.
+    ::syscall(SYS_setfsuid, 0);
+    ::syscall(SYS_setfsgid, 0);
+  }
+  CreateAsOwner(const CreateAsOwner&) = delete;
+  CreateAsOwner& operator=(const CreateAsOwner&) = delete;
+  bool active;
+};
+
 // mkdir -p for every parent of `path` (and `path` itself when `include_last`), in a stack buffer.
 int MakeParents(const char* path, bool include_last) {
   char buf[4096];
@@ -123,6 +146,32 @@ int MakeParents(const char* path, bool include_last) {
   return 0;
 }
 
+int IdmapTree(int tree_fd, int userns_fd, bool recursive) {
+  mount_attr attr{};
+  attr.attr_set = MOUNT_ATTR_IDMAP;
+  attr.userns_fd = static_cast<uint64_t>(userns_fd);
+  return static_cast<int>(::syscall(SYS_mount_setattr, tree_fd, "",
+                                    AT_EMPTY_PATH | (recursive ? AT_RECURSIVE : 0), &attr,
+                                    sizeof(attr)));
+}
+
+// Replaces the mount at `path` (just made, nothing below it) with an idmapped copy of itself:
+// only a mount not yet attached can take an idmapping. `follow` follows a symlink at `path`.
+// Returns 0 or errno.
+int IdmapInPlace(const char* path, int userns_fd, bool follow) {
+  int fd = static_cast<int>(
+      ::syscall(SYS_open_tree, AT_FDCWD, path, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC));
+  if (fd < 0) return errno;
+  int err = 0;
+  if (IdmapTree(fd, userns_fd, false) != 0 ||
+      ::syscall(SYS_move_mount, fd, "", AT_FDCWD, path,
+                MOVE_MOUNT_F_EMPTY_PATH | (follow ? MOVE_MOUNT_T_SYMLINKS : 0)) != 0) {
+    err = errno;
+  }
+  ::close(fd);
+  return err;
+}
+
 // Takes a detached copy of a bind source (a host path) to attach after pivot_root, where every
 // destination resolves inside the container's root.
 void OpenBindSource(SpawnPlan& plan, size_t index) {
@@ -130,6 +179,10 @@ void OpenBindSource(SpawnPlan& plan, size_t index) {
   m.tree_fd = static_cast<int>(::syscall(SYS_open_tree, AT_FDCWD, m.source,
                                          OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_RECURSIVE));
   if (m.tree_fd < 0) Die(plan, kStepOpenBindSource, errno, static_cast<int>(index));
+  // A source whose file system cannot be idmapped fails here (EINVAL), never silently unmapped.
+  if (m.idmap && IdmapTree(m.tree_fd, plan.userns_fd, true) != 0) {
+    Die(plan, kStepIdmap, errno, static_cast<int>(index));
+  }
   if (m.read_only) {
     // A plain read-only bind is read-only at its top only, as runc's "ro"; submounts keep their
     // flags. Recursive read-only (KEP-3857) reaches every mount of the copied tree.
@@ -154,8 +207,16 @@ void SetUpRootfs(SpawnPlan& plan) {
     Die(plan, kStepMountSlave, errno);
   }
   if (plan.overlay_options) {
-    if (::chdir(plan.overlay_chdir) != 0 ||
-        ::mount("overlay", plan.rootfs, "overlay", 0, plan.overlay_options) != 0) {
+    if (::chdir(plan.overlay_chdir) != 0) Die(plan, kStepRootfs, errno);
+    // In a user namespace the image's layers are seen through idmapped mounts (stacked on them
+    // in this mount namespace only): the image's root is the pod's root. The upper dir is not
+    // idmapped, so what the container writes lands on the node as its mapped ids.
+    for (size_t i = 0; i < plan.idmapped_layers.size(); ++i) {
+      if (int err = IdmapInPlace(plan.idmapped_layers[i], plan.userns_fd, true); err != 0) {
+        Die(plan, kStepIdmap, err, -2 - static_cast<int>(i));
+      }
+    }
+    if (::mount("overlay", plan.rootfs, "overlay", 0, plan.overlay_options) != 0) {
       Die(plan, kStepRootfs, errno);
     }
   } else if (::mount(plan.rootfs, plan.rootfs, nullptr, MS_BIND | MS_REC, nullptr) != 0) {
@@ -178,6 +239,8 @@ void SetUpRootfs(SpawnPlan& plan) {
   }
 }
 
+void MakeDevices(const SpawnPlan& plan);
+
 // Everything but /proc, which shows the PID namespace of whoever mounts it (MountProc).
 void MountSystemFilesystems(const SpawnPlan& plan) {
   ::umask(0);
@@ -198,11 +261,26 @@ void MountSystemFilesystems(const SpawnPlan& plan) {
     }
     unsigned long flags = m.flags;
     if (plan.privileged) flags &= ~static_cast<unsigned long>(MS_RDONLY);  // writable /sys
-    if (::mount(m.source, m.target, m.fstype, flags, m.data) != 0) {
+    const char* data = i == kDevptsMount && plan.devpts_data ? plan.devpts_data : m.data;
+    if (::mount(m.source, m.target, m.fstype, flags, data) != 0) {
       Die(plan, kStepSystemMount, errno, static_cast<int>(i));
     }
+    if (i == kDevMount && !plan.privileged) MakeDevices(plan);
+    // tmpfs in a user namespace: idmapped like the pod's volumes (/dev's nodes are made by then).
+    bool tmpfs = m.fstype[0] == 't';
+    if (tmpfs && plan.userns_fd >= 0) {
+      if (int err = IdmapInPlace(m.target, plan.userns_fd, false); err != 0) {
+        Die(plan, kStepIdmap, err, -1);
+      }
+    }
   }
-  if (plan.privileged) return;
+}
+
+// Before /dev becomes idmapped: host root cannot create anything through the mapping.
+void MakeDevices(const SpawnPlan& plan) {
+  for (size_t i = kDevptsMount; i < sizeof(kSystemMounts) / sizeof(kSystemMounts[0]); ++i) {
+    if (kSystemMounts[i].target[1] == 'd') ::mkdir(kSystemMounts[i].target, 0755);
+  }
   for (size_t i = 0; i < sizeof(kDevices) / sizeof(kDevices[0]); ++i) {
     const DeviceNode& d = kDevices[i];
     if (::mknod(d.path, S_IFCHR | 0666, makedev(d.major, d.minor)) != 0) {
@@ -266,7 +344,8 @@ void SetUpConsole(const SpawnPlan& plan) {
   // TIOCGPTPEER: the peer of this very master, with no /dev/pts path to resolve.
   int slave = AboveStdio(::ioctl(master, TIOCGPTPEER, O_RDWR | O_NOCTTY | O_CLOEXEC));
   if (slave < 0) Die(plan, kStepConsole, errno, kTerminalOpenSlave);
-  (void)::fchown(slave, plan.uid, static_cast<gid_t>(-1));  // the user's terminal, as login does
+  // The user's terminal, as login does (its host id: we are not in its user namespace yet).
+  (void)::fchown(slave, plan.console_uid, static_cast<gid_t>(-1));
   if (::setsid() < 0) Die(plan, kStepConsole, errno, kTerminalSetsid);
   if (::ioctl(slave, TIOCSCTTY, 0) != 0) Die(plan, kStepConsole, errno, kTerminalControlling);
   if (::dup2(slave, 0) < 0 || ::dup2(slave, 1) < 0 || ::dup2(slave, 2) < 0) {
@@ -279,17 +358,35 @@ void SetUpConsole(const SpawnPlan& plan) {
   ::close(master);
 }
 
+// Returns 0 or errno.
+int MakeMountTarget(const ChildMount& m) {
+  bool dir = !m.bind || m.source_is_dir;
+  if (int err = MakeParents(m.destination, dir); err != 0) return err;
+  if (!dir) {
+    int fd = ::open(m.destination, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+    if (fd < 0 && errno != EISDIR) return errno;
+    if (fd >= 0) ::close(fd);
+  }
+  return 0;
+}
+
+void MakeMountTarget(const SpawnPlan& plan, const ChildMount& m, int index) {
+  int err;
+  {
+    CreateAsOwner owner(plan);
+    err = MakeMountTarget(m);
+  }
+  // A directory of another of the image's users on the way, which the pod's root could only
+  // enter with capabilities in its namespace: made as the node's root instead.
+  if (err == EACCES && plan.userns_fd >= 0) err = MakeMountTarget(m);
+  if (err != 0) Die(plan, kStepMountTarget, err, index);
+}
+
 void MountVolumes(const SpawnPlan& plan) {
   for (size_t i = 0; i < plan.mounts.size(); ++i) {
     const ChildMount& m = plan.mounts[i];
     int index = static_cast<int>(i);
-    bool dir = !m.bind || m.source_is_dir;
-    if (int err = MakeParents(m.destination, dir); err != 0) Die(plan, kStepMountTarget, err, index);
-    if (!dir) {
-      int fd = ::open(m.destination, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
-      if (fd < 0 && errno != EISDIR) Die(plan, kStepMountTarget, errno, index);
-      if (fd >= 0) ::close(fd);
-    }
+    MakeMountTarget(plan, m, index);
     if (m.bind) {
       if (::syscall(SYS_move_mount, m.tree_fd, "", AT_FDCWD, m.destination,
                     MOVE_MOUNT_F_EMPTY_PATH) != 0) {
@@ -298,6 +395,10 @@ void MountVolumes(const SpawnPlan& plan) {
       ::close(m.tree_fd);  // mounted now: the container reaches it by its path
     } else if (::mount(m.source, m.destination, m.fstype, m.flags, m.data) != 0) {
       Die(plan, kStepMount, errno, index);
+    } else if (m.idmap) {
+      if (int err = IdmapInPlace(m.destination, plan.userns_fd, false); err != 0) {
+        Die(plan, kStepIdmap, err, index);
+      }
     }
     if (::mount(nullptr, m.destination, nullptr, m.propagation | MS_REC, nullptr) != 0) {
       Die(plan, kStepPropagation, errno, index);
@@ -356,15 +457,20 @@ void SetUpFileSystem(SpawnPlan& plan) {
     Die(plan, kStepReadonlyPaths, err, static_cast<int>(failed));
   }
 
-  if (int err = MakeParents(plan.cwd, true); err != 0 || ::chdir(plan.cwd) != 0) {
-    Die(plan, kStepCwd, err != 0 ? err : errno);
+  {
+    CreateAsOwner owner(plan);
+    if (int err = MakeParents(plan.cwd, true); err != 0) Die(plan, kStepCwd, err);
   }
+  if (::chdir(plan.cwd) != 0) Die(plan, kStepCwd, errno);
   if (plan.security) {
     int step = 0;
     if (int err = ApplySecurityPlan(*plan.security, &step); err != 0) {
       Die(plan, kStepSecurity, err, step);
     }
   } else {
+    if (plan.userns_fd >= 0 && ::setns(plan.userns_fd, CLONE_NEWUSER) != 0) {
+      Die(plan, kStepSecurity, errno, kSecurityStepUserNamespace);
+    }
     SetIdentity(plan);
   }
 
@@ -392,7 +498,7 @@ void RunSpawnChild(SpawnPlan& plan) {
     Die(plan, kStepSetns, errno, pid_ns);
   }
   // What follows lives in the pod's PID namespace, where the pod's processes can see it.
-  const int keep[] = {plan.sync_fd, plan.stdin_fd, plan.stdout_fd, plan.stderr_fd};
+  const int keep[] = {plan.sync_fd, plan.stdin_fd, plan.stdout_fd, plan.stderr_fd, plan.userns_fd};
   CloseAllFdsExcept(keep, sizeof(keep) / sizeof(keep[0]));
   // setns(CLONE_NEWPID) only affects children: C1 is born in the pod's PID namespace.
   long c1 = ::syscall(SYS_clone, SIGCHLD, nullptr, nullptr, nullptr, nullptr);

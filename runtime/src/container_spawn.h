@@ -40,6 +40,7 @@ enum SpawnStep {
   kStepConsole,
   kStepCgroupNamespace,
   kStepCgroupMount,
+  kStepIdmap,
   kSpawnStepCount,
 };
 extern const std::array<const char*, kSpawnStepCount> kSpawnStepNames;
@@ -60,6 +61,7 @@ struct ChildMount {
   bool source_is_dir;
   bool read_only;
   bool recursive_read_only;  // with read_only: the whole copied tree, not just its top mount
+  bool idmap;                // bind: idmap the copy; tmpfs: idmap the new mount in place
   int tree_fd;  // filled in by the child: the detached copy of a bind source
 };
 
@@ -98,6 +100,16 @@ struct SpawnPlan {
   bool cgroup_namespace = false;
   bool cgroup_writable = false;
   std::vector<ChildCgroupMount> cgroup_mounts;
+  // The pod's user namespace (-1: none). Every file system the container sees is an idmapped
+  // mount through it (the image's layers under the overlay, volumes, tmpfs), what the set-up
+  // creates is owned by the pod's root (owner_uid/gid, host ids), and the container joins it
+  // last (SecurityPlan::user_namespace_fd), so ids and capabilities are the pod's.
+  int userns_fd = -1;
+  uid_t owner_uid = static_cast<uid_t>(-1);
+  gid_t owner_gid = static_cast<gid_t>(-1);
+  std::vector<const char*> idmapped_layers;  // overlay lowerdir entries, relative to overlay_chdir
+  const char* devpts_data = nullptr;         // devpts options with the host id of group tty
+  uid_t console_uid = 0;                     // host id of the console's owner
   std::vector<const char*> exec_candidates;
   char* const* argv = nullptr;
   char* const* envp = nullptr;

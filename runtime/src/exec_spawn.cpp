@@ -86,7 +86,7 @@ void SetUpTerminal(const ExecPlan& plan) {
     if (slave < 0) Die(plan, kExecStepTerminal, errno, kTerminalOpenSlave);
   }
   // The terminal belongs to the user who will run on it, as login does; the tty group stays.
-  (void)::fchown(slave, plan.uid, static_cast<gid_t>(-1));
+  (void)::fchown(slave, plan.console_uid, static_cast<gid_t>(-1));
   if (::setsid() < 0) Die(plan, kExecStepTerminal, errno, kTerminalSetsid);
   if (::ioctl(slave, TIOCSCTTY, 0) != 0) Die(plan, kExecStepTerminal, errno, kTerminalControlling);
   if (::dup2(slave, 0) < 0 || ::dup2(slave, 1) < 0 || ::dup2(slave, 2) < 0) {
@@ -136,6 +136,9 @@ void SetIdentity(const ExecPlan& plan) {
       Die(plan, kExecStepSecurity, err, step);
     }
   } else {
+    if (plan.userns_fd >= 0 && ::setns(plan.userns_fd, CLONE_NEWUSER) != 0) {
+      Die(plan, kExecStepSecurity, errno, kSecurityStepUserNamespace);
+    }
     SetIdentity(plan);
   }
 
@@ -155,7 +158,8 @@ void RunExecHelper(ExecPlan& plan) {
   if (::setns(plan.target_pidfd, plan.ns_flags) != 0) Die(plan, kExecStepSetns, errno);
   // Before the fork: the child is born in the container's PID namespace, where its processes
   // can see it before it runs its first instruction.
-  const int keep[] = {plan.sync_fd, plan.report_fd, plan.stdin_fd, plan.stdout_fd, plan.stderr_fd};
+  const int keep[] = {plan.sync_fd,   plan.report_fd, plan.stdin_fd,
+                      plan.stdout_fd, plan.stderr_fd, plan.userns_fd};
   CloseAllFdsExcept(keep, sizeof(keep) / sizeof(keep[0]));
   long child = ::syscall(SYS_clone, SIGCHLD, nullptr, nullptr, nullptr, nullptr);
   if (child < 0) Die(plan, kExecStepFork, errno);

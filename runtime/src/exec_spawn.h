@@ -49,6 +49,8 @@ struct ExecPlan {
   gid_t gid = 0;
   std::vector<gid_t> groups;
   const SecurityPlan* security = nullptr;  // nullptr: only the uid/gid/groups above
+  int userns_fd = -1;                      // the pod's user namespace, joined last (-1: none)
+  uid_t console_uid = 0;                   // host id of the terminal's owner
   std::vector<const char*> exec_candidates;
   char* const* argv = nullptr;
   char* const* envp = nullptr;

@@ -28,7 +28,7 @@ namespace peapod::runtime {
 namespace {
 
 constexpr Namespace kAllNamespaces[] = {Namespace::kNetwork, Namespace::kIpc, Namespace::kUts,
-                                        Namespace::kPid};
+                                        Namespace::kPid, Namespace::kUser};
 
 enum PauseStep {
   kStepStdio,
@@ -40,11 +40,21 @@ enum PauseStep {
   kStepExec,
   kStepKeeper,
   kStepEmptyRoot,
+  kStepIdMaps,
+  kStepUserNamespaceRoot,
 };
-constexpr std::array<const char*, kStepEmptyRoot + 1> kPauseStepNames = {
-    "set up stdio",         "hand over the exit ledger",       "start a new session",
-    "set the hostname",     "bring up the loopback interface", "write sysctl",
-    "execute peapod-pause", "hand over the descriptor keeper", "move into an empty root",
+constexpr std::array<const char*, kStepUserNamespaceRoot + 1> kPauseStepNames = {
+    "set up stdio",
+    "hand over the exit ledger",
+    "start a new session",
+    "set the hostname",
+    "bring up the loopback interface",
+    "write sysctl",
+    "execute peapod-pause",
+    "hand over the descriptor keeper",
+    "move into an empty root",
+    "wait for the user namespace's ID maps",
+    "become root of the user namespace",
 };
 
 // Everything the pause child needs, prepared before clone: the child only reads it.
@@ -53,6 +63,10 @@ struct PausePlan {
   int ledger_fd = -1;
   int report_fd = -1;
   int keeper_send_fd = -1, keeper_receive_fd = -1;
+  // In a new user namespace: the agent writes the ID maps, then one byte here. The child
+  // closes its copy of the write end first, so an agent that dies before writing means EOF.
+  int maps_written_fd = -1;
+  int maps_write_end_fd = -1;
   const char* hostname = nullptr;
   size_t hostname_len = 0;
   bool loopback_up = false;
@@ -75,6 +89,21 @@ struct PausePlan {
   int keeper_receive = ::fcntl(plan.keeper_receive_fd, F_DUPFD, 10);
   int pause_fd = ::fcntl(plan.pause->fd(), F_DUPFD_CLOEXEC, 10);
   if (report < 0) ::_exit(127);
+  if (plan.maps_written_fd >= 0) {
+    ::close(plan.maps_write_end_fd);
+    // Nothing may run before the maps exist. Until the exec we keep the node's root as our
+    // ids (not mapped in the namespace, but the owner of the run directory on the way to the
+    // empty root) with every capability in the new namespace.
+    char byte = 0;
+    ssize_t n;
+    do {
+      n = ::read(plan.maps_written_fd, &byte, 1);
+    } while (n < 0 && errno == EINTR);
+    if (n != 1) {
+      detail::ReportChildFailure(report, kStepIdMaps, n < 0 ? errno : EPIPE);
+      ::_exit(127);
+    }
+  }
   if (pause_fd < 0) {
     detail::ReportChildFailure(report, kStepExec, errno);
     ::_exit(127);
@@ -137,6 +166,13 @@ struct PausePlan {
     detail::ReportChildFailure(report, kStepEmptyRoot, errno);
     ::_exit(127);
   }
+  // pause runs as the user namespace's root, with no supplementary group of the node's.
+  if (plan.maps_written_fd >= 0 &&
+      (::syscall(SYS_setgroups, 0, nullptr) != 0 || ::syscall(SYS_setresgid, 0, 0, 0) != 0 ||
+       ::syscall(SYS_setresuid, 0, 0, 0) != 0)) {
+    detail::ReportChildFailure(report, kStepUserNamespaceRoot, errno);
+    ::_exit(127);
+  }
   int err = plan.pause->Exec(plan.argv, plan.envp, pause_fd);
   detail::ReportChildFailure(report, kStepExec, err);
   ::_exit(127);
@@ -179,6 +215,8 @@ const char* NamespaceProcName(Namespace ns) {
     case Namespace::kIpc: return "ipc";
     case Namespace::kUts: return "uts";
     case Namespace::kPid: return "pid";
+    case Namespace::kUser:
+      return "user";
   }
   return "?";
 }
@@ -189,6 +227,8 @@ bool Sandbox::HasNamespace(Namespace ns) const {
     case Namespace::kIpc: return spec_.new_ipc;
     case Namespace::kUts: return spec_.new_uts;
     case Namespace::kPid: return spec_.new_pid;
+    case Namespace::kUser:
+      return !spec_.uid_mappings.empty();
   }
   return false;
 }
@@ -228,6 +268,21 @@ Result<std::unique_ptr<Sandbox>> Sandbox::Start(const SandboxSpec& spec) {
     return FailErrno("prepare pause process");
   }
   UniqueFd report_read(pipe_fds[0]), report_write(pipe_fds[1]);
+  bool new_user = !spec.uid_mappings.empty();
+  if (new_user && spec.gid_mappings.empty()) {
+    cleanup_dir();
+    return Fail(ErrorCode::kInvalidArgument,
+                "start sandbox " + spec.id + ": user namespace without gid mappings");
+  }
+  UniqueFd maps_read, maps_written;
+  if (new_user) {
+    if (::pipe2(pipe_fds, O_CLOEXEC) != 0) {
+      cleanup_dir();
+      return FailErrno("prepare pause process");
+    }
+    maps_read.Reset(pipe_fds[0]);
+    maps_written.Reset(pipe_fds[1]);
+  }
   auto keeper = FdKeeper::Create();
   if (!keeper) {
     cleanup_dir();
@@ -240,6 +295,8 @@ Result<std::unique_ptr<Sandbox>> Sandbox::Start(const SandboxSpec& spec) {
   plan.report_fd = report_write.Get();
   plan.keeper_send_fd = (*keeper)->send_fd();
   plan.keeper_receive_fd = (*keeper)->receive_fd();
+  plan.maps_written_fd = maps_read.Get();
+  plan.maps_write_end_fd = maps_written.Get();
   if (spec.new_uts && !spec.hostname.empty()) {
     plan.hostname = spec.hostname.c_str();
     plan.hostname_len = spec.hostname.size();
@@ -259,6 +316,8 @@ Result<std::unique_ptr<Sandbox>> Sandbox::Start(const SandboxSpec& spec) {
   plan.envp = envp;
 
   unsigned long flags = SIGCHLD | CLONE_NEWNS;
+  // The user namespace is made first by the kernel, so it owns every other one made here.
+  if (new_user) flags |= CLONE_NEWUSER;
   if (spec.new_network) flags |= CLONE_NEWNET;
   if (spec.new_ipc) flags |= CLONE_NEWIPC;
   if (spec.new_uts) flags |= CLONE_NEWUTS;
@@ -273,6 +332,19 @@ Result<std::unique_ptr<Sandbox>> Sandbox::Start(const SandboxSpec& spec) {
   if (pid == 0) RunPauseChild(plan);
 
   report_write.Reset();
+  maps_read.Reset();
+  if (new_user) {
+    auto written = WriteIdMaps(static_cast<pid_t>(pid), spec.uid_mappings, spec.gid_mappings);
+    if (!written) {
+      ::kill(static_cast<pid_t>(pid), SIGKILL);
+      ::waitpid(static_cast<pid_t>(pid), nullptr, 0);
+      cleanup_dir();
+      return std::unexpected(std::move(written.error()).Context("start sandbox " + spec.id));
+    }
+    char go = 'G';
+    (void)::write(maps_written.Get(), &go, 1);  // a child that died reports below
+    maps_written.Reset();
+  }
   detail::ChildFailure failure{};
   ssize_t n;
   do {

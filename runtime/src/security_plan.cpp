@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <linux/capability.h>
 #include <linux/seccomp.h>
+#include <sched.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
@@ -87,6 +88,8 @@ std::string_view SecurityStepName(int step) {
       return "set rlimits";
     case kSecurityStepOomScoreAdj:
       return "write oom_score_adj";
+    case kSecurityStepUserNamespace:
+      return "join the pod's user namespace";
     case kSecurityStepSeccompEarly:
       return "install seccomp filter (before uid switch)";
     case kSecurityStepSetgroups:
@@ -124,6 +127,9 @@ int ApplySecurityPlan(const SecurityPlan& plan, int* failed_step) noexcept {
   }
   if (plan.oom_score_adj && WriteOomScoreAdj(*plan.oom_score_adj) != 0) {
     return Failed(failed_step, kSecurityStepOomScoreAdj);
+  }
+  if (plan.user_namespace_fd >= 0 && Sys(SYS_setns, plan.user_namespace_fd, CLONE_NEWUSER) != 0) {
+    return Failed(failed_step, kSecurityStepUserNamespace);
   }
   if (plan.seccomp && !plan.no_new_privs && InstallSeccomp(*plan.seccomp) != 0) {
     return Failed(failed_step, kSecurityStepSeccompEarly);

@@ -21,17 +21,18 @@ struct RefusedPod {
 
 // Line numbers are of the YAML below (line 1 is "apiVersion: v1").
 const RefusedPod kRefusedPods[] = {
-    {"hostUsers: false", R"(apiVersion: v1
+    {"hostUsers: false with hostPID", R"(apiVersion: v1
 kind: Pod
 metadata:
   name: userns
 spec:
   hostUsers: false
+  hostPID: true
   containers:
   - name: c
     image: busybox:latest
 )",
-     "-:6: spec.hostUsers: ", "user namespace"},
+     "-:6: spec.hostUsers: ", "hostPID"},
     {"seLinuxOptions", R"(apiVersion: v1
 kind: Pod
 metadata:

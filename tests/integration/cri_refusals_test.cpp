@@ -1,8 +1,8 @@
 // Never weaker than asked, through CRI against a real peapodd: a RunPodSandbox or CreateContainer
-// that asks for isolation peapod cannot give (a user namespace, SELinux labels, an AppArmor
-// profile, a seccomp profile that does not load, an ID-mapped or impossible read-only mount, a
-// Windows config, a runtime handler the node lacks) fails with INVALID_ARGUMENT naming the field,
-// and leaves nothing behind: no sandbox, no container, no record, no mount, no cgroup.
+// that asks for isolation peapod cannot give (a malformed user namespace, SELinux labels, an
+// AppArmor profile, a seccomp profile that does not load, an ID-mapped or impossible read-only
+// mount, a Windows config, a runtime handler the node lacks) fails with INVALID_ARGUMENT naming the
+// field, and leaves nothing behind: no sandbox, no container, no record, no mount, no cgroup.
 #include <filesystem>
 #include <functional>
 
@@ -71,7 +71,7 @@ class CriRefusals : public CriBusyboxTest {
 TEST_F(CriRefusals, SandboxFieldsPeapodCannotHonourAreRefusedAndLeaveNothing) {
   WriteFile(profiles_ / "broken.json", "{ this is not a seccomp profile");
   std::vector<SandboxCase> cases = {
-      {"a user namespace",
+      {"a user namespace without gid mappings",
        [](auto& c) {
          auto* userns = c.mutable_linux()
                             ->mutable_security_context()
@@ -154,7 +154,7 @@ TEST_F(CriRefusals, ContainerFieldsPeapodCannotHonourAreRefusedAndLeaveNothing) 
   std::filesystem::create_directories(volume);
 
   std::vector<ContainerCase> cases = {
-      {"a user namespace",
+      {"a user namespace the pod does not have",
        [](auto& c) {
          c.mutable_linux()
              ->mutable_security_context()

@@ -42,8 +42,14 @@ struct Refused {
 
 std::vector<Refused> RefusedCases() {
   return {
-      {"hostUsers: false", PodYaml("", "  hostUsers: false\n", ""), "hostUsers", "spec.hostUsers",
-       "user namespace"},
+      {"hostUsers: false with hostNetwork",
+       PodYaml("", "  hostUsers: false\n  hostNetwork: true\n", ""), "hostUsers", "spec.hostUsers",
+       "hostNetwork"},
+      {"hostUsers: false with hostIPC", PodYaml("", "  hostUsers: false\n  hostIPC: true\n", ""),
+       "hostUsers", "spec.hostUsers", "hostIPC"},
+      {"hostUsers: false with a privileged container",
+       PodYaml("", "  hostUsers: false\n", "    securityContext:\n      privileged: true\n"),
+       "hostUsers", "spec.hostUsers", "privileged container"},
       {"pod seLinuxOptions",
        PodYaml("", "  securityContext:\n    seLinuxOptions: {level: \"s0:c1,c2\"}\n", ""),
        "seLinuxOptions", "spec.securityContext.seLinuxOptions", "SELinux"},
@@ -212,10 +218,21 @@ TEST(ManifestSecurity, ALimitOnAnExtendedResourceIsOnlyAWarning) {
   EXPECT_EQ(parsed->pods[0].spec.containers[0].resources.limits.at("memory").value, 1 << 30);
 }
 
+TEST(ManifestSecurity, HostUsersFalseAloneIsAcceptedAndKept) {
+  auto parsed = ParseManifests(PodYaml("", "  hostUsers: false\n", ""), "pod.yaml");
+  ASSERT_TRUE(parsed.has_value()) << parsed.error().message;
+  EXPECT_TRUE(parsed->warnings.empty());
+  EXPECT_FALSE(parsed->pods[0].spec.host_users);
+  auto by_default = ParseManifests(PodYaml("", "", ""), "pod.yaml");
+  ASSERT_TRUE(by_default.has_value()) << by_default.error().message;
+  EXPECT_TRUE(by_default->pods[0].spec.host_users);
+}
+
 TEST(ManifestSecurity, EveryRefusalIsReportedNotOnlyTheFirst) {
-  std::string yaml =
-      PodYaml("", "  hostUsers: false\n  securityContext:\n    seLinuxOptions: {user: u}\n",
-              "    securityContext:\n      procMount: Unmasked\n");
+  std::string yaml = PodYaml(
+      "",
+      "  hostUsers: false\n  hostPID: true\n  securityContext:\n    seLinuxOptions: {user: u}\n",
+      "    securityContext:\n      procMount: Unmasked\n");
   auto parsed = ParseManifests(yaml, "pod.yaml");
   ASSERT_FALSE(parsed.has_value());
   EXPECT_EQ(std::count(parsed.error().message.begin(), parsed.error().message.end(), '\n'), 2)

@@ -48,6 +48,10 @@ class SandboxManager {
   const std::shared_ptr<const runtime::CgroupDriver>& cgroup_driver() const {
     return cgroup_driver_;
   }
+  // Whether pods can run in user namespaces on this node (runtime::ProbeUserNamespaces at
+  // start-up); the error says why not. Pods asking for one are refused with it.
+  void SetUserNamespaceSupport(Status support) { userns_support_ = std::move(support); }
+  const Status& user_namespace_support() const { return userns_support_; }
 
   // Starts pause in the pod's namespaces, attaches the network (unless hostNetwork) and writes
   // the pod's /etc/hosts, /etc/resolv.conf and /etc/hostname. Returns the sandbox id. Any
@@ -83,6 +87,7 @@ class SandboxManager {
   const AgentConfig& config() const { return config_; }
 
  private:
+  Status userns_support_ = Fail(ErrorCode::kFailedPrecondition, "not probed");
   Result<std::shared_ptr<SandboxEntry>> Lookup(const std::string& id_or_prefix);
   Status WriteRecord(const SandboxEntry& entry);
   Status StopLocked(SandboxEntry& entry);

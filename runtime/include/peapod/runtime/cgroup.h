@@ -160,6 +160,9 @@ class Cgroup {
   Status Apply(const Resources& resources);
   Status Update(const Resources& resources);
 
+  // Hands the cgroup to `uid`/`gid` (host ids) as the kernel's delegation model says: the root
+  // of a pod's user namespace may then manage cgroups below it (systemd in a container).
+  Status DelegateTo(uid_t uid, gid_t gid) const;
   // Moves `pid` (all its threads) into this cgroup in every hierarchy.
   Status AddProcess(pid_t pid);
   // Processes in this cgroup (not in its children), read from the first hierarchy.

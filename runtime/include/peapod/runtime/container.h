@@ -17,6 +17,7 @@
 #include "peapod/runtime/fd_keeper.h"
 #include "peapod/runtime/process.h"
 #include "peapod/runtime/security.h"
+#include "peapod/runtime/user_namespace.h"
 #include "peapod/unique_fd.h"
 
 namespace peapod::runtime {
@@ -58,6 +59,13 @@ struct ContainerSpec {
   // The pod's pinned namespaces; "" means the host's.
   std::string net_ns, ipc_ns, uts_ns, pid_ns;
   PidMode pid_mode = PidMode::kContainer;
+  // The pod's pinned user namespace ("" = the host's) and its mappings. With one, the image's
+  // layers, every bind and tmpfs mount are idmapped through it and the process joins it before
+  // its ids and capabilities are set: uid 0 inside is the mapped host id outside. The upper dir
+  // of `overlay` must then be owned by the pod's root (the agent chowns it).
+  std::string user_ns;
+  std::vector<IdMap> uid_mappings;
+  std::vector<IdMap> gid_mappings;
 
   std::vector<std::string> args;  // args[0] is searched in PATH when it has no '/'
   std::vector<std::string> env;   // KEY=VALUE

@@ -1,5 +1,6 @@
-// Sandbox: a pod's pause process and the namespaces it owns (network, IPC, UTS, PID), pinned by
-// bind mounts under the pod's run directory so they outlive any one process.
+// Sandbox: a pod's pause process and the namespaces it owns (network, IPC, UTS, PID and, with
+// hostUsers: false, user), pinned by bind mounts under the pod's run directory so they outlive
+// any one process.
 #pragma once
 
 #include <sys/types.h>
@@ -13,12 +14,13 @@
 #include "peapod/error.h"
 #include "peapod/runtime/fd_keeper.h"
 #include "peapod/runtime/process.h"
+#include "peapod/runtime/user_namespace.h"
 #include "peapod/unique_fd.h"
 
 namespace peapod::runtime {
 
-enum class Namespace { kNetwork, kIpc, kUts, kPid };
-const char* NamespaceProcName(Namespace ns);  // "net", "ipc", "uts", "pid"
+enum class Namespace { kNetwork, kIpc, kUts, kPid, kUser };
+const char* NamespaceProcName(Namespace ns);  // "net", "ipc", "uts", "pid", "user"
 
 struct SandboxSpec {
   std::string id;
@@ -30,6 +32,10 @@ struct SandboxSpec {
   bool new_ipc = true;
   bool new_uts = true;
   bool new_pid = true;
+  // Non-empty: pause is made in a new user namespace with these mappings, which then owns the
+  // pod's other namespaces; pause runs as the namespace's root (container id 0).
+  std::vector<IdMap> uid_mappings;
+  std::vector<IdMap> gid_mappings;
   // Namespaced sysctls, e.g. {"net.ipv4.ip_unprivileged_port_start", "0"}.
   std::vector<std::pair<std::string, std::string>> sysctls;
 };
@@ -60,6 +66,7 @@ class Sandbox {
   // The pinned namespace file, or "" when the pod shares the host's namespace.
   std::string NamespacePath(Namespace ns) const;
   bool HasNamespace(Namespace ns) const;
+  bool HasUserNamespace() const { return !spec_.uid_mappings.empty(); }
   std::string LedgerPath() const { return spec_.run_dir + "/exits"; }
   // Where containers park what must outlive the agent (fd_keeper.h); null for a pod whose pause
   // holds none (started by an older agent) or is gone.

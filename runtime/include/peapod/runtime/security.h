@@ -176,6 +176,7 @@ enum SecurityStep : int {
   kSecurityStepNone = 0,
   kSecurityStepRlimits,
   kSecurityStepOomScoreAdj,
+  kSecurityStepUserNamespace,
   kSecurityStepSeccompEarly,  // seccomp before the uid switch when no_new_privs is off (as runc)
   kSecurityStepSetgroups,
   kSecurityStepSetresgid,
@@ -200,10 +201,15 @@ struct SecurityPlan {
   std::optional<SeccompProgram> seccomp;
   std::vector<RlimitSetting> rlimits;
   std::optional<int> oom_score_adj;  // clamped; written to /proc/self/oom_score_adj
+  // The pod's user namespace (an open fd; -1: none), joined right after the rlimits and
+  // oom_score_adj, which need the node's privileges, and before anything that names an id or a
+  // capability: those are then the pod's own.
+  int user_namespace_fd = -1;
   // AppArmor and SELinux are not supported; profiles asking for them are ignored by the caller.
 };
 
-// Async-signal-safe. Order as runc: rlimits, oom_score_adj, [seccomp if !no_new_privs],
+// Async-signal-safe. Order as runc: rlimits, oom_score_adj, [setns user namespace],
+// [seccomp if !no_new_privs],
 // setgroups, setresgid, PR_SET_KEEPCAPS, bounding-set drop, setresuid, capset, ambient raise,
 // PR_SET_NO_NEW_PRIVS, [seccomp if no_new_privs]. Without no_new_privs, installing a filter needs
 // CAP_SYS_ADMIN, which is still held before the uid switch; so the filter must allow the

@@ -331,6 +331,9 @@ struct PodSpec {
   bool host_network = false;
   bool host_pid = false;
   bool host_ipc = false;
+  // false: the pod runs in a user namespace of its own (KEP-127), with a 65536-id range the
+  // controller allocates (userns_ranges.h).
+  bool host_users = true;
   std::string hostname;
   std::string subdomain;
   std::string dns_policy = "ClusterFirst";  // ClusterFirst, Default, None, ClusterFirstWithHostNet
