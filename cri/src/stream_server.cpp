@@ -9,6 +9,7 @@
 #include <sys/socket.h>
 
 #include <algorithm>
+#include <cctype>
 #include <variant>
 
 #include "peapod/catch_boundary.h"
@@ -327,7 +328,9 @@ void StreamingServer::Serve(uint64_t id, int fd) {
   }
 
   std::string upgrade = head->Header("upgrade");
-  std::transform(upgrade.begin(), upgrade.end(), upgrade.begin(), ::tolower);
+  // Through unsigned char: tolower() of a negative char (a byte >= 0x80 from the client) is UB.
+  std::transform(upgrade.begin(), upgrade.end(), upgrade.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
   bool websocket = upgrade == "websocket";
   if (!websocket && upgrade != "spdy/3.1") {
     Respond(fd, 400, "Bad Request",

@@ -23,6 +23,7 @@
 #include "support/cni_test_network.h"
 #include "support/peapodd_process.h"
 #include "support/registry.h"
+#include "support/sanitizer_report.h"
 #include "support/temp_dir.h"
 
 extern char** environ;
@@ -70,6 +71,8 @@ inline CliResult RunCli(const std::vector<std::string>& args, const std::string&
   result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
   result.out = ReadFile(io / "out");
   result.err = ReadFile(io / "err");
+  // A sanitized CLI's report must fail the test even where the test expects the CLI to fail.
+  ExpectNoSanitizerReport("peapod " + (args.empty() ? std::string() : args[0]), result.err);
   return result;
 }
 

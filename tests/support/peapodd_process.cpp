@@ -1,7 +1,5 @@
 #include "support/peapodd_process.h"
 
-#include "peapod/runtime/cgroup.h"
-
 #include <fcntl.h>
 #include <grpcpp/create_channel.h>
 #include <grpcpp/security/credentials.h>
@@ -20,6 +18,9 @@
 #include <fstream>
 #include <sstream>
 #include <thread>
+
+#include "peapod/runtime/cgroup.h"
+#include "support/sanitizer_report.h"
 
 extern char** environ;
 
@@ -144,6 +145,7 @@ Status PeapoddProcess::Launch(const std::vector<std::string>& extra_env) {
     int status = 0;
     if (::waitpid(pid, &status, WNOHANG) == pid) {
       pid_ = -1;
+      CheckLogForSanitizerReports(pid);
       return Fail(ErrorCode::kInternal, "peapodd exited during start-up (status " +
                                             std::to_string(status) + "):\n" + Log());
     }
@@ -219,8 +221,17 @@ int PeapoddProcess::Terminate(int signo) {
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
+  CheckLogForSanitizerReports(pid_);
   pid_ = -1;
   return status;
+}
+
+void PeapoddProcess::CheckLogForSanitizerReports(pid_t pid) {
+  std::ifstream in(root_ / "peapodd.log", std::ios::binary);
+  in.seekg(static_cast<std::streamoff>(log_checked_));
+  std::string unseen((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  log_checked_ += unseen.size();
+  ExpectNoSanitizerReport("peapodd (pid " + std::to_string(pid) + ")", unseen);
 }
 
 PeapoddProcess::~PeapoddProcess() {

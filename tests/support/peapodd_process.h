@@ -38,7 +38,8 @@ class PeapoddProcess {
   void Stop();
 
   // Sends `signo` to the daemon and reaps it (SIGKILL after 10 s); returns its wait status.
-  // Pods are left as the daemon leaves them.
+  // Pods are left as the daemon leaves them. A sanitizer report in its log (a sanitized build's
+  // daemon, or a child it forked, found a leak or undefined behaviour) fails the test.
   int Terminate(int signo);
   // Starts a new daemon on the same roots, socket and flags (after Terminate), with
   // `extra_env` ("NAME=value", e.g. "PEAPOD_CRASH_AT=sandbox-after-pause") added to its
@@ -67,12 +68,15 @@ class PeapoddProcess {
  private:
   PeapoddProcess() = default;
   Status Launch(const std::vector<std::string>& extra_env = {});
+  // Fails the test on a sanitizer report in the part of the log not checked yet.
+  void CheckLogForSanitizerReports(pid_t pid);
 
   RootSubtreeControlRestorer restore_root_;  // first: restored after the daemon's cgroups are gone
   TempDir root_{"peapod-cri"};
   std::string socket_path_;
   std::vector<std::string> args_;
   pid_t pid_ = -1;
+  size_t log_checked_ = 0;  // bytes of peapodd.log already searched for sanitizer reports
   std::unique_ptr<::runtime::v1::RuntimeService::Stub> runtime_;
   std::unique_ptr<::runtime::v1::ImageService::Stub> images_;
 };
