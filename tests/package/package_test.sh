@@ -94,9 +94,11 @@ mkdir -p "$root/var/lib/dpkg/info" "$root/var/lib/dpkg/updates" "$root/var/lib/d
 touch "$root/var/lib/dpkg/status"
 host_link=/etc/systemd/system/multi-user.target.wants/peapodd.service
 host_link_before=$(readlink "$host_link" || true)
+# Dependencies are not in the throwaway root's database: dpkg lists them, which is noise here
+# unless it fails.
 dpkg_root() {
   dpkg --root="$root" --force-script-chrootless --force-depends --force-not-root \
-    --log="$tmp/dpkg.log" "$@"
+    --log="$tmp/dpkg.log" "$@" >"$tmp/dpkg.out" 2>&1 || { cat "$tmp/dpkg.out" >&2; return 1; }
 }
 check "dpkg installs it" dpkg_root -i "$deb"
 check "dpkg calls it installed" \
