@@ -28,6 +28,7 @@
 #include "cri/proto/api.grpc.pb.h"
 #include "cri/proto/pod_api.grpc.pb.h"
 #include "machine.h"
+#include "peapod/cli/completion.h"
 #include "peapod/cli/format.h"
 #include "peapod/cri/streaming/client.h"
 #include "peapod/json_field.h"
@@ -805,6 +806,11 @@ int main(int argc, char** argv) {
   peapod::cli::MachineFlags machine_flags;
   auto* machine = peapod::cli::AddMachineCommands(app, machine_flags);
   app.add_subcommand("info", "what peapodd runs with");
+  std::string shell;
+  auto* completion = app.add_subcommand("completion", "print a shell completion script");
+  completion->add_option("shell", shell, "the shell: bash")
+      ->required()
+      ->check(CLI::IsMember({"bash"}));
 
   try {
     app.parse(argc, argv);
@@ -813,8 +819,12 @@ int main(int argc, char** argv) {
     return rc == 0 ? 0 : 1;
   }
 
-  Client client(g);
   const std::string verb = app.get_subcommands().front()->get_name();
+  if (verb == "completion") {
+    std::cout << peapod::cli::BashCompletion(app, "peapod");
+    return 0;
+  }
+  Client client(g);
   if (verb == "apply") return Apply(client, files, strict, ignore_unsupported);
   if (verb == "delete") return Delete(client, files, args, wait, ignore_not_found);
   if (verb == "get") return Get(client, args, output);

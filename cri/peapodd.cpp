@@ -15,46 +15,25 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <optional>
+#include <sstream>
 #include <string>
 #include <vector>
 
 #include "peapod/agent/agent.h"
 #include "peapod/agent/controller/manifest.h"
 #include "peapod/agent/controller/pod_controller.h"
+#include "peapod/agent/daemon_config.h"
 #include "peapod/cri/cri_server.h"
 #include "peapod/image/registry_client.h"
 #include "peapod/parse.h"
 #include "peapod/runtime/sealed_executable.h"
+#include "peapod/runtime/service_notify.h"
 
 namespace {
 
-struct Flags {
-  std::string listen = "/run/peapod/peapod.sock";
-  std::string state_root = "/var/lib/peapod";
-  std::string run_root = "/run/peapod";
-  std::string cni_conf_dir = "/etc/cni/net.d";
-  std::string cni_plugin_dirs = "/opt/cni/bin:/usr/lib/cni";
-  std::string pause_binary;
-  std::vector<std::string> registry_mirrors;
-  std::vector<std::string> runtime_handlers;
-  std::string log_level = "info";
-  std::string cgroup_parent = "peapod";
-  std::string stream_address = "127.0.0.1:0";
-  int stream_token_ttl_seconds = 60;
-  std::string pid_file;
-  // The pod controller (durations as "500ms", "10s", "5m").
-  std::string backoff_initial = "10s";
-  std::string backoff_max = "5m";
-  std::string backoff_reset = "10m";
-  std::string relist_period = "1s";
-  std::string pod_log_root = "/var/log/pods";
-  // Image unpack limits, as Kubernetes quantities ("10Gi", "1M"); "0" turns a limit off.
-  std::string max_image_size = "10Gi";
-  std::string max_image_entries = "1M";
-  std::string image_fs_reserve = "512Mi";
-  std::string seccomp_profile_root;  // empty: <state-root>/seccomp
-};
+using Flags = peapod::agent::DaemonConfig;
 
 peapod::Result<peapod::agent::controller::ControllerConfig> MakeControllerConfig(
     const Flags& flags) {
@@ -99,13 +78,17 @@ peapod::Status WritePidFile(const std::string& path) {
   return peapod::Ok();
 }
 
-// peapod-pause next to this executable (an installed tree), else the one this build made.
+// peapod-pause next to this executable (a build or a flat install), else in ../libexec/peapod
+// (the package: /usr/bin/peapodd, /usr/libexec/peapod/peapod-pause), else the one this build
+// made.
 std::string DefaultPauseBinary() {
   // Not /proc/self/exe: that is the read-only view we run from, outside any directory.
   std::filesystem::path self = peapod::runtime::OriginalExecutablePath();
   if (!self.empty()) {
-    auto beside = self.parent_path() / "peapod-pause";
-    if (::access(beside.c_str(), X_OK) == 0) return beside;
+    for (auto candidate : {self.parent_path() / "peapod-pause",
+                           self.parent_path().parent_path() / "libexec/peapod/peapod-pause"}) {
+      if (::access(candidate.c_str(), X_OK) == 0) return candidate;
+    }
   }
   return PEAPOD_BUILD_PAUSE_BINARY;
 }
@@ -147,6 +130,39 @@ peapod::Status SetImageLimits(const Flags& flags, peapod::image::ImageServiceOpt
   return peapod::Ok();
 }
 
+peapod::Result<std::map<std::string, peapod::image::AuthConfig>> ReadAuthFile(
+    const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return peapod::FailErrno("read auth file " + path);
+  std::ostringstream text;
+  text << in.rdbuf();
+  if (in.bad()) return peapod::FailErrno("read auth file " + path);
+  return peapod::image::ParseAuthFile(text.str(), path);
+}
+
+// The --config arguments, taken out of `args` before the flags are parsed: the file is applied
+// first so that the flags given override it. The last one counts ("" for none); without any,
+// the default path. `explicit_path` says whether one was given.
+std::string TakeConfigPath(std::vector<char*>& args, bool& explicit_path) {
+  explicit_path = false;
+  std::string path = peapod::agent::kDefaultConfigPath;
+  std::vector<char*> rest;
+  for (size_t i = 0; i < args.size(); ++i) {
+    std::string_view arg = args[i];
+    if (arg == "--config" && i + 1 < args.size()) {
+      path = args[++i];
+      explicit_path = true;
+    } else if (arg.starts_with("--config=")) {
+      path = std::string(arg.substr(9));
+      explicit_path = true;
+    } else {
+      rest.push_back(args[i]);
+    }
+  }
+  args = std::move(rest);
+  return path;
+}
+
 peapod::Result<peapod::agent::AgentConfig> MakeAgentConfig(const Flags& flags) {
   peapod::agent::AgentConfig config;
   config.state_root = flags.state_root;
@@ -156,10 +172,11 @@ peapod::Result<peapod::agent::AgentConfig> MakeAgentConfig(const Flags& flags) {
   config.cni.plugin_dirs = SplitColonList(flags.cni_plugin_dirs);
   config.cgroup_parent = flags.cgroup_parent;
   config.runtime_handlers = flags.runtime_handlers;
-  for (const auto& mirror : flags.registry_mirrors) {
-    if (auto s = peapod::image::AddRegistryMirror(mirror, config.image.registries); !s) {
-      return std::unexpected(s.error());
-    }
+  config.image.registries.hosts = flags.registries;
+  if (!flags.auth_file.empty()) {
+    auto credentials = ReadAuthFile(flags.auth_file);
+    if (!credentials) return std::unexpected(credentials.error());
+    config.image.registries.credentials = std::move(*credentials);
   }
   if (auto s = SetImageLimits(flags, config.image); !s) return std::unexpected(s.error());
   return config;
@@ -185,9 +202,33 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "peapodd: %s\n", s.error().ToString().c_str());
     return 1;
   }
+  // The config file first (the default one only when it exists), then the flags over it.
   Flags flags;
+  bool explicit_config = false;
+  std::vector<char*> args(argv, argv + argc);
+  std::string config_path = TakeConfigPath(args, explicit_config);
+  if (!config_path.empty()) {
+    auto applied = peapod::agent::ApplyDaemonConfigFile(config_path, flags);
+    bool absent_default =
+        !explicit_config && !applied && applied.error().code == peapod::ErrorCode::kNotFound;
+    if (!applied && !absent_default) {
+      std::fprintf(stderr, "peapodd: %s\n", applied.error().message.c_str());
+      return 2;
+    }
+    if (absent_default) config_path.clear();
+  }
+  std::vector<std::string> registry_mirrors;
+  bool print_config = false;
   CLI::App app{"peapodd: the peapod node agent, serving the CRI v1 API on a unix socket"};
   app.set_version_flag("--version", std::string("peapodd ") + PEAPOD_VERSION);
+  std::string config_flag = config_path;
+  app.add_option("--config", config_flag,
+                 "YAML config file; every flag has a key of its name and flags override it "
+                 "(default: " +
+                     std::string(peapod::agent::kDefaultConfigPath) +
+                     " when it exists; \"\" for none; the last one given counts)");
+  app.add_flag("--print-config", print_config,
+               "print the effective configuration (config file and flags) as YAML and exit");
   app.add_option("--listen", flags.listen, "unix socket path to serve CRI on")
       ->capture_default_str();
   app.add_option("--state-root", flags.state_root, "persistent state: records, images, CNI cache")
@@ -200,11 +241,15 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   app.add_option("--pause-binary", flags.pause_binary,
                  "peapod-pause executable (default: next to peapodd, else the build's)");
-  app.add_option("--registry-mirror", flags.registry_mirrors,
+  app.add_option("--registry-mirror", registry_mirrors,
                  "HOST=URL[,fallback]: pull HOST's images from URL, e.g. "
                  "gcr.io=http://127.0.0.1:5000; the mirrors are HOST's only endpoints unless "
-                 "`fallback` asks for HOST itself after them (repeatable, tried in order)")
+                 "`fallback` asks for HOST itself after them (repeatable, tried in order; "
+                 "replaces the config file's `registries` entry for HOST)")
       ->take_all();
+  app.add_option("--auth-file", flags.auth_file,
+                 "registry credentials, a docker config.json-style file (`auths`), used for "
+                 "pulls that bring none");
   app.add_option("--max-image-size", flags.max_image_size,
                  "most file content one image may unpack, all layers together (0: no limit)")
       ->capture_default_str();
@@ -247,7 +292,12 @@ int main(int argc, char** argv) {
   app.add_option("--pod-log-root", flags.pod_log_root,
                  "container logs of applied pods: <root>/<ns>_<pod>_<uid>/<container>/<n>.log")
       ->capture_default_str();
-  CLI11_PARSE(app, argc, argv);
+  // The --config arguments are out of `args` already: CLI11 only documents the flag.
+  CLI11_PARSE(app, static_cast<int>(args.size()), args.data());
+  if (auto s = peapod::agent::ApplyRegistryMirrorFlags(registry_mirrors, flags.registries); !s) {
+    std::fprintf(stderr, "peapodd: %s\n", s.error().message.c_str());
+    return 2;
+  }
 
   spdlog::set_default_logger(spdlog::stderr_color_mt("peapodd"));
   auto level = spdlog::level::from_str(flags.log_level);
@@ -267,6 +317,17 @@ int main(int argc, char** argv) {
   if (!controller_config) {
     spdlog::error("{}", controller_config.error().ToString());
     return 2;
+  }
+  if (print_config) {
+    flags.pause_binary = config->pause_binary;  // the one peapodd would run
+    std::fputs(("# config file: " + (config_path.empty() ? "none" : config_path) + "\n" +
+                peapod::agent::FormatDaemonConfig(flags))
+                   .c_str(),
+               stdout);
+    return 0;
+  }
+  for (const auto& where : flags.reserved_keys_set) {
+    spdlog::warn("{}: reserved for a later version, has no effect yet", where);
   }
 
   // A peer that closes its connection must not kill the agent mid-write.
@@ -309,11 +370,20 @@ int main(int argc, char** argv) {
       return 1;
     }
   }
+  // The socket accepts and serves from here on: a Type=notify unit is started now, so units
+  // ordered after peapodd.service (kubelet) find it serving.
+  if (auto s = peapod::runtime::NotifyServiceManager("READY=1\nSTATUS=serving on " + flags.listen);
+      !s) {
+    spdlog::warn("{}", s.error().ToString());
+  }
 
   int signo = 0;
   while (sigwait(&shutdown_signals, &signo) != 0) {
   }
   spdlog::info("received {}, shutting down; pods keep running", ::strsignal(signo));
+  if (auto s = peapod::runtime::NotifyServiceManager("STOPPING=1"); !s) {
+    spdlog::warn("{}", s.error().ToString());
+  }
   (*server)->Shutdown();
   server->reset();
   pods.reset();  // stops the workers; pods keep running

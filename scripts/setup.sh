@@ -13,6 +13,8 @@ packages=(
   # run: networking, images, test and demo images, registry
   containernetworking-plugins iptables iproute2 busybox-static docker-registry
   curl jq zstd tar gzip util-linux nginx-light etcd-server etcd-client
+  # scripts/package.sh and its test: dpkg-shlibdeps; systemd-analyze verifies the unit
+  dpkg-dev systemd
   # `peapod machine`: its image (debootstrap), the cluster key and logins (ssh-keygen, ssh)
   debootstrap openssh-client
 )

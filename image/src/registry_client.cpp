@@ -200,21 +200,14 @@ std::string HostOf(const std::string& endpoint) {
 class Session : public RegistrySession {
  public:
   Session(Reference ref, AuthConfig auth, std::vector<std::string> endpoints, ContentStore* store,
-          long connect_timeout)
+          long connect_timeout, const std::map<std::string, AuthConfig>* credentials)
       : ref_(std::move(ref)),
-        auth_(std::move(auth)),
+        request_auth_(Decoded(std::move(auth))),
         endpoints_(std::move(endpoints)),
         store_(store),
-        connect_timeout_(connect_timeout) {
-    if (!auth_.auth.empty() && auth_.username.empty()) {
-      std::string decoded = Unbase64(auth_.auth);
-      size_t colon = decoded.find(':');
-      if (colon != std::string::npos) {
-        auth_.username = decoded.substr(0, colon);
-        auth_.password = decoded.substr(colon + 1);
-      }
-    }
-    if (!auth_.registry_token.empty()) authorization_ = "Bearer " + auth_.registry_token;
+        connect_timeout_(connect_timeout),
+        credentials_(credentials) {
+    UseEndpointCredentials(endpoints_.empty() ? "" : endpoints_.front());
   }
 
   Result<ResolvedManifest> ResolveManifest(const Platform& platform) override {
@@ -290,12 +283,40 @@ class Session : public RegistrySession {
     return endpoint_;
   }
 
+  static AuthConfig Decoded(AuthConfig auth) {
+    if (!auth.auth.empty() && auth.username.empty()) {
+      std::string decoded = Unbase64(auth.auth);
+      size_t colon = decoded.find(':');
+      if (colon != std::string::npos) {
+        auth.username = decoded.substr(0, colon);
+        auth.password = decoded.substr(colon + 1);
+      }
+    }
+    return auth;
+  }
+
+  static bool Empty(const AuthConfig& a) {
+    return a.username.empty() && a.password.empty() && a.auth.empty() && a.identity_token.empty() &&
+           a.registry_token.empty();
+  }
+
+  // The credentials for `endpoint`: the request's when it brought any, else the auth file's
+  // entry for the endpoint's own host. A token earned at one endpoint is never sent to another.
+  // Called before any blob download starts, so auth_ is stable while threads read it.
+  void UseEndpointCredentials(const std::string& endpoint) {
+    std::lock_guard lock(mutex_);
+    endpoint_ = endpoint;
+    auth_ = request_auth_;
+    if (Empty(auth_) && credentials_ != nullptr && !endpoint.empty()) {
+      auto it = credentials_->find(NormalizeRegistryHost(HostOf(endpoint)));
+      if (it != credentials_->end()) auth_ = Decoded(it->second);
+    }
+    authorization_ = auth_.registry_token.empty() ? "" : "Bearer " + auth_.registry_token;
+  }
+
   Result<ResolvedManifest> ResolveAt(const std::string& ep, const std::string& wanted,
                                      const Platform& platform) {
-    {
-      std::lock_guard lock(mutex_);
-      endpoint_ = ep;
-    }
+    UseEndpointCredentials(ep);
     ResolvedManifest out;
     out.endpoint = ep;
     auto first = FetchManifest(ep, wanted, ref_.digest);
@@ -444,10 +465,12 @@ class Session : public RegistrySession {
   }
 
   Reference ref_;
-  AuthConfig auth_;
+  const AuthConfig request_auth_;  // from the pull request (CRI AuthConfig); may be empty
+  AuthConfig auth_;                // what the current endpoint gets
   std::vector<std::string> endpoints_;
   ContentStore* store_;
   long connect_timeout_;
+  const std::map<std::string, AuthConfig>* credentials_;  // the RegistryClient's; may be null
   std::mutex mutex_;
   std::string endpoint_;
   std::string authorization_;
@@ -544,7 +567,7 @@ std::vector<std::string> RegistryClient::EndpointsFor(const std::string& host) c
 Result<std::unique_ptr<RegistrySession>> RegistryClient::Open(const Reference& ref,
                                                               const AuthConfig& auth) {
   return std::make_unique<Session>(ref, auth, EndpointsFor(ref.domain), store_,
-                                   config_.connect_timeout_seconds);
+                                   config_.connect_timeout_seconds, &config_.credentials);
 }
 
 }  // namespace peapod::image

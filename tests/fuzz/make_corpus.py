@@ -460,6 +460,23 @@ oci = tar_bytes([
 add("image_archive", "oci-layout.tar", oci)
 add("image_archive", "oci-layout.tar.gz", gz(oci))
 
+# ---- auth_file (docker config.json) and daemon_config (peapodd's config.yaml) -----------------
+for i, doc in enumerate([
+        {"auths": {"127.0.0.1:5000": {"auth": "YWxpY2U6cHc="}}},
+        {"auths": {"https://index.docker.io/v1/": {"username": "u", "password": "p"},
+                   "r.example": {"identitytoken": "t"}, "q.example": {"registrytoken": "b"}}},
+        {"auths": {"r.example": {"auth": "bm9jb2xvbg=="}}, "credHelpers": {"gcr.io": "x"}},
+        {"auths": []}]):
+    add("auth_file", f"a{i}", json.dumps(doc))
+for i, text in enumerate([
+        "listen: /run/peapod/peapod.sock\nstream-token-ttl: 60\nbackoff-initial: 10s\n",
+        "cni-plugin-dirs: [/opt/cni/bin, /usr/lib/cni]\nruntime-handler: [fast]\nlog-level: debug\n",
+        "registries:\n  docker.io:\n    mirrors: [\"http://127.0.0.1:5000\"]\n    fallback: true\n"
+        "  registry.internal:5000:\n    insecure: true\nauth-file: /etc/peapod/auth.json\n",
+        "warm-pool-size: 2\nimage-gc-high-threshold-percent: 85\nimage-gc-low-threshold-percent: 90\n",
+        "listen: /a\nlisten: /b\n---\nx: 1\n", "max-image-size: 10Gi\nimage-minimum-gc-age: 2m\n"]):
+    add("daemon_config", f"c{i}", text)
+
 # ---- write ------------------------------------------------------------------------------------
 if os.path.isdir(ROOT):
     shutil.rmtree(ROOT)

@@ -85,7 +85,10 @@ Result<std::unique_ptr<PeapoddProcess>> PeapoddProcess::Start(const PeapoddOptio
   d->socket_path_ = d->socket_dir() + "/peapod.sock";
   std::filesystem::create_directories(d->log_dir());
 
+  // No config file (not the host's /etc/peapod/config.yaml) unless extra_args name one.
   std::vector<std::string> args = {BinaryPath(),
+                                   "--config",
+                                   "",
                                    "--listen",
                                    d->socket_path_,
                                    "--state-root",

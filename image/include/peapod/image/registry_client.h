@@ -9,6 +9,7 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "peapod/error.h"
@@ -43,6 +44,11 @@ struct RegistryHostConfig {
 
 struct RegistryConfig {
   std::map<std::string, RegistryHostConfig> hosts;
+  // Credentials per registry host as endpoints name it ("127.0.0.1:5000", "docker.io",
+  // "mirror.example"), from an auth file (peapodd --auth-file). A pull whose request brings no
+  // credentials uses, at each endpoint it tries, that endpoint's host's entry; a mirror never
+  // gets the credentials of the registry it mirrors.
+  std::map<std::string, AuthConfig> credentials;
   long connect_timeout_seconds = 30;
 };
 
@@ -100,5 +106,17 @@ bool IsLoopbackHost(const std::string& host);
 // "docker.io=http://127.0.0.1:5000,fallback" (docker.io itself after the mirror). Repeatable per
 // host: mirrors are tried in the order given, and `fallback` on any of them applies to the host.
 Status AddRegistryMirror(const std::string& spec, RegistryConfig& config);
+
+// The registry host an auth file or a config names: "https://index.docker.io/v1/",
+// "registry-1.docker.io" and "docker.io" are all "docker.io"; a scheme and a path are dropped
+// ("http://127.0.0.1:5000/v2/" -> "127.0.0.1:5000").
+std::string NormalizeRegistryHost(std::string_view name);
+
+// Reads a docker `config.json`-style auth file: {"auths": {"HOST": {"auth": base64("user:pw")}
+// or {"username": ..., "password": ...} or {"identitytoken": ...} or {"registrytoken": ...}}}.
+// Other top-level keys (credHelpers, HttpHeaders, ...) are ignored, as they belong to docker's
+// client. Keys are normalized with NormalizeRegistryHost. Errors name `path` and the host.
+Result<std::map<std::string, AuthConfig>> ParseAuthFile(std::string_view text,
+                                                        const std::string& path);
 
 }  // namespace peapod::image
