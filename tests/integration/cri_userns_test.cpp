@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "cri_test_fixture.h"
+#include "peapod/parse.h"
 #include "support/temp_dir.h"
 
 namespace peapod::testing {
@@ -99,7 +100,9 @@ class CriUserNamespace : public CriBusyboxTest {
     auto status = CriCall(runtime(), &Stub::ContainerStatus, req, &resp);
     EXPECT_TRUE(status.ok()) << Describe(status);
     auto it = resp.info().find("pid");
-    return it == resp.info().end() ? 0 : std::stoi(it->second);
+    auto pid = it == resp.info().end() ? std::nullopt : peapod::ParseSigned(it->second);
+    EXPECT_TRUE(pid.has_value()) << "no numeric pid in the verbose status";
+    return static_cast<int>(pid.value_or(0));
   }
 
   std::string UpperDir(const std::string& id) {
