@@ -1,6 +1,9 @@
 // The CRI security context carried through the container manager into the container, seen from
 // inside: capabilities, no_new_privs, seccomp (structured and legacy fields), masked and
 // read-only paths, a read-only root, and contexts this host cannot honour.
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+
 #include "agent_fixture.h"
 #include "peapod/runtime/security.h"
 
@@ -73,6 +76,34 @@ TEST_F(AgentSecurityTest, DroppedCapabilitiesAndReadOnlyRootApply) {
   EXPECT_NE(out.find("CapEff:\t0000000000000000"), std::string::npos) << out;
   EXPECT_NE(out.find("root-ro"), std::string::npos) << out;
   EXPECT_NE(out.find("chown-refused"), std::string::npos) << out;
+}
+
+// A host block device, for tests that try to reach one from a container.
+std::string AnyHostBlockDevice() {
+  struct stat st {};
+  if (::stat("/", &st) == 0 && major(st.st_dev) != 0)
+    return std::to_string(major(st.st_dev)) + " " + std::to_string(minor(st.st_dev));
+  return "7 0";  // loop0
+}
+
+// CAP_MKNOD is among the default capabilities (as containerd's), so a container's root can make
+// a node for any device; only the device controller stands between that node and the host's disk.
+// The same holds for a device node shipped in an image layer.
+TEST_F(AgentSecurityTest, HostDevicesCannotBeOpenedThroughANodeTheContainerMakes) {
+  std::string dev = AnyHostBlockDevice();
+  std::string out = Output("mknod",
+                           "for d in /tmp /dev; do mknod $d/disk b " + dev +
+                               " && echo made-$d; head -c 1 $d/disk >/dev/null 2>&1 && "
+                               "echo opened-$d || echo refused-$d; done; "
+                               "head -c 1 /dev/zero >/dev/null && echo zero-ok; "
+                               "echo hi > /dev/null && echo null-ok",
+                           {});
+  EXPECT_NE(out.find("refused-/tmp"), std::string::npos) << out;
+  EXPECT_NE(out.find("refused-/dev"), std::string::npos) << out;
+  EXPECT_EQ(out.find("opened-"), std::string::npos) << out;
+  // The devices a container is given keep working.
+  EXPECT_NE(out.find("zero-ok"), std::string::npos) << out;
+  EXPECT_NE(out.find("null-ok"), std::string::npos) << out;
 }
 
 TEST_F(AgentSecurityTest, AppArmorProfileIsRefusedAndChangesNothing) {
