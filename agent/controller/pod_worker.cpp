@@ -993,8 +993,9 @@ void PodWorker::Terminate(bool for_delete) {
   for (auto& sp : slots_) {
     Slot* s = sp.get();
     if (s->is_sidecar || !Running(*s)) continue;
-    stops.emplace_back(
-        [this, s] { KillContainer(*s, "Stopping container " + s->name, std::nullopt); });
+    stops.push_back(StartGuardedThread("pod " + key_ + ": stop " + s->name, [this, s] {
+      KillContainer(*s, "Stopping container " + s->name, std::nullopt);
+    }));
   }
   for (auto& t : stops) t.join();
   for (auto it = slots_.rbegin(); it != slots_.rend(); ++it) {

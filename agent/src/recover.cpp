@@ -180,7 +180,10 @@ Status SandboxManager::Recover() {
     }
     auto sandbox = runtime::Sandbox::Adopt(entry->spec, entry->pause);
     if (!sandbox) {
-      spdlog::error("sandbox {}: adopt: {}", id, sandbox.error().ToString());
+      // Not supervised, it must not stay half-known: the record goes aside for a human and the
+      // pod's pause, pins, network and cgroup are swept as left over, its containers with it.
+      QuarantineRecord(*store_, RecordKind::kSandbox, id, Error(sandbox.error()).Context("adopt"));
+      recorded.erase(id);
       continue;
     }
     entry->sandbox = std::move(*sandbox);
@@ -313,7 +316,9 @@ Status ContainerManager::Recover() {
     auto security = BuildContainerSecurity(entry->config.linux.security_context,
                                            entry->config.linux.resources, id);
     if (!security) {
-      spdlog::error("container {}: security context: {}", id, security.error().ToString());
+      DropUnadoptableContainer(*entry, *sandbox,
+                               Error(security.error()).Context("security context"));
+      recorded.erase(id);
       continue;
     }
     ApplyContainerSecurity(std::move(*security), entry->spec);
@@ -329,7 +334,8 @@ Status ContainerManager::Recover() {
                          ? runtime::Container::Create(entry->spec, logs_)
                          : runtime::Container::Adopt(entry->spec, entry->process, logs_, keeper);
     if (!container) {
-      spdlog::error("container {}: adopt: {}", id, container.error().ToString());
+      DropUnadoptableContainer(*entry, *sandbox, Error(container.error()).Context("adopt"));
+      recorded.erase(id);
       continue;
     }
     entry->container = std::move(*container);
@@ -354,6 +360,19 @@ Status ContainerManager::Recover() {
   }
   SweepLeftOverContainerDirs(recorded);
   return Ok();
+}
+
+// A record that reads but cannot be acted on (its security context no longer compiles, its
+// process cannot be adopted): the agent could neither restart nor confine it again, so nothing of
+// it may run unsupervised. The record goes aside for a human, then the container's processes,
+// rootfs and cgroup go as for an unfinished creation; kubelet or the controller makes a new one.
+void ContainerManager::DropUnadoptableContainer(const ContainerEntry& entry,
+                                                const SandboxEntry& sandbox, const Error& why) {
+  QuarantineRecord(*store_, RecordKind::kContainer, entry.id, why);
+  if (auto cgroups = PodCgroupManager(sandboxes_->cgroup_driver(), config_, sandbox.config)) {
+    (void)cgroups->Container(sandbox.id, entry.id).KillAll(SIGKILL);
+  }
+  RemoveUnfinishedContainer(entry, &sandbox);
 }
 
 // CreateContainer never finished, or the pod went: its rootfs (and any mount on it), its

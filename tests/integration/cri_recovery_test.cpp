@@ -6,6 +6,7 @@
 // entries or container dirs.
 #include <sys/wait.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <filesystem>
@@ -15,6 +16,7 @@
 
 #include "cri_test_fixture.h"
 #include "peapod/runtime/process.h"
+#include "support/temp_dir.h"
 
 namespace peapod::testing {
 namespace {
@@ -105,6 +107,20 @@ class CriRecovery : public CriBusyboxTest {
     EXPECT_TRUE(network_->Leases().empty()) << JoinLines(network_->Leases());
   }
 };
+
+// How many processes run with exactly this command line (arguments separated by spaces).
+int ProcessesWithCommandLine(const std::string& wanted) {
+  int count = 0;
+  std::error_code ec;
+  for (const auto& entry : std::filesystem::directory_iterator("/proc", ec)) {
+    std::ifstream in(entry.path() / "cmdline");
+    std::string cmdline((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    if (!cmdline.empty() && cmdline.back() == '\0') cmdline.pop_back();
+    std::replace(cmdline.begin(), cmdline.end(), '\0', ' ');
+    if (cmdline == wanted) ++count;
+  }
+  return count;
+}
 
 // The numbers of the "line N" lines in a CRI log file, in order.
 std::vector<int> LoggedLineNumbers(const std::string& path) {
@@ -323,6 +339,44 @@ TEST_F(CriRecovery, StartUpReleasesLeftoversThatNoRecordNames) {
   ASSERT_NO_FATAL_FAILURE(RestartDaemon());
   EXPECT_TRUE(ListPods().empty());
   ExpectNoLeftovers();
+}
+
+// A record that reads but cannot be acted on at start-up: the container's Localhost seccomp
+// profile went while the agent was down, so it could be neither confined again on a restart
+// nor left running unsupervised. The record is quarantined, the process and everything of the
+// container go, the agent serves, and the pod stays usable.
+TEST_F(CriRecovery, AContainerWhoseSecurityNoLongerCompilesIsQuarantinedAndRemoved) {
+  TempDir profiles;
+  std::string profile = profiles.path() + "/allow.json";
+  { std::ofstream(profile) << R"({"defaultAction": "SCMP_ACT_ALLOW"})"; }
+  auto pod_config = PodConfig("lost-profile");
+  std::string pod;
+  ASSERT_TRUE(RunPod(pod_config, &pod).ok());
+  auto config = Config("confined", {"sleep", "4242"});
+  auto* seccomp = config.mutable_linux()->mutable_security_context()->mutable_seccomp();
+  seccomp->set_profile_type(v1::SecurityProfile::Localhost);
+  seccomp->set_localhost_ref(profile);
+  std::string id = RunContainer(pod, pod_config, config);
+  ASSERT_FALSE(id.empty());
+  ASSERT_EQ(ContainerStatusOf(id).state(), v1::CONTAINER_RUNNING);
+  ASSERT_EQ(ProcessesWithCommandLine("sleep 4242"), 1);
+
+  ASSERT_NO_FATAL_FAILURE(KillDaemon());
+  std::filesystem::remove(profile);
+  ASSERT_NO_FATAL_FAILURE(RestartDaemon());
+
+  EXPECT_TRUE(ListContainers().empty());
+  EXPECT_EQ(ProcessesWithCommandLine("sleep 4242"), 0);
+  EXPECT_EQ(ListPods().size(), 1u);
+  std::string quarantined = daemon_->run_root() + "/containers/quarantine/" + id + ".json";
+  EXPECT_TRUE(std::filesystem::exists(quarantined)) << quarantined;
+  EXPECT_FALSE(std::filesystem::exists(daemon_->run_root() + "/containers/" + id + ".json"));
+  // Nothing of the container is left in the pod: the same name can be created again.
+  config.mutable_linux()->mutable_security_context()->clear_seccomp();
+  std::string again = RunContainer(pod, pod_config, config);
+  EXPECT_FALSE(again.empty());
+  std::filesystem::remove_all(std::filesystem::path(quarantined).parent_path());  // a human's job
+  RemoveAllAndExpectNoLeftovers();
 }
 
 // Not recovery, but the same container fixture: an exec holds its container only while it is

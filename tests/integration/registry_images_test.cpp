@@ -264,7 +264,7 @@ TEST_F(RegistryImages, DockerArchiveNamesConfigAndLayersByDigest) {
   ASSERT_EQ(manifest[0]["Layers"].size(), config["rootfs"]["diff_ids"].size());
   for (size_t i = 0; i < manifest[0]["Layers"].size(); ++i) {
     EXPECT_EQ(Sha256Of(dir / manifest[0]["Layers"][i].get<std::string>()),
-              config["rootfs"]["diff_ids"][i]);
+              config["rootfs"]["diff_ids"][i].get<std::string>());
   }
   EXPECT_EQ(config, Config(Layout("busybox")));
 }

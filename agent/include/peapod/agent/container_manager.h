@@ -115,6 +115,8 @@ class ContainerManager {
   // Recovery (recover.cpp): remove a container whose creation never finished or whose pod is
   // gone; remove container dirs no record names.
   void RemoveUnfinishedContainer(const ContainerEntry& entry, const SandboxEntry* sandbox);
+  void DropUnadoptableContainer(const ContainerEntry& entry, const SandboxEntry& sandbox,
+                                const Error& why);
   void SweepLeftOverContainerDirs(const std::set<std::string>& recorded);
   agent::ContainerStats StatsOf(const ContainerEntry& entry);
   // Publishes a lifecycle event of `entry` with its pod's statuses (events.cpp).
