@@ -121,7 +121,7 @@ TEST(WorkloadManifest, ADeploymentIsReadAndItsTemplateFieldsAreCheckedAsAPods) {
   // A scheduling hint in the template is as harmless as in a pod: a warning.
   ASSERT_EQ(parsed->warnings.size(), 1u);
   EXPECT_EQ(parsed->warnings[0].ToString(),
-            "w.yaml:17: spec.template.spec.nodeSelector: not supported by peapod, ignored");
+            "w.yaml:16: spec.template.spec.nodeSelector: not supported by peapod, ignored");
 }
 
 TEST(WorkloadManifest, ASelectorThatMissesTheTemplateIsRefused) {
