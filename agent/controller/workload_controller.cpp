@@ -114,9 +114,10 @@ int32_t Restarts(const PodView& pod) {
 // Which pods go first when scaling down: not ready before ready, newest before oldest (as the
 // ReplicaSet controller ranks them).
 void SortForRemoval(std::vector<const PodView*>& pods) {
-  std::stable_sort(pods.begin(), pods.end(), [](const PodView* a, const PodView* b) {
+  std::sort(pods.begin(), pods.end(), [](const PodView* a, const PodView* b) {
     if (Ready(*a) != Ready(*b)) return !Ready(*a);
-    return a->created_at > b->created_at;
+    if (a->created_at != b->created_at) return a->created_at > b->created_at;
+    return a->name < b->name;
   });
 }
 
