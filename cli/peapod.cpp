@@ -30,8 +30,10 @@
 #include "machine.h"
 #include "peapod/cli/completion.h"
 #include "peapod/cli/format.h"
+#include "peapod/cli/format_workload.h"
 #include "peapod/cri/streaming/client.h"
 #include "peapod/json_field.h"
+#include "workloads.h"
 
 #ifndef PEAPOD_VERSION
 #define PEAPOD_VERSION "0.0.0"
@@ -222,7 +224,10 @@ int Apply(Client& client, const std::vector<std::string>& paths, bool strict,
   }
   for (const auto& w : resp.warnings()) std::cerr << "Warning: " << w << "\n";
   for (const auto& o : resp.objects()) {
-    std::cout << Lower(o.kind()) << "/" << o.name() << " " << o.action() << "\n";
+    // Workloads with their API group, as kubectl prints them ("deployment.apps/web").
+    std::string group = peapod::cli::WorkloadResource(o.kind());
+    group = group.empty() ? "" : group.substr(group.find('.'));
+    std::cout << Lower(o.kind()) << group << "/" << o.name() << " " << o.action() << "\n";
   }
   return 0;
 }
@@ -760,8 +765,9 @@ int main(int argc, char** argv) {
   del->add_flag("--ignore-not-found", ignore_not_found, "no error for pods that do not exist");
 
   std::string output;
-  auto* get = app.add_subcommand("get", "list pods: get pods [NAME...]");
-  get->add_option("args", args, "pods [NAME...]");
+  auto* get = app.add_subcommand(
+      "get", "list pods or workloads: get pods|deployments|statefulsets|jobs [NAME...]");
+  get->add_option("args", args, "TYPE [NAME...] or TYPE/NAME...");
   get->add_option("-o,--output", output, "wide, json, yaml or name");
   get->add_flag("-A,--all-namespaces", g.all_namespaces, "pods of every namespace");
 
@@ -806,6 +812,8 @@ int main(int argc, char** argv) {
   peapod::cli::MachineFlags machine_flags;
   auto* machine = peapod::cli::AddMachineCommands(app, machine_flags);
   app.add_subcommand("info", "what peapodd runs with");
+  peapod::cli::WorkloadFlags workload_flags;
+  peapod::cli::AddWorkloadCommands(app, workload_flags);
   std::string shell;
   auto* completion = app.add_subcommand("completion", "print a shell completion script");
   completion->add_option("shell", shell, "the shell: bash")
@@ -825,6 +833,18 @@ int main(int argc, char** argv) {
     return 0;
   }
   Client client(g);
+  peapod::cli::WorkloadClient workloads{
+      client.pods(), g.namespace_, g.all_namespaces,
+      [&client](const grpc::Status& status) { return client.Failed(status); }};
+  if (verb == "scale") return peapod::cli::RunScale(workloads, workload_flags);
+  if (verb == "rollout") return peapod::cli::RunRollout(workloads, workload_flags);
+  if (peapod::cli::IsWorkloadArgs(args) && files.empty()) {
+    if (verb == "get") return peapod::cli::GetWorkloads(workloads, args, output);
+    if (verb == "describe") return peapod::cli::DescribeWorkloads(workloads, args);
+    if (verb == "delete") {
+      return peapod::cli::DeleteWorkloads(workloads, args, wait, ignore_not_found);
+    }
+  }
   if (verb == "apply") return Apply(client, files, strict, ignore_unsupported);
   if (verb == "delete") return Delete(client, files, args, wait, ignore_not_found);
   if (verb == "get") return Get(client, args, output);

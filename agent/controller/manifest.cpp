@@ -67,8 +67,14 @@ bool HarmlessToIgnore(std::string_view field_path) {
       "spec.securityContext.seLinuxChangePolicy",
       "spec.containers.resizePolicy",
       "spec.initContainers.resizePolicy",
+      // A Deployment's: no condition is set from it (see README, Workloads).
+      "spec.progressDeadlineSeconds",
   };
   if (kHarmless.contains(field_path)) return true;
+  // A workload's pod template is read as a pod: what is harmless there is harmless here.
+  if (field_path.starts_with("spec.template.spec.")) {
+    return HarmlessToIgnore(field_path.substr(std::string_view("spec.template.").size()));
+  }
   for (std::string_view list : {"spec.containers.resources.", "spec.initContainers.resources."}) {
     if (!field_path.starts_with(list)) continue;
     std::string_view rest = field_path.substr(list.size());
@@ -98,9 +104,12 @@ ObjectMeta ReadMetadata(Reader& r, const yaml::Node& object, const std::string& 
     r.Error(object, Field(path, "name"), "required");
     return meta;
   }
-  if (!r.Object(node, path, {"name", "namespace", "labels", "annotations"}, kServerOwnedMetadata)) {
+  if (!r.Object(node, path, {"name", "namespace", "labels", "annotations", "ownerReferences"},
+                kServerOwnedMetadata)) {
     return meta;
   }
+  manifest_internal::ReadOwnerReferences(r, node["ownerReferences"], Field(path, "ownerReferences"),
+                                         meta.owner_references);
   if (!r.String(node["name"], Field(path, "name"), meta.name) || meta.name.empty()) {
     r.Error(node, Field(path, "name"), "required");
   } else if (namespaced_subdomain_name) {
@@ -267,6 +276,9 @@ void ReadObject(Reader& r, const yaml::Node& object, const std::string& prefix, 
   if (kind == "Pod") return ReadPod(r, object, prefix, set);
   if (kind == "ConfigMap") return ReadConfigMap(r, object, prefix, set);
   if (kind == "Secret") return ReadSecret(r, object, prefix, set);
+  if (manifest_internal::IsWorkloadKind(kind)) {
+    return manifest_internal::ReadWorkload(r, object, prefix, kind, set);
+  }
   if (!in_list &&
       (kind == "List" || kind == "PodList" || kind == "ConfigMapList" || kind == "SecretList")) {
     return ReadList(r, object, prefix, set);
@@ -296,6 +308,11 @@ void CheckUnique(Reader& r, const std::vector<T>& objects, std::string_view kind
 
 }  // namespace
 
+ObjectMeta manifest_internal::ReadObjectMeta(Reader& r, const yaml::Node& object,
+                                             const std::string& prefix) {
+  return ReadMetadata(r, object, prefix, true);
+}
+
 Result<ManifestSet> ParseManifests(const std::string& text, const std::string& file_name,
                                    const ParseOptions& options) {
   Reader reader(file_name, options);
@@ -317,6 +334,16 @@ Result<ManifestSet> ParseManifests(const std::string& text, const std::string& f
   CheckUnique(reader, set.pods, "pod");
   CheckUnique(reader, set.config_maps, "configmap");
   CheckUnique(reader, set.secrets, "secret");
+  for (std::string_view kind : {"Job", "Deployment", "StatefulSet"}) {
+    std::vector<Workload> of_kind;
+    for (const Workload& w : set.workloads) {
+      if (w.kind == kind) of_kind.push_back(w);
+    }
+    CheckUnique(reader, of_kind,
+                kind == "Job"          ? "job"
+                : kind == "Deployment" ? "deployment"
+                                       : "statefulset");
+  }
   if (!reader.errors.empty()) {
     std::stable_sort(
         reader.errors.begin(), reader.errors.end(),
@@ -329,6 +356,7 @@ Result<ManifestSet> ParseManifests(const std::string& text, const std::string& f
     return Fail(ErrorCode::kInvalidArgument, std::move(message));
   }
   for (Pod& pod : set.pods) ApplyDefaults(pod);
+  for (Workload& w : set.workloads) ApplyDefaults(w.pod_template.pod);
   set.warnings = std::move(reader.warnings);
   return set;
 }

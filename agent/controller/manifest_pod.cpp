@@ -498,7 +498,8 @@ void CheckDownwardApiContainers(Reader& r, const yaml::Node& spec, const std::st
 
 }  // namespace
 
-void ReadPodSpec(Reader& r, const yaml::Node& spec, const std::string& path, Pod& pod) {
+void ReadPodSpec(Reader& r, const yaml::Node& spec, const std::string& path, Pod& pod,
+                 const std::vector<std::string>& claim_volumes) {
   PodSpec& out = pod.spec;
   if (!spec.IsDefined() || spec.IsNull()) {
     r.Error(pod.metadata.source.line, path, "required");
@@ -531,6 +532,8 @@ void ReadPodSpec(Reader& r, const yaml::Node& spec, const std::string& path, Pod
     }
   }
 
+  // A StatefulSet's volumeClaimTemplates are volumes its pods get (workload_controller.cpp).
+  for (const auto& claim : claim_volumes) context.volumes.insert(claim);
   for (const char* list : {"initContainers", "containers"}) {
     const yaml::Node containers = spec[list];
     std::string p = Field(path, list);

@@ -642,4 +642,46 @@ void IdField(Reader& r, const yaml::Node& node, const std::string& path,
   }
 }
 
+nlohmann::json ToJson(const yaml::Node& node) {
+  switch (node.Type()) {
+    case yaml::NodeType::kUndefined:
+    case yaml::NodeType::kNull:
+      return nullptr;
+    case yaml::NodeType::kSequence: {
+      nlohmann::json out = nlohmann::json::array();
+      for (const auto& item : node.Items()) out.push_back(ToJson(item));
+      return out;
+    }
+    case yaml::NodeType::kMap: {
+      nlohmann::json out = nlohmann::json::object();
+      // The first of duplicate keys, as lookups see them (the readers report duplicates).
+      for (const auto& [key, value] : node) {
+        if (!out.contains(key.Scalar())) out[key.Scalar()] = ToJson(value);
+      }
+      return out;
+    }
+    case yaml::NodeType::kScalar:
+      break;
+  }
+  switch (Resolve(node)) {
+    case ScalarKind::kNull:
+      return nullptr;
+    case ScalarKind::kBool:
+      if (auto value = ParseYamlBool(node.Scalar())) return *value;
+      break;
+    case ScalarKind::kInt:
+      if (auto value = ParseYamlInt(node.Scalar())) return *value;
+      break;
+    case ScalarKind::kFloat: {
+      errno = 0;
+      double value = std::strtod(WithoutUnderscores(node.Scalar()).c_str(), nullptr);
+      if (errno == 0 && std::isfinite(value)) return value;
+      break;
+    }
+    case ScalarKind::kString:
+      break;
+  }
+  return node.Scalar();
+}
+
 }  // namespace peapod::agent::controller::manifest_internal

@@ -178,6 +178,21 @@ Container ReadContainer(Reader& r, const yaml::Node& node, const std::string& pa
 
 // Parses a pod object's spec into `pod` (manifest_pod.cpp). Validates everything that can be
 // checked within one pod.
-void ReadPodSpec(Reader& reader, const yaml::Node& spec, const std::string& path, Pod& pod);
+// `claim_volumes`: volumes a StatefulSet adds (its volumeClaimTemplates), mountable too.
+void ReadPodSpec(Reader& reader, const yaml::Node& spec, const std::string& path, Pod& pod,
+                 const std::vector<std::string>& claim_volumes = {});
+
+// ---- workloads (manifest_workload.cpp) ------------------------------------------------------
+
+// A node as the JSON kubectl would send for it (scalars typed as the readers above type them).
+nlohmann::json ToJson(const yaml::Node& node);
+// metadata of any object (manifest.cpp).
+ObjectMeta ReadObjectMeta(Reader& r, const yaml::Node& object, const std::string& prefix);
+void ReadOwnerReferences(Reader& r, const yaml::Node& node, const std::string& path,
+                         std::vector<OwnerReference>& out);
+// Job, Deployment, DaemonSet (a Deployment of one), StatefulSet.
+bool IsWorkloadKind(std::string_view kind);
+void ReadWorkload(Reader& r, const yaml::Node& object, const std::string& prefix,
+                  const std::string& kind, ManifestSet& set);
 
 }  // namespace peapod::agent::controller::manifest_internal

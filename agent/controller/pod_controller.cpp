@@ -22,6 +22,7 @@
 #include "peapod/parse.h"
 #include "peapod/runtime/security.h"
 #include "pod_worker.h"
+#include "workload_controller.h"
 
 namespace peapod::agent::controller {
 namespace fs = std::filesystem;
@@ -87,6 +88,7 @@ struct ParsedSources {
   std::vector<std::pair<Pod, ManifestSource>> pods;
   std::vector<std::pair<ConfigMap, ManifestSource>> config_maps;
   std::vector<std::pair<Secret, ManifestSource>> secrets;
+  std::vector<std::pair<Workload, ManifestSource>> workloads;
   std::vector<std::string> warnings;
 };
 
@@ -120,6 +122,10 @@ Result<ParsedSources> ParseAll(const std::vector<ManifestSource>& sources,
     for (auto& s : set->secrets) {
       check_unique("Secret", s.metadata);
       out.secrets.emplace_back(std::move(s), source);
+    }
+    for (auto& w : set->workloads) {
+      check_unique(w.kind, w.metadata);
+      out.workloads.emplace_back(std::move(w), source);
     }
   }
   if (!errors.empty()) return Fail(ErrorCode::kInvalidArgument, errors);
@@ -192,6 +198,9 @@ struct PodController::Impl {
   std::mutex mu;        // guards pods and started
   std::map<std::string, std::shared_ptr<PodWorker>> pods;
   bool started = false;
+  // Jobs, Deployments, StatefulSets: made in Start(), after the pods were loaded, so that no
+  // workload counts its pods before they are back.
+  std::unique_ptr<WorkloadController> workloads;
 
   std::string Dir(const std::string& kind) const { return shared.root + "/" + kind; }
 
@@ -294,6 +303,66 @@ struct PodController::Impl {
 
   Status LoadObjects();
   Status LoadPods();
+
+  // Persists a new pod's record and starts its worker.
+  Status CreatePod(Pod pod, const ManifestSource& source, const std::string& action) {
+    const std::string ns = pod.metadata.namespace_;
+    const std::string name = pod.metadata.name;
+    PodRecord record;
+    record.source_name = source.name;
+    record.source_text = source.text;
+    record.uid = pod.metadata.uid.empty() ? NewUid() : pod.metadata.uid;
+    record.hash = SpecHash(pod);
+    record.created_at = NowNs();
+    nlohmann::json j = SourceJson(source);
+    j["uid"] = record.uid;
+    j["hash"] = record.hash;
+    j["created_at"] = record.created_at;
+    if (auto s = WriteFileAtomically(shared.PodRecordPath(ns, name), j.dump(), 0600); !s) {
+      return std::unexpected(std::move(s.error()).Context("store pod " + Key(ns, name)));
+    }
+    spdlog::info("controller: pod {}/{} {} ({})", ns, name, action, record.uid);
+    Launch(std::move(pod), std::move(record));
+    return Ok();
+  }
+
+  // A workload's pod, from the Pod manifest its controller stamped from the template.
+  Status CreateOwnedPod(const ManifestSource& source) {
+    auto set = ParseManifests(source.text, source.name, ParseOptions{.ignore_unsupported = true});
+    if (!set) return std::unexpected(std::move(set.error()));
+    if (set->pods.size() != 1) return Fail(ErrorCode::kInternal, "not one pod");
+    Pod& pod = set->pods.front();
+    Reap();
+    if (Find(pod.metadata.namespace_, pod.metadata.name)) {
+      return Fail(ErrorCode::kAlreadyExists, "pods \"" + pod.metadata.name + "\" already exists");
+    }
+    return CreatePod(std::move(pod), source, "created");
+  }
+
+  void StartWorkloads() {
+    WorkloadPodOps ops;
+    ops.list_pods = [this] {
+      Reap();
+      std::vector<std::shared_ptr<PodWorker>> workers;
+      {
+        std::lock_guard lock(mu);
+        for (const auto& [key, w] : pods) workers.push_back(w);
+      }
+      std::vector<PodView> views;
+      for (const auto& w : workers) {
+        if (!w->finished()) views.push_back(w->View());
+      }
+      return views;
+    };
+    ops.create_pod = [this](const ManifestSource& source) { return CreateOwnedPod(source); };
+    ops.delete_pod = [this](const std::string& ns, const std::string& name, bool wait) {
+      (void)DeleteAndWait(ns, name, wait);
+    };
+    workloads = std::make_unique<WorkloadController>(
+        shared.root, std::move(ops),
+        std::max(shared.config.relist_period, std::chrono::milliseconds(200)));
+    workloads->Start();
+  }
 };
 
 PodController::PodController(Agent& agent, ControllerConfig config)
@@ -311,6 +380,7 @@ PodController::PodController(Agent& agent, ControllerConfig config)
 }
 
 PodController::~PodController() {
+  impl_->workloads.reset();  // no pod is made or deleted from here on
   std::map<std::string, std::shared_ptr<PodWorker>> pods;
   {
     std::lock_guard lock(impl_->mu);
@@ -482,7 +552,9 @@ Status PodController::Start() {
   }
   std::lock_guard apply(impl_->apply_mu);
   if (auto s = impl_->LoadObjects(); !s) return s;
-  return impl_->LoadPods();
+  if (auto s = impl_->LoadPods(); !s) return s;
+  impl_->StartWorkloads();
+  return Ok();
 }
 
 // ---- Apply / delete
@@ -493,6 +565,13 @@ Result<ApplyResult> PodController::Apply(const std::vector<ManifestSource>& sour
   auto parsed = ParseAll(sources, options);
   if (!parsed) return std::unexpected(std::move(parsed.error()));
   if (auto s = CheckNodeCanHonour(*parsed, impl_->shared); !s) {
+    return std::unexpected(std::move(s.error()));
+  }
+  ParsedSources templates;  // what the workloads' pods will ask of the node
+  for (const auto& [w, source] : parsed->workloads) {
+    templates.pods.emplace_back(w.pod_template.pod, source);
+  }
+  if (auto s = CheckNodeCanHonour(templates, impl_->shared); !s) {
     return std::unexpected(std::move(s.error()));
   }
   if (auto s = Start(); !s) return std::unexpected(std::move(s.error()));
@@ -577,22 +656,22 @@ Result<ApplyResult> PodController::Apply(const std::vector<ManifestSource>& sour
         action = "configured";
       }
     }
-    PodRecord record;
-    record.source_name = source.name;
-    record.source_text = source.text;
-    record.uid = pod.metadata.uid.empty() ? NewUid() : pod.metadata.uid;
-    record.hash = hash;
-    record.created_at = NowNs();
-    nlohmann::json j = SourceJson(source);
-    j["uid"] = record.uid;
-    j["hash"] = record.hash;
-    j["created_at"] = record.created_at;
-    if (auto s = WriteFileAtomically(shared.PodRecordPath(ns, name), j.dump(), 0600); !s) {
-      return std::unexpected(std::move(s.error()).Context("store pod " + Key(ns, name)));
+    if (auto s = impl_->CreatePod(std::move(pod), source, action); !s) {
+      return std::unexpected(std::move(s.error()));
     }
-    spdlog::info("controller: pod {}/{} {} ({})", ns, name, action, record.uid);
-    impl_->Launch(std::move(pod), std::move(record));
     result.objects.push_back({"Pod", ns, name, action});
+  }
+  for (auto& [w, source] : parsed->workloads) {
+    std::string kind = w.daemon_set ? "DaemonSet" : w.kind;
+    std::string ns = w.metadata.namespace_, name = w.metadata.name;
+    auto action = impl_->workloads->Apply(std::move(w));
+    if (!action) return std::unexpected(std::move(action.error()));
+    result.objects.push_back({kind, ns, name, *action});
+    if (kind == "DaemonSet" && *action == "created") {
+      result.warnings.push_back(source.name + ": DaemonSet " + name +
+                                ": peapod runs a DaemonSet as a Deployment of one pod "
+                                "(there is one node)");
+    }
   }
   return result;
 }
@@ -635,6 +714,11 @@ Result<std::vector<DeletedObject>> PodController::DeleteManifests(
       changed |= found;
     }
     // As kubelet: the files of a volume whose object is gone stay as they were.
+  }
+  for (const auto& [w, source] : parsed->workloads) {
+    const auto& m = w.metadata;
+    auto s = impl_->workloads->Delete(w.kind, m.namespace_, m.name, wait);
+    deleted.push_back({w.daemon_set ? "DaemonSet" : w.kind, m.namespace_, m.name, bool(s)});
   }
   if (wait) {
     for (const auto& [ns, name] : pods) (void)impl_->DeleteAndWait(ns, name, true);
@@ -687,6 +771,40 @@ Result<std::string> PodController::ContainerId(const std::string& namespace_,
   auto w = impl_->Find(namespace_.empty() ? "default" : namespace_, pod);
   if (!w) return Fail(ErrorCode::kNotFound, "pods \"" + pod + "\" not found");
   return w->ContainerId(container);
+}
+
+// ---- Workloads
+// ------------------------------------------------------------------------------------
+
+std::vector<WorkloadView> PodController::ListWorkloads(const std::string& kind,
+                                                       const std::string& namespace_) {
+  if (auto s = Start(); !s) return {};
+  return impl_->workloads->List(kind, namespace_);
+}
+
+Result<WorkloadView> PodController::GetWorkload(const std::string& kind,
+                                                const std::string& namespace_,
+                                                const std::string& name) {
+  if (auto s = Start(); !s) return std::unexpected(std::move(s.error()));
+  return impl_->workloads->Get(kind, namespace_.empty() ? "default" : namespace_, name);
+}
+
+Status PodController::DeleteWorkload(const std::string& kind, const std::string& namespace_,
+                                     const std::string& name, bool wait) {
+  if (auto s = Start(); !s) return s;
+  return impl_->workloads->Delete(kind, namespace_.empty() ? "default" : namespace_, name, wait);
+}
+
+Status PodController::ScaleWorkload(const std::string& kind, const std::string& namespace_,
+                                    const std::string& name, int32_t replicas) {
+  if (auto s = Start(); !s) return s;
+  return impl_->workloads->Scale(kind, namespace_.empty() ? "default" : namespace_, name, replicas);
+}
+
+Result<int64_t> PodController::RolloutUndo(const std::string& namespace_, const std::string& name,
+                                           int64_t to_revision) {
+  if (auto s = Start(); !s) return std::unexpected(std::move(s.error()));
+  return impl_->workloads->Undo(namespace_.empty() ? "default" : namespace_, name, to_revision);
 }
 
 }  // namespace peapod::agent::controller

@@ -290,6 +290,14 @@ json PodViewToJson(const ctl::PodView& view, int64_t now_nanos) {
   if (view.deleting) metadata["deletionTimestamp"] = Rfc3339(now_nanos);
   PutMap(metadata, "labels", view.spec.metadata.labels);
   PutMap(metadata, "annotations", view.spec.metadata.annotations);
+  for (const auto& ref : view.spec.metadata.owner_references) {
+    metadata["ownerReferences"].push_back({{"apiVersion", ref.api_version},
+                                           {"kind", ref.kind},
+                                           {"name", ref.name},
+                                           {"uid", ref.uid},
+                                           {"controller", true},
+                                           {"blockOwnerDeletion", true}});
+  }
 
   json spec = PodSpecToJson(view.spec);
   PutString(spec, "nodeName", view.node_name);

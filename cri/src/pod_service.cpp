@@ -87,9 +87,12 @@ grpc::Status PodService::Delete(Ctx*, const pv1::DeleteRequest* req, pv1::Delete
   }
   if (auto s = NeedsPod(req->name()); !s.ok()) return s;
   const std::string ns = NamespaceOr(req->namespace_());
-  if (auto s = pods_.DeletePod(ns, req->name(), req->wait()); !s) return ToGrpcStatus(s.error());
+  const std::string kind = req->kind().empty() ? "Pod" : req->kind();
+  auto deleted = kind == "Pod" ? pods_.DeletePod(ns, req->name(), req->wait())
+                               : pods_.DeleteWorkload(kind, ns, req->name(), req->wait());
+  if (!deleted) return ToGrpcStatus(deleted.error());
   auto* o = resp->add_objects();
-  o->set_kind("Pod");
+  o->set_kind(kind);
   o->set_namespace_(ns);
   o->set_name(req->name());
   o->set_action("deleted");

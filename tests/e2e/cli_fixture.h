@@ -115,6 +115,15 @@ class CliTest : public ::testing::Test {
 
   void TearDown() override {
     if (daemon_) {
+      // Workloads first (their pods with them), or they would make their pods again.
+      for (const char* kind : {"deployments", "statefulsets", "jobs", "daemonsets"}) {
+        auto list = GetJson({"get", kind, "-A", "-o", "json"});
+        if (!list.is_object()) continue;
+        for (const auto& w : list.value("items", nlohmann::json::array())) {
+          Cli({"delete", kind, w["metadata"]["name"].get<std::string>(), "-n",
+               w["metadata"]["namespace"].get<std::string>()});
+        }
+      }
       // The controller would restart what CRI removes: delete the applied pods through it.
       auto pods = GetJson({"get", "pods", "-A", "-o", "json"});
       if (!pods.is_object()) pods = nlohmann::json::object();

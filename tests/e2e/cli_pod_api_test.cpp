@@ -53,14 +53,14 @@ std::string SleepPod(const std::string& name, const std::string& spec_extra = ""
 }
 
 TEST_F(PodApi, AnUnsupportedKindOrVolumeIsRefusedAndNothingIsMade) {
-  auto deployment = Apply(R"(apiVersion: apps/v1
-kind: Deployment
+  auto deployment = Apply(R"(apiVersion: batch/v1
+kind: CronJob
 metadata:
   name: web
 ---
 )" + SleepPod("beside"));
   EXPECT_EQ(deployment.exit_code, 1) << deployment.Describe();
-  EXPECT_NE(deployment.err.find("-:2: kind: \"Deployment\" is not supported by peapod"),
+  EXPECT_NE(deployment.err.find("-:2: kind: \"CronJob\" is not supported by peapod"),
             std::string::npos)
       << deployment.Describe();
   EXPECT_NE(deployment.err.find("--ignore-unsupported"), std::string::npos) << deployment.err;

@@ -1,5 +1,6 @@
 // The pod manifest parser (`peapod apply -f`): multi-document YAML into Pods, ConfigMaps and
-// Secrets, validated; then what the controller does with a valid pod (defaults, spec hash).
+// Secrets, validated; then what the controller does with a valid pod (defaults, spec hash) and
+// with a valid workload (its JSON record, read back).
 #include <string>
 
 #include "fuzz_support.h"
@@ -16,6 +17,13 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     for (auto& pod : parsed->pods) {
       (void)SpecHash(pod);
       (void)SpecHashWithoutMetadata(pod);
+    }
+    // A workload is persisted as its JSON and read back at start-up: that must parse again.
+    for (auto& workload : parsed->workloads) {
+      std::string json =
+          workload.object.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+      auto again = ParseManifests(json, "record", ParseOptions{.ignore_unsupported = true});
+      if (!again || again->workloads.size() != 1) __builtin_trap();
     }
   }
   return 0;

@@ -571,8 +571,8 @@ spec:
   - name: claim
     persistentVolumeClaim: {claimName: data}
 ---
-apiVersion: apps/v1
-kind: Deployment
+apiVersion: batch/v1
+kind: CronJob
 metadata:
   name: web
 )";
@@ -593,7 +593,7 @@ TEST(Manifest, WhatPeapodWillNotDoIsRefusedWithItsLine) {
                            "spec.volumes[0].persistentVolumeClaim: not supported by peapod")),
             std::string::npos)
       << errors;
-  EXPECT_NE(errors.find(at("kind: Deployment", "kind: \"Deployment\" is not supported by peapod")),
+  EXPECT_NE(errors.find(at("kind: CronJob", "kind: \"CronJob\" is not supported by peapod")),
             std::string::npos)
       << errors;
   // The harmless ones are not among the errors.
@@ -634,8 +634,8 @@ TEST(Manifest, IgnoreUnsupportedWarnsAndMountsAnEmptyDirectoryForADroppedVolume)
   std::string volume = "pod.yaml:" + std::to_string(LineOf(y, "persistentVolumeClaim")) +
                        ": spec.volumes[0].persistentVolumeClaim: not supported by peapod, "
                        "ignored: an empty directory is mounted in its place";
-  std::string kind = "pod.yaml:" + std::to_string(LineOf(y, "kind: Deployment")) +
-                     ": kind: \"Deployment\" is not supported by peapod, ignored";
+  std::string kind = "pod.yaml:" + std::to_string(LineOf(y, "kind: CronJob")) +
+                     ": kind: \"CronJob\" is not supported by peapod, ignored";
   EXPECT_NE(std::find(warnings.begin(), warnings.end(), volume), warnings.end()) << volume;
   EXPECT_NE(std::find(warnings.begin(), warnings.end(), kind), warnings.end()) << kind;
   EXPECT_EQ(warnings.size(), 7u);
@@ -677,7 +677,7 @@ TEST(Manifest, UnsupportedFieldsFailWithStrict) {
                         ": spec.nodeSelector: not supported by peapod"),
             std::string::npos)
       << errors;
-  EXPECT_NE(errors.find(": kind: \"Deployment\" is not supported by peapod"), std::string::npos);
+  EXPECT_NE(errors.find(": kind: \"CronJob\" is not supported by peapod"), std::string::npos);
   EXPECT_EQ(std::count(errors.begin(), errors.end(), '\n'), 6) << errors;
 }
 
@@ -944,7 +944,8 @@ TEST(Manifest, EveryShippedExampleParsesStrictlyWithoutWarnings) {
     auto parsed =
         ParseManifests(*text, entry.path().filename().string(), ParseOptions{.strict = true});
     ASSERT_TRUE(parsed) << parsed.error().message;
-    EXPECT_FALSE(parsed->pods.empty());
+    EXPECT_FALSE(parsed->pods.empty() && parsed->workloads.empty());
+    EXPECT_TRUE(parsed->warnings.empty());
     ++files;
   }
   EXPECT_GT(files, 0);

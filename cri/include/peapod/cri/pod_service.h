@@ -44,6 +44,15 @@ class PodService final : public ::peapod::v1::PodService::Service {
   grpc::Status LoadImage(Ctx*, grpc::ServerReader<::peapod::v1::LoadImageChunk>*,
                          ::peapod::v1::LoadImageResponse*) override;
   grpc::Status Info(Ctx*, const ::peapod::v1::InfoRequest*, ::peapod::v1::InfoResponse*) override;
+  // pod_service_workloads.cpp
+  grpc::Status ListWorkloads(Ctx*, const ::peapod::v1::ListWorkloadsRequest*,
+                             ::peapod::v1::ListWorkloadsResponse*) override;
+  grpc::Status GetWorkload(Ctx*, const ::peapod::v1::GetWorkloadRequest*,
+                           ::peapod::v1::GetWorkloadResponse*) override;
+  grpc::Status Scale(Ctx*, const ::peapod::v1::ScaleRequest*,
+                     ::peapod::v1::ScaleResponse*) override;
+  grpc::Status RolloutUndo(Ctx*, const ::peapod::v1::RolloutUndoRequest*,
+                           ::peapod::v1::RolloutUndoResponse*) override;
 
  private:
   // The container a request names, or the pod's default one as kubectl picks it (the

@@ -9,6 +9,7 @@
 
 #include <cstdint>
 #include <map>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -32,12 +33,21 @@ struct Quantity {
   int64_t value = 0;
 };
 
+// metadata.ownerReferences: the workload (Job, Deployment, StatefulSet) that made a pod.
+struct OwnerReference {
+  std::string api_version;  // batch/v1, apps/v1
+  std::string kind;
+  std::string name;
+  std::string uid;
+};
+
 struct ObjectMeta {
   std::string name;
   std::string namespace_ = "default";
   std::map<std::string, std::string> labels;
   std::map<std::string, std::string> annotations;
   std::string uid;  // assigned by peapod when empty
+  std::vector<OwnerReference> owner_references;
   SourceRef source;
 };
 
@@ -349,6 +359,41 @@ struct Pod {
   PodSpec spec;
 };
 
+// ---- Workloads (manifest_workload.cpp; run by workload_controller.cpp) -------------------------
+
+// spec.template of a workload: the JSON the pods are stamped from (its metadata and spec, typed
+// as kubectl types YAML) and the pod it describes, parsed and defaulted, for checks and display.
+struct PodTemplate {
+  nlohmann::json json;
+  Pod pod;
+};
+
+// A workload as applied. `object` is the whole manifest as JSON: what is persisted, shown by
+// `get -o yaml`, and changed by `scale` and `rollout undo`.
+struct Workload {
+  std::string kind;  // Job, Deployment, StatefulSet (a DaemonSet is read as a Deployment of one)
+  std::string api_version;
+  ObjectMeta metadata;
+  nlohmann::json object;
+  PodTemplate pod_template;
+  std::map<std::string, std::string> selector;  // matchLabels (Deployment, StatefulSet)
+  // Job
+  int32_t completions = 1;
+  int32_t parallelism = 1;
+  int32_t backoff_limit = 6;
+  std::optional<int64_t> active_deadline_seconds;
+  std::optional<int64_t> ttl_seconds_after_finished;
+  // Deployment, StatefulSet
+  int32_t replicas = 1;
+  std::string strategy;  // RollingUpdate, Recreate (Deployment); RollingUpdate, OnDelete (sts)
+  std::variant<int32_t, std::string> max_surge = std::string("25%");
+  std::variant<int32_t, std::string> max_unavailable = std::string("25%");
+  int32_t revision_history_limit = 10;
+  bool daemon_set = false;  // applied as kind DaemonSet
+  // StatefulSet: spec.volumeClaimTemplates[].metadata.name, each a node-local directory.
+  std::vector<std::string> volume_claims;
+};
+
 // ---- Parsing ------------------------------------------------------------------------------------
 
 // One problem found in a manifest. `ToString()` gives the form users see:
@@ -364,6 +409,7 @@ struct ManifestSet {
   std::vector<Pod> pods;
   std::vector<ConfigMap> config_maps;
   std::vector<Secret> secrets;
+  std::vector<Workload> workloads;
   // Fields peapod does not act on but that are harmless to ignore (scheduling hints, service
   // accounts, requests for extended resources: see HarmlessToIgnore), and, with
   // ignore_unsupported, the fields and documents it refuses otherwise. With strict parsing the

@@ -141,6 +141,17 @@ struct DeletedObject {
   bool found = false;
 };
 
+// A Job, Deployment (or DaemonSet) or StatefulSet as `kubectl get -o json` shows it: the applied
+// object with uid, creationTimestamp, generation and the status its controller computes.
+struct WorkloadView {
+  std::string kind;
+  std::string namespace_;
+  std::string name;
+  nlohmann::json object;
+  std::vector<PodEvent> events;   // oldest first, bounded
+  std::vector<std::string> pods;  // the pods it owns
+};
+
 class PodController {
  public:
   PodController(Agent& agent, ControllerConfig config);
@@ -163,6 +174,20 @@ class PodController {
   Result<std::vector<DeletedObject>> DeleteManifests(const std::vector<ManifestSource>& sources,
                                                      bool wait = true);
   Status DeletePod(const std::string& namespace_, const std::string& name, bool wait = true);
+
+  // Workloads (workload_controller.cpp). kind: Job, Deployment, StatefulSet (a DaemonSet is
+  // kept as a Deployment of one); empty kind or namespace_: all.
+  std::vector<WorkloadView> ListWorkloads(const std::string& kind, const std::string& namespace_);
+  Result<WorkloadView> GetWorkload(const std::string& kind, const std::string& namespace_,
+                                   const std::string& name);
+  // Deletes it and, cascading, the pods it owns (a StatefulSet's highest ordinal first).
+  Status DeleteWorkload(const std::string& kind, const std::string& namespace_,
+                        const std::string& name, bool wait = true);
+  Status ScaleWorkload(const std::string& kind, const std::string& namespace_,
+                       const std::string& name, int32_t replicas);
+  // A Deployment back to the template of `to_revision` (0: the previous one).
+  Result<int64_t> RolloutUndo(const std::string& namespace_, const std::string& name,
+                              int64_t to_revision = 0);
 
   // namespace_ empty: all namespaces.
   std::vector<PodView> ListPods(const std::string& namespace_ = "");
