@@ -16,6 +16,7 @@
 #include <nlohmann/json.hpp>
 #include <set>
 
+#include "container_log_manager.h"
 #include "peapod/agent/agent.h"
 #include "peapod/atomic_file.h"
 #include "peapod/json_field.h"
@@ -192,6 +193,7 @@ struct PodController::Impl {
   std::mutex mu;        // guards pods and started
   std::map<std::string, std::shared_ptr<PodWorker>> pods;
   bool started = false;
+  std::unique_ptr<ContainerLogManager> logs;
 
   std::string Dir(const std::string& kind) const { return shared.root + "/" + kind; }
 
@@ -308,9 +310,14 @@ PodController::PodController(Agent& agent, ControllerConfig config)
       std::make_unique<UserNamespaceRanges>(impl_->shared.root + "/userns-ranges");
   impl_->shared.node_name = NodeName();
   impl_->shared.host_ip = NodeIp();
+  const ControllerConfig& c = impl_->shared.config;
+  impl_->logs = std::make_unique<ContainerLogManager>(
+      agent, LogRotationPolicy{c.container_log_max_size, c.container_log_max_files},
+      c.log_rotation_period);
 }
 
 PodController::~PodController() {
+  impl_->logs.reset();
   std::map<std::string, std::shared_ptr<PodWorker>> pods;
   {
     std::lock_guard lock(impl_->mu);
@@ -482,7 +489,9 @@ Status PodController::Start() {
   }
   std::lock_guard apply(impl_->apply_mu);
   if (auto s = impl_->LoadObjects(); !s) return s;
-  return impl_->LoadPods();
+  if (auto s = impl_->LoadPods(); !s) return s;
+  impl_->logs->Start();
+  return Ok();
 }
 
 // ---- Apply / delete
@@ -688,5 +697,7 @@ Result<std::string> PodController::ContainerId(const std::string& namespace_,
   if (!w) return Fail(ErrorCode::kNotFound, "pods \"" + pod + "\" not found");
   return w->ContainerId(container);
 }
+
+int PodController::RotateContainerLogs() { return impl_->logs->RotateAll(); }
 
 }  // namespace peapod::agent::controller
