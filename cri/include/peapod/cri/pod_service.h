@@ -44,6 +44,8 @@ class PodService final : public ::peapod::v1::PodService::Service {
   grpc::Status LoadImage(Ctx*, grpc::ServerReader<::peapod::v1::LoadImageChunk>*,
                          ::peapod::v1::LoadImageResponse*) override;
   grpc::Status Info(Ctx*, const ::peapod::v1::InfoRequest*, ::peapod::v1::InfoResponse*) override;
+  grpc::Status PruneImages(Ctx*, const ::peapod::v1::PruneImagesRequest*,
+                           ::peapod::v1::PruneImagesResponse*) override;
 
  private:
   // The container a request names, or the pod's default one as kubectl picks it (the
