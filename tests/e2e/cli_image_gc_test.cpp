@@ -15,6 +15,7 @@ spec:
   containers:
   - name: app
     image: busybox:latest
+    imagePullPolicy: IfNotPresent
     command: ["sleep", "3600"]
 )";
 

@@ -22,6 +22,7 @@ spec:
   containers:
   - name: app
     image: busybox:latest
+    imagePullPolicy: IfNotPresent
     command: ["sh", "-c", "i=0; b=0; while [ $b -lt 40 ]; do j=0; while [ $j -lt 400 ]; do echo \"n $i\"; i=$((i+1)); j=$((j+1)); done; b=$((b+1)); usleep 50000; done; echo done; sleep 3600"]
 )";
 
@@ -36,6 +37,7 @@ spec:
   containers:
   - name: app
     image: busybox:latest
+    imagePullPolicy: IfNotPresent
     volumeMounts: [{name: data, mountPath: /data}]
     command: ["sh", "-c", "n=$(cat /data/n 2>/dev/null || echo 0); n=$((n+1)); echo $n > /data/n; echo instance-$n; sleep 2; exit 1"]
 )";
