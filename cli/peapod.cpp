@@ -27,6 +27,7 @@
 
 #include "cri/proto/api.grpc.pb.h"
 #include "cri/proto/pod_api.grpc.pb.h"
+#include "image_commands.h"
 #include "machine.h"
 #include "peapod/cli/completion.h"
 #include "peapod/cli/format.h"
@@ -34,6 +35,7 @@
 #include "peapod/cri/streaming/client.h"
 #include "peapod/json_field.h"
 #include "workloads.h"
+#include "peapod/parse.h"
 
 #ifndef PEAPOD_VERSION
 #define PEAPOD_VERSION "0.0.0"
@@ -401,6 +403,7 @@ struct LogsFlags {
   bool previous = false;
   int64_t tail = -1;
   bool timestamps = false;
+  std::string since;  // a duration: "5s", "2m", "3h"
 };
 
 int Logs(Client& client, const LogsFlags& flags) {
@@ -411,6 +414,15 @@ int Logs(Client& client, const LogsFlags& flags) {
   req.set_follow(flags.follow);
   req.set_previous(flags.previous);
   if (flags.tail >= 0) req.set_tail_lines(flags.tail);
+  if (!flags.since.empty()) {
+    auto since = peapod::ParseDuration(flags.since);
+    if (!since || since->count() <= 0) {
+      return UserError("invalid argument \"" + flags.since +
+                       "\" for \"--since\" flag: expected a duration such as 5s, 2m or 3h");
+    }
+    // Whole seconds, rounded up, as kubectl sends sinceSeconds.
+    req.set_since_seconds((since->count() + 999) / 1000);
+  }
   req.set_timestamps(flags.timestamps);
   grpc::ClientContext ctx;
   auto reader = client.pods().Logs(&ctx, req);
@@ -782,6 +794,7 @@ int main(int argc, char** argv) {
   logs->add_flag("-p,--previous", logs_flags.previous, "the previous instance of the container");
   logs->add_option("--tail", logs_flags.tail, "the last N lines (-1: all)");
   logs->add_flag("--timestamps", logs_flags.timestamps, "prefix each line with its time");
+  logs->add_option("--since", logs_flags.since, "only lines newer than a duration (5s, 2m, 3h)");
 
   std::string pod, container;
   std::vector<std::string> command;
@@ -809,6 +822,8 @@ int main(int argc, char** argv) {
   auto* rmi = app.add_subcommand("rmi", "remove images");
   rmi->add_option("image", refs, "image references or ids")->required();
   app.add_subcommand("version", "client and server versions");
+  peapod::cli::ImageFlags image_flags;
+  auto* image = peapod::cli::AddImageCommands(app, image_flags);
   peapod::cli::MachineFlags machine_flags;
   auto* machine = peapod::cli::AddMachineCommands(app, machine_flags);
   app.add_subcommand("info", "what peapodd runs with");
@@ -862,6 +877,11 @@ int main(int argc, char** argv) {
   if (verb == "rmi") return RemoveImages(client, refs);
   if (verb == "version") return Info(client, true);
   if (verb == "info") return Info(client, false);
+  if (verb == "image") {
+    return peapod::cli::RunImageCommand(
+        *image, image_flags, client.pods(),
+        [&client](const grpc::Status& status) { return client.Failed(status); });
+  }
   if (verb == "machine") {
     return peapod::cli::RunMachineCommand(
         *machine, machine_flags, client.pods(), g.namespace_,

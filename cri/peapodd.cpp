@@ -12,6 +12,7 @@
 #include <CLI/CLI.hpp>
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -34,6 +35,64 @@
 namespace {
 
 using Flags = peapod::agent::DaemonConfig;
+
+// Test hooks, as PEAPOD_CRASH_AT: the periods of log rotation and image GC are kubelet's
+// (10 s, 5 min) unless a test shortens them through these variables ("200ms").
+std::optional<std::chrono::milliseconds> TestPeriod(const char* variable) {
+  const char* value = std::getenv(variable);
+  if (value == nullptr || *value == '\0') return std::nullopt;
+  auto parsed = peapod::ParseDuration(value);
+  if (!parsed || parsed->count() <= 0) return std::nullopt;
+  return *parsed;
+}
+
+// PEAPOD_TEST_IMAGE_FS="CAPACITY:AVAILABLE" (quantities): image GC sees this figure instead of
+// statvfs's, so a test can put the image filesystem above a threshold without filling a disk.
+peapod::agent::FsCapacityProbe TestImageFsProbe() {
+  const char* value = std::getenv("PEAPOD_TEST_IMAGE_FS");
+  if (value == nullptr || *value == '\0') return {};
+  std::string_view text(value);
+  size_t colon = text.find(':');
+  if (colon == std::string_view::npos) return {};
+  auto capacity = peapod::ParseQuantity(text.substr(0, colon));
+  auto available = peapod::ParseQuantity(text.substr(colon + 1));
+  if (!capacity || !available || *capacity <= 0 || *available < 0) return {};
+  peapod::agent::FsCapacity figure{static_cast<uint64_t>(*capacity),
+                                   static_cast<uint64_t>(*available)};
+  spdlog::warn(
+      "image gc: PEAPOD_TEST_IMAGE_FS: the image filesystem counts as {} bytes with {} "
+      "available",
+      figure.capacity_bytes, figure.available_bytes);
+  return
+      [figure](const std::string&) -> peapod::Result<peapod::agent::FsCapacity> { return figure; };
+}
+
+peapod::Result<peapod::agent::ImageGcPolicy> MakeImageGcPolicy(const Flags& flags) {
+  peapod::agent::ImageGcPolicy policy;
+  if (flags.image_gc_low_threshold_percent > flags.image_gc_high_threshold_percent) {
+    return peapod::Fail(peapod::ErrorCode::kInvalidArgument,
+                        "--image-gc-low-threshold-percent must not be above "
+                        "--image-gc-high-threshold-percent");
+  }
+  policy.high_threshold_percent = flags.image_gc_high_threshold_percent;
+  policy.low_threshold_percent = flags.image_gc_low_threshold_percent;
+  const std::pair<const char*, std::pair<const std::string*, std::chrono::milliseconds*>> ages[] = {
+      {"--image-minimum-gc-age", {&flags.image_minimum_gc_age, &policy.min_age}},
+      {"--image-maximum-gc-age", {&flags.image_maximum_gc_age, &policy.max_age}},
+  };
+  for (const auto& [flag, target] : ages) {
+    auto parsed = peapod::ParseDuration(*target.first);
+    if (!parsed) {
+      return peapod::Fail(peapod::ErrorCode::kInvalidArgument,
+                          std::string(flag) + " \"" + *target.first +
+                              "\": expected a duration such as 2m, 1h or 0s");
+    }
+    *target.second = *parsed;
+  }
+  if (auto period = TestPeriod("PEAPOD_TEST_IMAGE_GC_PERIOD")) policy.period = *period;
+  policy.probe = TestImageFsProbe();
+  return policy;
+}
 
 peapod::Result<peapod::agent::controller::ControllerConfig> MakeControllerConfig(
     const Flags& flags) {
@@ -60,6 +119,17 @@ peapod::Result<peapod::agent::controller::ControllerConfig> MakeControllerConfig
   }
   config.pod_log_root = flags.pod_log_root;
   config.seccomp_root = flags.seccomp_profile_root;
+  auto max_size = peapod::ParseQuantity(flags.container_log_max_size);
+  if (!max_size || *max_size <= 0) {
+    return peapod::Fail(peapod::ErrorCode::kInvalidArgument,
+                        "--container-log-max-size \"" + flags.container_log_max_size +
+                            "\": expected a positive quantity such as 10Mi");
+  }
+  config.container_log_max_size = static_cast<uint64_t>(*max_size);
+  config.container_log_max_files = flags.container_log_max_files;
+  if (auto period = TestPeriod("PEAPOD_TEST_LOG_ROTATION_PERIOD")) {
+    config.log_rotation_period = *period;
+  }
   return config;
 }
 
@@ -179,6 +249,9 @@ peapod::Result<peapod::agent::AgentConfig> MakeAgentConfig(const Flags& flags) {
     config.image.registries.credentials = std::move(*credentials);
   }
   if (auto s = SetImageLimits(flags, config.image); !s) return std::unexpected(s.error());
+  auto gc = MakeImageGcPolicy(flags);
+  if (!gc) return std::unexpected(gc.error());
+  config.image_gc = std::move(*gc);
   return config;
 }
 
@@ -291,6 +364,30 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   app.add_option("--pod-log-root", flags.pod_log_root,
                  "container logs of applied pods: <root>/<ns>_<pod>_<uid>/<container>/<n>.log")
+      ->capture_default_str();
+  app.add_option("--container-log-max-size", flags.container_log_max_size,
+                 "applied pods: rotate a container's log file above this size (kubelet's "
+                 "containerLogMaxSize)")
+      ->capture_default_str();
+  app.add_option("--container-log-max-files", flags.container_log_max_files,
+                 "applied pods: most log files kept per container, the live one included "
+                 "(kubelet's containerLogMaxFiles)")
+      ->check(CLI::Range(2, 1000))
+      ->capture_default_str();
+  app.add_option("--image-gc-high-threshold-percent", flags.image_gc_high_threshold_percent,
+                 "image GC runs when the image filesystem is used above this (100: never)")
+      ->check(CLI::Range(0, 100))
+      ->capture_default_str();
+  app.add_option("--image-gc-low-threshold-percent", flags.image_gc_low_threshold_percent,
+                 "image GC frees space down to this usage")
+      ->check(CLI::Range(0, 100))
+      ->capture_default_str();
+  app.add_option("--image-minimum-gc-age", flags.image_minimum_gc_age,
+                 "image GC never removes an image detected less than this long ago")
+      ->capture_default_str();
+  app.add_option("--image-maximum-gc-age", flags.image_maximum_gc_age,
+                 "image GC removes images unused for longer than this, whatever the usage "
+                 "(0s: no maximum)")
       ->capture_default_str();
   // The --config arguments are out of `args` already: CLI11 only documents the flag.
   CLI11_PARSE(app, static_cast<int>(args.size()), args.data());

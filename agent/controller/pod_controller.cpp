@@ -16,6 +16,7 @@
 #include <nlohmann/json.hpp>
 #include <set>
 
+#include "container_log_manager.h"
 #include "peapod/agent/agent.h"
 #include "peapod/atomic_file.h"
 #include "peapod/json_field.h"
@@ -201,6 +202,7 @@ struct PodController::Impl {
   // Jobs, Deployments, StatefulSets: made in Start(), after the pods were loaded, so that no
   // workload counts its pods before they are back.
   std::unique_ptr<WorkloadController> workloads;
+  std::unique_ptr<ContainerLogManager> logs;
 
   std::string Dir(const std::string& kind) const { return shared.root + "/" + kind; }
 
@@ -377,10 +379,15 @@ PodController::PodController(Agent& agent, ControllerConfig config)
       std::make_unique<UserNamespaceRanges>(impl_->shared.root + "/userns-ranges");
   impl_->shared.node_name = NodeName();
   impl_->shared.host_ip = NodeIp();
+  const ControllerConfig& c = impl_->shared.config;
+  impl_->logs = std::make_unique<ContainerLogManager>(
+      agent, LogRotationPolicy{c.container_log_max_size, c.container_log_max_files},
+      c.log_rotation_period);
 }
 
 PodController::~PodController() {
   impl_->workloads.reset();  // no pod is made or deleted from here on
+  impl_->logs.reset();
   std::map<std::string, std::shared_ptr<PodWorker>> pods;
   {
     std::lock_guard lock(impl_->mu);
@@ -554,6 +561,7 @@ Status PodController::Start() {
   if (auto s = impl_->LoadObjects(); !s) return s;
   if (auto s = impl_->LoadPods(); !s) return s;
   impl_->StartWorkloads();
+  impl_->logs->Start();
   return Ok();
 }
 
@@ -806,5 +814,6 @@ Result<int64_t> PodController::RolloutUndo(const std::string& namespace_, const 
   if (auto s = Start(); !s) return std::unexpected(std::move(s.error()));
   return impl_->workloads->Undo(namespace_.empty() ? "default" : namespace_, name, to_revision);
 }
+int PodController::RotateContainerLogs() { return impl_->logs->RotateAll(); }
 
 }  // namespace peapod::agent::controller

@@ -55,6 +55,7 @@ Result<UniqueFd> LockCgroupParent(const std::string& parent) {
 Agent::Agent(AgentConfig config) : config_(std::move(config)) {}
 
 Agent::~Agent() {
+  image_gc_.reset();
   // The monitor calls into the managers: it stops first.
   monitor_.reset();
 }
@@ -120,6 +121,10 @@ Result<std::unique_ptr<Agent>> Agent::Open(AgentConfig config) {
 
   if (auto s = agent->sandboxes_->Recover(); !s) return std::unexpected(std::move(s.error()));
   if (auto s = agent->containers_->Recover(); !s) return std::unexpected(std::move(s.error()));
+  // After recovery, so the recovered containers' images count as in use from the first pass.
+  agent->image_gc_ =
+      std::make_unique<ImageGarbageCollector>(*agent->images_, agent->config_.image_gc);
+  agent->image_gc_->Start();
   return agent;
 }
 

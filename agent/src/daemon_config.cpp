@@ -68,18 +68,15 @@ const std::array kKeys = {
     Key{"registries", Kind::kRegistries},
     Key{"auth-file", Kind::kString, &C::auth_file},
     Key{"warm-pool-size", Kind::kInteger, nullptr, &C::warm_pool_size, nullptr, 0, 1000, true},
-    Key{"container-log-max-size", Kind::kPositiveQuantity, &C::container_log_max_size, nullptr,
-        nullptr, 0, 0, true},
+    Key{"container-log-max-size", Kind::kPositiveQuantity, &C::container_log_max_size},
     Key{"container-log-max-files", Kind::kInteger, nullptr, &C::container_log_max_files, nullptr, 2,
-        1000, true},
+        1000},
     Key{"image-gc-high-threshold-percent", Kind::kInteger, nullptr,
-        &C::image_gc_high_threshold_percent, nullptr, 0, 100, true},
+        &C::image_gc_high_threshold_percent, nullptr, 0, 100},
     Key{"image-gc-low-threshold-percent", Kind::kInteger, nullptr,
-        &C::image_gc_low_threshold_percent, nullptr, 0, 100, true},
-    Key{"image-minimum-gc-age", Kind::kDuration, &C::image_minimum_gc_age, nullptr, nullptr, 0, 0,
-        true},
-    Key{"image-maximum-gc-age", Kind::kDuration, &C::image_maximum_gc_age, nullptr, nullptr, 0, 0,
-        true},
+        &C::image_gc_low_threshold_percent, nullptr, 0, 100},
+    Key{"image-minimum-gc-age", Kind::kDuration, &C::image_minimum_gc_age},
+    Key{"image-maximum-gc-age", Kind::kDuration, &C::image_maximum_gc_age},
 };
 
 const Key* FindKey(std::string_view name) {
@@ -442,8 +439,9 @@ std::string FormatDaemonConfig(const DaemonConfig& config) {
   std::ostringstream out;
   out << "# peapodd's effective configuration (peapodd --print-config)\n";
   for (const Key& key : kKeys) {
-    if (key.reserved && key.name == "warm-pool-size") {
-      out << "# Reserved: read and checked, but without effect in this version.\n";
+    if (key.reserved) {
+      out << "# Reserved: " << key.name << " is read and checked, but without effect in this "
+          << "version.\n";
     }
     out << key.name << ":";
     switch (key.kind) {

@@ -26,6 +26,20 @@ Status MakeDirs(const std::string& path) {
   return Ok();
 }
 
+uint64_t DiskUsage(const std::string& path) {
+  struct stat top {};
+  if (::lstat(path.c_str(), &top) != 0) return 0;
+  uint64_t bytes = static_cast<uint64_t>(top.st_blocks) * 512;
+  if (!S_ISDIR(top.st_mode)) return bytes;
+  std::error_code ec;
+  std::filesystem::recursive_directory_iterator it(path, ec), end;
+  for (; !ec && it != end; it.increment(ec)) {
+    struct stat st {};
+    if (::lstat(it->path().c_str(), &st) == 0) bytes += static_cast<uint64_t>(st.st_blocks) * 512;
+  }
+  return bytes;
+}
+
 Status RemoveTree(const std::string& path) {
   std::error_code ec;
   std::filesystem::remove_all(path, ec);  // does not follow symlinks

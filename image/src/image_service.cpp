@@ -396,7 +396,7 @@ Status ImageService::Remove(std::string_view ref_text) {
   return CollectGarbage();
 }
 
-Status ImageService::CollectGarbage() {
+Status ImageService::CollectGarbage(uint64_t* freed) {
   std::set<std::string> blobs, chains;
   for (const auto& img : store_->List()) {
     blobs.insert(img.id);
@@ -406,8 +406,10 @@ Status ImageService::CollectGarbage() {
       chains.insert(std::string(DigestHex(l.chain_id)));
     }
   }
+  uint64_t bytes = 0;
   for (const auto& digest : content_->List()) {
     if (!blobs.contains(digest)) {
+      bytes += files::DiskUsage(content_->PathOf(digest));
       if (auto st = content_->Remove(digest); !st) return st;
     }
   }
@@ -420,9 +422,11 @@ Status ImageService::CollectGarbage() {
   }
   for (const auto& name : ListDir(options_.root + "/layers")) {
     if (IsHex64(name) && !chains.contains(name)) {
+      bytes += files::DiskUsage(options_.root + "/layers/" + name);
       if (auto st = files::RemoveTree(options_.root + "/layers/" + name); !st) return st;
     }
   }
+  if (freed != nullptr) *freed += bytes;
   return Ok();
 }
 

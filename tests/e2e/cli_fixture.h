@@ -140,6 +140,8 @@ class CliTest : public ::testing::Test {
 
   // Flags a suite adds to the daemon's command line.
   virtual std::vector<std::string> ExtraDaemonArgs() const { return {}; }
+  // "NAME=value" a suite adds to the daemon's environment (test hooks).
+  virtual std::vector<std::string> ExtraDaemonEnv() const { return {}; }
 
   void StartDaemon() {
     PeapoddOptions options;
@@ -148,6 +150,7 @@ class CliTest : public ::testing::Test {
     options.extra_args = {"--backoff-initial", "1s",    "--backoff-max",  "4s",
                           "--relist-period",   "200ms", "--pod-log-root", logs_ / "pods"};
     for (const auto& arg : ExtraDaemonArgs()) options.extra_args.push_back(arg);
+    options.extra_env = ExtraDaemonEnv();
     auto started = PeapoddProcess::Start(options);
     ASSERT_TRUE(started) << started.error().ToString();
     daemon_ = std::move(*started);

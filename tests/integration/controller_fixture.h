@@ -31,7 +31,7 @@ class ControllerFixture : public AgentFixture {
     RemoveTreeWithMounts(dir_ / "state");  // tmpfs volumes of pods a failed test left
   }
 
-  agent::controller::ControllerConfig ControllerConfig() const {
+  virtual agent::controller::ControllerConfig ControllerConfig() const {
     agent::controller::ControllerConfig c;
     c.backoff_initial = std::chrono::milliseconds(300);
     c.backoff_max = std::chrono::milliseconds(1200);

@@ -107,6 +107,7 @@ Result<std::unique_ptr<PeapoddProcess>> PeapoddProcess::Start(const PeapoddOptio
                                    "debug"};
   args.insert(args.end(), options.extra_args.begin(), options.extra_args.end());
   d->args_ = std::move(args);
+  d->env_ = options.extra_env;
   if (auto s = d->Launch(); !s) return std::unexpected(s.error());
   return d;
 }
@@ -116,7 +117,8 @@ Status PeapoddProcess::Launch(const std::vector<std::string>& extra_env) {
   for (auto& a : args_) argv.push_back(a.data());
   argv.push_back(nullptr);
   // Built before the fork: the child may only exec.
-  std::vector<std::string> env_strings(extra_env);
+  std::vector<std::string> env_strings(env_);
+  env_strings.insert(env_strings.end(), extra_env.begin(), extra_env.end());
   for (char** e = environ; *e != nullptr; ++e) env_strings.emplace_back(*e);
   std::vector<char*> envp;
   for (auto& e : env_strings) envp.push_back(e.data());

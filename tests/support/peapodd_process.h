@@ -23,6 +23,9 @@ struct PeapoddOptions {
   std::string cni_conf_dir;
   std::vector<std::string> cni_plugin_dirs = {"/usr/lib/cni"};
   std::vector<std::string> extra_args;  // e.g. {"--runtime-handler", "fast"}
+  // "NAME=value" added to the daemon's environment (test hooks such as
+  // PEAPOD_TEST_IMAGE_GC_PERIOD), kept across Restart.
+  std::vector<std::string> extra_env;
 };
 
 class PeapoddProcess {
@@ -67,6 +70,7 @@ class PeapoddProcess {
 
  private:
   PeapoddProcess() = default;
+  std::vector<std::string> env_;  // PeapoddOptions::extra_env
   Status Launch(const std::vector<std::string>& extra_env = {});
   // Fails the test on a sanitizer report in the part of the log not checked yet.
   void CheckLogForSanitizerReports(pid_t pid);

@@ -156,11 +156,13 @@ TEST(DaemonConfig, ReservedKeysAreCheckedAndRemembered) {
   ASSERT_TRUE(applied.has_value()) << applied.error().ToString();
   EXPECT_EQ(config.warm_pool_size, 4);
   EXPECT_EQ(config.container_log_max_size, "20Mi");
+  EXPECT_EQ(config.image_maximum_gc_age, "24h");
+  // Log rotation and image GC act now; only the warm pool is still reserved.
   EXPECT_EQ(config.reserved_keys_set,
-            (std::vector<std::string>{"/etc/peapod/config.yaml:1: warm-pool-size",
-                                      "/etc/peapod/config.yaml:2: container-log-max-size",
-                                      "/etc/peapod/config.yaml:3: image-maximum-gc-age"}));
+            (std::vector<std::string>{"/etc/peapod/config.yaml:1: warm-pool-size"}));
   EXPECT_TRUE(IsReservedDaemonConfigKey("warm-pool-size"));
+  EXPECT_FALSE(IsReservedDaemonConfigKey("container-log-max-size"));
+  EXPECT_FALSE(IsReservedDaemonConfigKey("image-gc-high-threshold-percent"));
   EXPECT_FALSE(IsReservedDaemonConfigKey("listen"));
 }
 

@@ -8,6 +8,7 @@
 #include "peapod/agent/config.h"
 #include "peapod/agent/container_manager.h"
 #include "peapod/agent/events.h"
+#include "peapod/agent/image_gc.h"
 #include "peapod/agent/sandbox_manager.h"
 #include "peapod/error.h"
 #include "peapod/unique_fd.h"
@@ -40,6 +41,7 @@ class Agent {
   image::ImageService& images() { return *images_; }
   cni::CniClient& cni() { return *cni_; }
   EventBus& events() { return *events_; }
+  ImageGarbageCollector& image_gc() { return *image_gc_; }
   const AgentConfig& config() const { return config_; }
 
  private:
@@ -56,6 +58,8 @@ class Agent {
   std::unique_ptr<SandboxManager> sandboxes_;
   std::unique_ptr<ContainerManager> containers_;
   std::unique_ptr<ExitMonitor> monitor_;
+  // Last, so it stops before the image service it collects goes.
+  std::unique_ptr<ImageGarbageCollector> image_gc_;
 };
 
 }  // namespace peapod::agent

@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "peapod/agent/image_gc.h"
 #include "peapod/cni/types.h"
 #include "peapod/image/image_service.h"
 
@@ -34,6 +35,8 @@ struct AgentConfig {
   // Every pod's cgroup gets this pids.max unless it asks for less, so a fork bomb stays inside
   // its pod; 0 means no limit.
   int64_t pod_pids_limit = 32768;
+  // Image garbage collection (peapodd: --image-gc-*-threshold-percent, --image-*-gc-age).
+  ImageGcPolicy image_gc;
 
   // Fills the defaults that derive from state_root.
   AgentConfig WithDefaults() const;

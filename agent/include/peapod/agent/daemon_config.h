@@ -47,9 +47,12 @@ struct DaemonConfig {
   // A docker config.json-style file of registry credentials; empty: none.
   std::string auth_file;
 
-  // Reserved: read, checked and shown by --print-config, but not acted on yet (log rotation,
-  // image garbage collection and the warm pool come later). Defaults are kubelet's.
+  // Reserved: read, checked and shown by --print-config, but not acted on yet (the warm pool
+  // comes later).
   int64_t warm_pool_size = 0;
+  // Log rotation of applied pods' containers and image garbage collection; defaults are
+  // kubelet's (containerLogMaxSize, containerLogMaxFiles, imageGCHighThresholdPercent,
+  // imageGCLowThresholdPercent, imageMinimumGCAge, imageMaximumGCAge).
   std::string container_log_max_size = "10Mi";
   int64_t container_log_max_files = 5;
   int64_t image_gc_high_threshold_percent = 85;

@@ -53,6 +53,8 @@ class PodService final : public ::peapod::v1::PodService::Service {
                      ::peapod::v1::ScaleResponse*) override;
   grpc::Status RolloutUndo(Ctx*, const ::peapod::v1::RolloutUndoRequest*,
                            ::peapod::v1::RolloutUndoResponse*) override;
+  grpc::Status PruneImages(Ctx*, const ::peapod::v1::PruneImagesRequest*,
+                           ::peapod::v1::PruneImagesResponse*) override;
 
  private:
   // The container a request names, or the pod's default one as kubectl picks it (the

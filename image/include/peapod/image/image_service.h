@@ -7,6 +7,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <set>
 #include <shared_mutex>
 #include <string>
 #include <string_view>
@@ -90,6 +91,13 @@ class ImageService {
   Status RemoveContainerRootfs(const std::string& container_id);
   std::vector<std::string> ContainersUsing(const std::string& image_id) const;
 
+  // Image garbage collection (image_service_gc.cpp). The ids of the images containers hold.
+  std::set<std::string> ImagesInUse() const;
+  // Deletes the image `image_id` names with all its tags, unless a container holds it
+  // (kFailedPrecondition), and frees the blobs and layers no other image shares. Returns the
+  // disk space freed.
+  Result<uint64_t> RemoveUnusedImage(const std::string& image_id);
+
   ContentStore& content() { return *content_; }
   const std::string& root() const { return options_.root; }
 
@@ -119,7 +127,8 @@ class ImageService {
   void CollectRefusedContent();
   Result<ContainerRootfs> RootfsFor(const std::string& container_id,
                                     const ImageRecord& record) const;
-  Status CollectGarbage();
+  // Removes the blobs and layers no image uses; adds the disk space they took to *freed.
+  Status CollectGarbage(uint64_t* freed = nullptr);
 
   ImageServiceOptions options_;
   std::unique_ptr<ContentStore> content_;

@@ -42,6 +42,11 @@ struct ControllerConfig {
   // Where seccompProfile.localhostProfile is looked up (kubelet: <root-dir>/seccomp); empty:
   // <state_root>/seccomp. A profile missing there, or one that does not compile, fails the apply.
   std::string seccomp_root;
+  // Log rotation of the pods' containers (kubelet's containerLogMaxSize, containerLogMaxFiles)
+  // and how often logs are checked (kubelet: 10 s; shorter in tests).
+  uint64_t container_log_max_size = uint64_t{10} << 20;
+  int64_t container_log_max_files = 5;
+  std::chrono::milliseconds log_rotation_period{std::chrono::seconds(10)};
 };
 
 // ---- Status, as kubectl shows it ------------------------------------------------------------------
@@ -199,6 +204,9 @@ class PodController {
   // The CRI container id of the current instance of a container (for exec).
   Result<std::string> ContainerId(const std::string& namespace_, const std::string& pod,
                                   const std::string& container);
+  // Rotates, now, every log over the size limit (the periodic check does the same); returns
+  // how many rotated.
+  int RotateContainerLogs();
 
  private:
   struct Impl;
