@@ -814,6 +814,7 @@ Result<int64_t> PodController::RolloutUndo(const std::string& namespace_, const 
   if (auto s = Start(); !s) return std::unexpected(std::move(s.error()));
   return impl_->workloads->Undo(namespace_.empty() ? "default" : namespace_, name, to_revision);
 }
+
 int PodController::RotateContainerLogs() { return impl_->logs->RotateAll(); }
 
 }  // namespace peapod::agent::controller
