@@ -15,6 +15,7 @@
 #include <filesystem>
 
 #include "peapod/atomic_file.h"
+#include "peapod/catch_boundary.h"
 #include "peapod/json_field.h"
 #include "peapod/parse.h"
 
@@ -303,7 +304,8 @@ void WorkloadController::Run() {
   std::unique_lock lock(mu_);
   while (!stop_) {
     lock.unlock();
-    ReconcileAll();
+    // The thread's catch boundary: one bad pass is logged and the next one runs.
+    (void)CatchAll("workload controller: reconcile", [this] { ReconcileAll(); });
     lock.lock();
     cv_.wait_for(lock, period_, [this] { return stop_ || wake_; });
     wake_ = false;
