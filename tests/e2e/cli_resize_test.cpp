@@ -3,7 +3,9 @@
 // cgroups without a restart (or restarts them where resizePolicy says RestartContainer), waits as
 // PodResizePending when the node cannot take it, and pod-level limits bound the pod's cgroup.
 // Everything is read back from the host's cgroup files.
+#include <algorithm>
 #include <filesystem>
+#include <sstream>
 
 #include "e2e/cli_fixture.h"
 #include "support/temp_dir.h"
@@ -40,8 +42,13 @@ class CliResize : public CliTest {
                           const std::string& file) {
     return FirstLine(ReadFile("/sys/fs/cgroup/" + controller + "/" + cgroup + "/" + file));
   }
+  // The container's first process: the lowest pid in its cgroup (a shell may not have forked
+  // its children yet when this is first read).
   static std::string Procs(const std::string& cgroup) {
-    return ReadFile("/sys/fs/cgroup/memory/" + cgroup + "/cgroup.procs");
+    std::istringstream in(ReadFile("/sys/fs/cgroup/memory/" + cgroup + "/cgroup.procs"));
+    long lowest = 0;
+    for (long pid = 0; in >> pid;) lowest = lowest == 0 ? pid : std::min(lowest, pid);
+    return lowest == 0 ? "" : std::to_string(lowest);
   }
   // The condition `type` of the pod, null when absent.
   nlohmann::json Condition(const std::string& pod, const std::string& type) {

@@ -4,6 +4,7 @@
 // the stats (KEP-4205), the Stream* list verbs (KEP-5825) and the features Status reports.
 #include <sys/mount.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <set>
@@ -439,8 +440,13 @@ class CriResize : public CriK8s136 {
     return line(ReadFile(dir + "/cpu.cfs_quota_us")) + " " +
            line(ReadFile(dir + "/cpu.cfs_period_us"));
   }
+  // The container's first process: the lowest pid in its cgroup (its children come later, and
+  // a shell may not have forked them yet when this is first read).
   static std::string Procs(const runtime::Cgroup& cgroup) {
-    return ReadFile(cgroup.DirFor("memory") + "/cgroup.procs");
+    std::istringstream in(ReadFile(cgroup.DirFor("memory") + "/cgroup.procs"));
+    long lowest = 0;
+    for (long pid = 0; in >> pid;) lowest = lowest == 0 ? pid : std::min(lowest, pid);
+    return lowest == 0 ? "" : std::to_string(lowest);
   }
 
   grpc::Status Update(const std::string& id, const v1::LinuxContainerResources& resources) {
