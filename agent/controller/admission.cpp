@@ -24,6 +24,18 @@ bool IsWildcard(const std::string& ip) { return ip.empty() || ip == "0.0.0.0" ||
 }  // namespace
 
 PodClaim ClaimOf(const Pod& pod) {
+  PodClaim claim = ContainersClaimOf(pod);
+  // Pod-level requests (KEP-2837) are what the scheduler counts when the pod has them.
+  const auto& pod_requests = pod.spec.resources.requests;
+  if (auto it = pod_requests.find("cpu"); it != pod_requests.end())
+    claim.cpu_millis = it->second.value;
+  if (auto it = pod_requests.find("memory"); it != pod_requests.end()) {
+    claim.memory_bytes = it->second.value;
+  }
+  return claim;
+}
+
+PodClaim ContainersClaimOf(const Pod& pod) {
   PodClaim claim;
   int64_t app_cpu = 0, app_memory = 0, sidecar_cpu = 0, sidecar_memory = 0;
   int64_t init_cpu = 0, init_memory = 0;
@@ -115,6 +127,36 @@ std::optional<std::string> Admission::TryAdmit(const std::string& uid, const Pod
 void Admission::Admit(const std::string& uid, const PodClaim& claim) {
   std::lock_guard lock(mu_);
   placed_[uid] = claim;
+}
+
+std::optional<ResizeVerdict> Admission::TryResize(const std::string& uid, const PodClaim& claim) {
+  std::lock_guard lock(mu_);
+  int64_t cpu_used = 0, memory_used = 0;
+  for (const auto& [key, other] : placed_) {
+    if (key == uid) continue;
+    cpu_used += other.cpu_millis;
+    memory_used += other.memory_bytes;
+  }
+  struct Need {
+    const char* name;
+    int64_t requested, used, capacity;
+  };
+  for (Need n : {Need{"cpu", claim.cpu_millis, cpu_used, node_.cpu_millis},
+                 Need{"memory", claim.memory_bytes, memory_used, node_.memory_bytes}}) {
+    std::string what = std::string(n.name) + ", requested: " + std::to_string(n.requested);
+    if (n.requested > n.capacity) {
+      return ResizeVerdict{"Infeasible", "Node didn't have enough capacity: " + what +
+                                             ", capacity: " + std::to_string(n.capacity)};
+    }
+    if (n.requested + n.used > n.capacity) {
+      return ResizeVerdict{"Deferred", "Node didn't have enough resource: " + what +
+                                           ", used: " + std::to_string(n.used) +
+                                           ", capacity: " + std::to_string(n.capacity)};
+    }
+  }
+  placed_[uid].cpu_millis = claim.cpu_millis;
+  placed_[uid].memory_bytes = claim.memory_bytes;
+  return std::nullopt;
 }
 
 void Admission::Release(const std::string& uid) {

@@ -36,7 +36,10 @@ struct NodeAllocatable {
 // hostPort) and its effective requests as the scheduler computes them: the larger of the sum over
 // app containers and sidecars and the largest plain init container (with the sidecars started
 // before it); a container's request defaults to its limit.
+// Pod-level requests (KEP-2837), where the pod has them, stand for its containers'.
 PodClaim ClaimOf(const Pod& pod);
+// The containers' part of ClaimOf alone (what pod-level requests must cover).
+PodClaim ContainersClaimOf(const Pod& pod);
 
 // Whether two host ports collide: same protocol and port, and the same address or either one a
 // wildcard (kube-scheduler's NodePorts filter).
@@ -48,6 +51,13 @@ bool HostPortsConflict(const HostPortClaim& a, const HostPortClaim& b);
 std::optional<std::string> WhyUnschedulable(const PodClaim& pod,
                                             const std::vector<PodClaim>& placed,
                                             const NodeAllocatable& node);
+
+// Why a resize waits, as kubelet says it: reason "Infeasible" (more than the node has at all) or
+// "Deferred" (more than is free now), and a message naming the resource.
+struct ResizeVerdict {
+  std::string reason;
+  std::string message;
+};
 
 // The node's allocatable: every online CPU and all of the memory (no system reservation).
 NodeAllocatable DetectNodeAllocatable();
@@ -61,6 +71,10 @@ class Admission {
   // Places the pod whether or not it fits: it already runs (adopted after an agent restart).
   void Admit(const std::string& uid, const PodClaim& claim);
   void Release(const std::string& uid);
+  // A placed pod asks for new requests (in-place resize, KEP-1287): nullopt, and the pod now
+  // holds `claim`, when they fit next to the other pods; otherwise kubelet's PodResizePending
+  // verdict, the old claim kept.
+  std::optional<ResizeVerdict> TryResize(const std::string& uid, const PodClaim& claim);
 
  private:
   std::mutex mu_;

@@ -345,6 +345,36 @@ void ReadResources(Reader& r, const yaml::Node& node, const std::string& path, C
   }
 }
 
+// resizePolicy (KEP-1287): at most one entry per resource, cpu or memory.
+void ReadResizePolicy(Reader& r, const yaml::Node& node, const std::string& path, Container& c) {
+  if (!r.List(node, path)) return;
+  std::set<std::string> seen;
+  for (size_t i = 0; i < node.size(); ++i) {
+    const yaml::Node item = node[i];
+    std::string p = Index(path, i);
+    if (!ListItem(r, item, p, {"resourceName", "restartPolicy"})) continue;
+    ContainerResizePolicy policy;
+    Enum(r, item["resourceName"], Field(p, "resourceName"), policy.resource_name,
+         {"cpu", "memory"});
+    Enum(r, item["restartPolicy"], Field(p, "restartPolicy"), policy.restart_policy,
+         {"NotRequired", "RestartContainer"});
+    bool missing = false;
+    for (const char* key : {"resourceName", "restartPolicy"}) {
+      if (!item[key].IsDefined()) {
+        r.Error(item, Field(p, key), "Required value");
+        missing = true;
+      }
+    }
+    if (missing || policy.resource_name.empty() || policy.restart_policy.empty()) continue;
+    if (!seen.insert(policy.resource_name).second) {
+      r.Error(item["resourceName"], Field(p, "resourceName"),
+              "duplicate value \"" + policy.resource_name + "\"");
+      continue;
+    }
+    c.resize_policy.push_back(std::move(policy));
+  }
+}
+
 void ReadVolumeMounts(Reader& r, const yaml::Node& node, const std::string& path,
                       const std::set<std::string>& volumes, Container& c) {
   if (!r.List(node, path)) return;
@@ -555,6 +585,7 @@ Container ReadContainer(Reader& r, const yaml::Node& node, const std::string& pa
             "envFrom",
             "ports",
             "resources",
+            "resizePolicy",
             "volumeMounts",
             "livenessProbe",
             "readinessProbe",
@@ -609,6 +640,13 @@ Container ReadContainer(Reader& r, const yaml::Node& node, const std::string& pa
     }
   }
   bool plain_init = init && !c.IsSidecar();
+  const yaml::Node resize = node["resizePolicy"];
+  if (plain_init && resize.IsDefined() && !resize.IsNull()) {
+    r.Error(resize, Field(path, "resizePolicy"),
+            "may not be set for init containers without restartPolicy=Always");
+  } else {
+    ReadResizePolicy(r, resize, Field(path, "resizePolicy"), c);
+  }
   struct ProbeField {
     const char* name;
     std::string_view kind;

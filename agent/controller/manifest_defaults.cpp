@@ -203,6 +203,16 @@ json ContainerJson(const Container& c) {
           {"tty", c.tty}};
 }
 
+// ContainerJson plus the fields added since hashes were first kept, each only when set, so the
+// hash of a pod without them is what it was before.
+json ContainerHashJson(const Container& c) {
+  json out = ContainerJson(c);
+  for (const ContainerResizePolicy& p : c.resize_policy) {
+    out["resizePolicy"].push_back({p.resource_name, p.restart_policy});
+  }
+  return out;
+}
+
 json ItemsJson(const std::vector<KeyToPath>& items) {
   json out = json::array();
   for (const KeyToPath& i : items) out.push_back({i.key, i.path, Opt(i.mode)});
@@ -277,9 +287,9 @@ json VolumeJson(const Volume& v) {
 json PodJson(const Pod& pod) {
   const PodSpec& s = pod.spec;
   json init = json::array();
-  for (const Container& c : s.init_containers) init.push_back(ContainerJson(c));
+  for (const Container& c : s.init_containers) init.push_back(ContainerHashJson(c));
   json containers = json::array();
-  for (const Container& c : s.containers) containers.push_back(ContainerJson(c));
+  for (const Container& c : s.containers) containers.push_back(ContainerHashJson(c));
   json volumes = json::array();
   for (const Volume& v : s.volumes) volumes.push_back(VolumeJson(v));
   json dns = nullptr;
@@ -332,6 +342,10 @@ json PodJson(const Pod& pod) {
                 {"runtimeClassName", s.runtime_class_name}}}};
   // Appended only when set, so the hash of a pod without it is what it was before.
   if (s.active_deadline_seconds) out["spec"]["activeDeadlineSeconds"] = *s.active_deadline_seconds;
+  if (!s.resources.requests.empty() || !s.resources.limits.empty()) {
+    out["spec"]["resources"] = {{"requests", QuantitiesJson(s.resources.requests)},
+                                {"limits", QuantitiesJson(s.resources.limits)}};
+  }
   return out;
 }
 
@@ -379,6 +393,12 @@ std::string SpecHashWithoutMetadata(const Pod& pod) {
                 [](const auto& kv) { return !AnnotationActedOn(kv.first); });
   defaulted.metadata.labels.clear();
   return image::DigestOf(PodJson(defaulted).dump());
+}
+
+std::string SpecHashWithoutResources(const Pod& pod) {
+  Pod stripped = pod;
+  for (Container& c : stripped.spec.containers) c.resources = {};
+  return SpecHashWithoutMetadata(stripped);
 }
 
 std::optional<Quantity> ParseQuantity(const std::string& text, bool cpu) {

@@ -413,20 +413,72 @@ void ReadHostAliases(Reader& r, const yaml::Node& node, const std::string& path,
   }
 }
 
-// Pod-level resources (Kubernetes 1.32): requests are hints, limits would be a promise.
-void ReadPodResources(Reader& r, const yaml::Node& node, const std::string& path) {
+// Pod-level resources (KEP-2837): requests and limits of cpu and memory for the pod as a whole.
+// Requests default to limits, as the API server fills them.
+void ReadPodResources(Reader& r, const yaml::Node& node, const std::string& path, PodSpec& out) {
   if (!node.IsDefined() || node.IsNull()) return;
-  if (!node.IsMap()) {
-    r.Error(node, path, "must be an object");
-    return;
+  if (!r.Object(node, path, {"requests", "limits"})) return;
+  for (const char* section : {"requests", "limits"}) {
+    const yaml::Node map = node[section];
+    std::string p = Field(path, section);
+    if (!map.IsDefined() || map.IsNull()) continue;
+    if (!r.Object(map, p, {"cpu", "memory"})) continue;
+    auto& into =
+        std::string_view(section) == "requests" ? out.resources.requests : out.resources.limits;
+    for (const char* name : {"cpu", "memory"}) {
+      Quantity quantity;
+      if (!r.QuantityValue(map[name], Field(p, name), std::string_view(name) == "cpu", quantity)) {
+        continue;
+      }
+      if (quantity.value < 0) {
+        r.Error(map[name], Field(p, name), "must be greater than or equal to 0");
+        continue;
+      }
+      into[name] = quantity;
+    }
   }
-  for (const auto& kv : node) {
-    if (!kv.first.IsScalar()) continue;
-    if (kv.first.Scalar() == "limits" && !kv.second.IsNull()) {
-      r.Error(kv.first, Field(path, "limits"),
-              "pod-level limits are not enforced by peapod: set limits on each container");
-    } else {
-      r.Unsupported(kv.first, Field(path, kv.first.Scalar()));
+  for (const auto& [name, limit] : out.resources.limits) {
+    auto [request, added] = out.resources.requests.emplace(name, limit);
+    if (!added && request->second.value > limit.value) {
+      r.Error(node["requests"][name], Field(Field(path, "requests"), name),
+              "must be less than or equal to " + name + " limit of " + limit.text);
+    }
+  }
+}
+
+// The API server's checks of pod-level resources against the containers': no container limit
+// above the pod's limit, and the pod's request at least what its containers request together.
+void CheckPodResources(Reader& r, const yaml::Node& spec, const std::string& path,
+                       const PodSpec& out) {
+  if (out.resources.requests.empty() && out.resources.limits.empty()) return;
+  std::string resources_path = Field(path, "resources");
+  for (const char* name : {"cpu", "memory"}) {
+    int64_t requested = 0;
+    for (const auto* list : {&out.init_containers, &out.containers}) {
+      for (const Container& c : *list) {
+        auto limit = c.resources.limits.find(name);
+        auto request = c.resources.requests.find(name);
+        if (list == &out.containers || c.IsSidecar()) {
+          if (request != c.resources.requests.end()) {
+            requested += request->second.value;
+          } else if (limit != c.resources.limits.end()) {
+            requested += limit->second.value;
+          }
+        }
+        auto pod_limit = out.resources.limits.find(name);
+        if (limit != c.resources.limits.end() && pod_limit != out.resources.limits.end() &&
+            limit->second.value > pod_limit->second.value) {
+          r.Error(spec["resources"], Field(Field(resources_path, "limits"), name),
+                  "must be greater than or equal to the " + std::string(name) +
+                      " limit of container " + Quote(c.name) + " (" + limit->second.text + ")");
+        }
+      }
+    }
+    auto pod_request = out.resources.requests.find(name);
+    if (pod_request != out.resources.requests.end() && requested > pod_request->second.value) {
+      r.Error(spec["resources"], Field(Field(resources_path, "requests"), name),
+              "must be greater than or equal to the aggregate container requests (" +
+                  std::to_string(requested) + (std::string_view(name) == "cpu" ? "m" : "") + ")");
     }
   }
 }
@@ -514,7 +566,7 @@ void ReadPodSpec(Reader& r, const yaml::Node& spec, const std::string& path, Pod
     return;
   }
   r.Bool(spec["hostUsers"], Field(path, "hostUsers"), out.host_users);
-  ReadPodResources(r, spec["resources"], Field(path, "resources"));
+  ReadPodResources(r, spec["resources"], Field(path, "resources"), out);
   PodContext context;
   r.Bool(spec["hostNetwork"], Field(path, "hostNetwork"), out.host_network);
   context.host_network = out.host_network;
@@ -556,6 +608,7 @@ void ReadPodSpec(Reader& r, const yaml::Node& spec, const std::string& path, Pod
     }
   }
   CheckAcrossContainers(r, path, out);
+  CheckPodResources(r, spec, path, out);
 
   if (spec["restartPolicy"].IsDefined()) {
     Enum(r, spec["restartPolicy"], Field(path, "restartPolicy"), out.restart_policy,

@@ -198,8 +198,13 @@ Result<std::string> ResourceFieldValue(const Pod& pod, const Container& self,
     return it->second.value;
   };
   if (kind == "limits") {
-    // No limit: the node's allocatable, as kubelet fills it in.
-    value = find(c->resources.limits).value_or(cpu ? NodeCpuMillis() : NodeMemoryBytes());
+    // No limit: the pod-level limit (KEP-2837), else the node's allocatable, as kubelet fills
+    // it in.
+    auto pod_limit = pod.spec.resources.limits.find(what);
+    int64_t fallback = pod_limit != pod.spec.resources.limits.end() ? pod_limit->second.value
+                       : cpu                                        ? NodeCpuMillis()
+                                                                    : NodeMemoryBytes();
+    value = find(c->resources.limits).value_or(fallback);
   } else {
     // Requests default to limits, as the API server fills them.
     value = find(c->resources.requests).value_or(find(c->resources.limits).value_or(0));
@@ -348,9 +353,21 @@ std::optional<int64_t> Request(const Container& c, const std::string& key) {
   return Get(c.resources.limits, key);
 }
 
+}  // namespace
+
 // Kubernetes' QoS classes: Guaranteed (every container has equal cpu and memory requests and
-// limits), BestEffort (nothing set anywhere), else Burstable.
+// limits), BestEffort (nothing set anywhere), else Burstable. Pod-level resources (KEP-2837),
+// where set, decide alone.
 std::string QosClass(const Pod& pod) {
+  const ResourceRequirements& pod_level = pod.spec.resources;
+  if (!pod_level.requests.empty() || !pod_level.limits.empty()) {
+    for (const char* r : {"cpu", "memory"}) {
+      auto limit = Get(pod_level.limits, r);
+      auto request = Get(pod_level.requests, r);
+      if (!limit || !request || *limit != *request) return "Burstable";
+    }
+    return "Guaranteed";
+  }
   bool any = false, guaranteed = true;
   for (const auto* list : {&pod.spec.init_containers, &pod.spec.containers}) {
     for (const auto& c : *list) {
@@ -366,7 +383,73 @@ std::string QosClass(const Pod& pod) {
   return guaranteed ? "Guaranteed" : "Burstable";
 }
 
+namespace {
+
+std::string CpuText(int64_t millis) {
+  return millis % 1000 == 0 ? std::to_string(millis / 1000) : std::to_string(millis) + "m";
+}
+
+std::string BytesText(int64_t bytes) {
+  for (auto [unit, size] : {std::pair{"Gi", int64_t{1} << 30}, std::pair{"Mi", int64_t{1} << 20},
+                            std::pair{"Ki", int64_t{1} << 10}}) {
+    if (bytes >= size && bytes % size == 0) return std::to_string(bytes / size) + unit;
+  }
+  return std::to_string(bytes);
+}
+
 }  // namespace
+
+std::map<std::string, Quantity> AllocatedRequests(const Container& container) {
+  std::map<std::string, Quantity> out;
+  for (const char* name : {"cpu", "memory"}) {
+    const auto& requests = container.resources.requests;
+    const auto& limits = container.resources.limits;
+    if (auto it = requests.find(name); it != requests.end()) {
+      out[name] = it->second;
+    } else if (auto limit = limits.find(name); limit != limits.end()) {
+      out[name] = limit->second;
+    }
+  }
+  return out;
+}
+
+ResourceRequirements StatusResources(const LinuxContainerResources& r, const Container& allocated) {
+  ResourceRequirements out;
+  if (r.cpu_quota > 0 && r.cpu_period > 0) {
+    int64_t millis = r.cpu_quota * 1000 / r.cpu_period;
+    out.limits["cpu"] = Quantity{CpuText(millis), millis};
+  }
+  if (r.memory_limit_in_bytes > 0) {
+    out.limits["memory"] = Quantity{BytesText(r.memory_limit_in_bytes), r.memory_limit_in_bytes};
+  }
+  // Shares lose precision: the allocated request stands when it gives the shares the runtime
+  // has, as kubelet reports it; memory requests are not the runtime's to know.
+  auto requests = AllocatedRequests(allocated);
+  if (auto it = requests.find("cpu");
+      it != requests.end() &&
+      std::max(kMinShares, it->second.value * kSharesPerCpu / 1000) == r.cpu_shares) {
+    out.requests["cpu"] = it->second;
+  } else if (r.cpu_shares > kMinShares) {
+    int64_t millis = r.cpu_shares * 1000 / kSharesPerCpu;
+    out.requests["cpu"] = Quantity{CpuText(millis), millis};
+  }
+  if (auto it = requests.find("memory"); it != requests.end()) out.requests["memory"] = it->second;
+  return out;
+}
+
+std::optional<LinuxContainerResources> PodLevelResources(const Pod& pod) {
+  const ResourceRequirements& r = pod.spec.resources;
+  if (r.requests.empty() && r.limits.empty()) return std::nullopt;
+  // As kubelet sizes the pod cgroup: shares from the request, CFS quota from the limit.
+  LinuxContainerResources out;
+  out.cpu_shares = std::max(kMinShares, Get(r.requests, "cpu").value_or(0) * kSharesPerCpu / 1000);
+  if (auto limit = Get(r.limits, "cpu"); limit && *limit > 0) {
+    out.cpu_period = kQuotaPeriod;
+    out.cpu_quota = std::max(kMinQuota, *limit * kQuotaPeriod / 1000);
+  }
+  if (auto limit = Get(r.limits, "memory")) out.memory_limit_in_bytes = *limit;
+  return out;
+}
 
 LinuxContainerResources ConvertResources(const Pod& pod, const Container& container) {
   LinuxContainerResources r;
@@ -968,6 +1051,7 @@ PodSandboxConfig BuildSandboxConfig(const Pod& pod, const std::string& uid, uint
   c.labels[kLabelPodUid] = uid;
   c.labels[kLabelManaged] = "true";
   c.annotations = pod.metadata.annotations;
+  c.linux.resources = PodLevelResources(pod);
 
   // There is no cluster DNS on a single node: ClusterFirst falls back to the node's resolver,
   // as kubelet does without --cluster-dns. dnsConfig is merged on top; None uses only it.

@@ -55,6 +55,15 @@ Result<std::vector<KeyValue>> ResolveEnvironment(const Pod& pod, const Container
 // resources -> CRI LinuxContainerResources as kubelet converts them (cpu shares from the request,
 // CFS quota from the limit with a 100 ms period, memory limit, oom_score_adj by QoS class).
 LinuxContainerResources ConvertResources(const Pod& pod, const Container& container);
+// The pod's QoS class: Guaranteed, Burstable or BestEffort (pod-level resources decide alone).
+std::string QosClass(const Pod& pod);
+// The cpu and memory requests the node allocates to a container (requests default to limits):
+// kubelet's containerStatuses[].allocatedResources.
+std::map<std::string, Quantity> AllocatedRequests(const Container& container);
+// containerStatuses[].resources from what the runtime reports (ContainerStatus.resources).
+ResourceRequirements StatusResources(const LinuxContainerResources& r, const Container& allocated);
+// Pod-level resources (KEP-2837) as the pod cgroup's limits; nullopt when the pod has none.
+std::optional<LinuxContainerResources> PodLevelResources(const Pod& pod);
 
 // The merged pod + container security context in CRI form. Fails when runAsNonRoot cannot hold
 // (`image_user` is the image config's USER).

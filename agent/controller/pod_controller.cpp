@@ -657,6 +657,12 @@ Result<ApplyResult> PodController::Apply(const std::vector<ManifestSource>& sour
         existing->UpdateMetadata(pod.metadata, hash, source.name, source.text);
         result.objects.push_back({"Pod", ns, name, "configured"});
         continue;
+      } else if (existing->CanResizeTo(pod)) {
+        // Only containers' resources changed: an in-place resize (KEP-1287), as the API
+        // server's resize subresource would ask kubelet for.
+        existing->UpdateResources(pod, hash, source.name, source.text);
+        result.objects.push_back({"Pod", ns, name, "configured"});
+        continue;
       } else {
         // A changed spec replaces the pod: the old one terminates gracefully first.
         spdlog::info("controller: pod {}/{} changed, replacing it", ns, name);

@@ -95,6 +95,7 @@ struct PodWorker::Slot {
   bool adopted_running = false;
   std::shared_ptr<std::atomic<bool>> started_flag = std::make_shared<std::atomic<bool>>(false);
   std::unique_ptr<ProbeWorker> startup, liveness, readiness;
+  bool restart_for_resize = false;  // stopped by a RestartContainer resize: start it again
 };
 
 PodWorker::PodWorker(ControllerShared& shared, Pod pod, PodRecord record)
@@ -129,6 +130,8 @@ PodWorker::PodWorker(ControllerShared& shared, Pod pod, PodRecord record)
   delete_requested_ = record_.deleting;
   hash_ = record_.hash;
   hash_without_metadata_ = SpecHashWithoutMetadata(pod_);
+  hash_without_resources_ = SpecHashWithoutResources(pod_);
+  qos_class_ = QosClass(pod_);
   Publish();
 }
 
@@ -365,7 +368,9 @@ void PodWorker::Adopt() {
 
 void PodWorker::Sync() {
   ApplyPendingMetadata();
+  TakePendingResize();
   RefreshContainers();
+  if (resizing_) Resize();
   if (terminated_) return;
   if (!Admit()) return;
   if (DeadlineExceeded()) return;
@@ -628,7 +633,7 @@ void PodWorker::RunAppContainers() {
       if (!Running(s)) StartOrBackOff(s);  // sidecars restart whatever the pod's policy
       continue;
     }
-    if (!s.cri || (Exited(s) && ShouldRestart(s))) StartOrBackOff(s);
+    if (!s.cri || (Exited(s) && (ShouldRestart(s) || s.restart_for_resize))) StartOrBackOff(s);
   }
 }
 
@@ -886,6 +891,7 @@ bool PodWorker::StartContainer(Slot& s) {
                                        : std::min(s.backoff * 2, config.backoff_max);
   }
   s.id = *id;
+  s.restart_for_resize = false;
   s.restart_count = static_cast<int32_t>(attempt);
   s.had_instance = true;
   s.adopted_running = false;
@@ -1138,6 +1144,12 @@ ContainerStatusView PodWorker::SlotView(const Slot& s) {
   if (!v.last_state && s.previous_cri && s.previous_cri->state == ContainerState::kExited) {
     v.last_state = terminated(*s.previous_cri, s.previous_termination_message);
   }
+  // kubelet's resize status: what the node allocated, and what the runtime says the running
+  // container has.
+  if (!s.is_init) {
+    v.allocated_resources = AllocatedRequests(*s.spec);
+    if (running && s.cri->resources) v.resources = StatusResources(*s.cri->resources, *s.spec);
+  }
   bool started = running && s.started_flag->load();
   v.started = started;
   if (s.is_init && !s.is_sidecar) {
@@ -1208,7 +1220,24 @@ void PodWorker::Publish() {
             "containers with incomplete status: " + join(uninitialized));
   condition("ContainersReady", ready, ready_reason, ready_message);
   condition("Ready", ready, ready_reason, ready_message);
-  v.spec = pod_;
+  // kubelet's resize conditions are there only while they hold.
+  auto resize_condition = [&](const std::string& type, bool holds, const std::string& reason,
+                              const std::string& message) {
+    if (!holds) {
+      conditions_.erase(type);
+      return;
+    }
+    auto& last = conditions_[type];
+    if (last.first != "True") last = {"True", now};
+    v.conditions.push_back({type, "True", reason, message, last.second});
+  };
+  resize_condition("PodResizePending", resizing_ && !resizing_->pending_reason.empty(),
+                   resizing_ ? resizing_->pending_reason : "",
+                   resizing_ ? resizing_->pending_message : "");
+  resize_condition("PodResizeInProgress", resizing_ && !resizing_->error.empty(), "Error",
+                   resizing_ ? resizing_->error : "");
+  // The spec asked for; the allocation is in the container statuses.
+  v.spec = resizing_ ? resizing_->target : pod_;
   std::lock_guard lock(mu_);
   v.deleting = delete_requested_;
   if (delete_requested_) v.reason = "Terminating";
@@ -1260,6 +1289,127 @@ Result<std::string> PodWorker::LogPath(const std::string& container, bool previo
   auto st = shared_.agent->containers().ContainerStatus(id);
   if (!st) return std::unexpected(std::move(st.error()));
   return st->status.log_path;
+}
+
+// ---- In-place resize (KEP-1287) --------------------------------------------------------------
+
+bool PodWorker::CanResizeTo(const Pod& pod) {
+  // Same pod but for metadata and app containers' resources, and (as the API server demands)
+  // the same QoS class.
+  return SpecHashWithoutResources(pod) == hash_without_resources_ && QosClass(pod) == qos_class_;
+}
+
+void PodWorker::UpdateResources(const Pod& pod, const std::string& hash,
+                                const std::string& source_name, const std::string& source_text) {
+  {
+    std::lock_guard lock(mu_);
+    hash_ = hash;
+    hash_without_metadata_ = SpecHashWithoutMetadata(pod);
+    pending_resize_ = Resizing{pod, source_name, source_text, "", "", ""};
+    wake_ = true;
+  }
+  cv_.notify_all();
+}
+
+void PodWorker::TakePendingResize() {
+  std::optional<Resizing> pending;
+  {
+    std::lock_guard lock(mu_);
+    pending.swap(pending_resize_);
+  }
+  if (!pending) return;
+  spdlog::info("pod {}: resize requested", key_);
+  resizing_ = std::move(*pending);  // a newer resize replaces one still waiting
+}
+
+void PodWorker::Resize() {
+  Resizing& r = *resizing_;
+  auto& containers = pod_.spec.containers;
+  const auto& targets = r.target.spec.containers;
+  if (admitted_ && !terminated_) {
+    Pod allocated = pod_;
+    for (size_t i = 0; i < containers.size() && i < targets.size(); ++i) {
+      allocated.spec.containers[i].resources = targets[i].resources;
+    }
+    if (auto verdict = shared_.admission.TryResize(record_.uid, ClaimOf(allocated))) {
+      if (r.pending_message != verdict->message) {
+        spdlog::info("pod {}: resize {}: {}", key_, verdict->reason, verdict->message);
+      }
+      r.pending_reason = verdict->reason;
+      r.pending_message = verdict->message;
+      return;  // tried again at every sync: a Deferred resize may fit once others leave
+    }
+    r.pending_reason.clear();
+    r.pending_message.clear();
+    for (size_t i = 0; i < containers.size() && i < targets.size(); ++i) {
+      for (auto& sp : slots_) {
+        if (sp->is_init || sp->name != containers[i].name) continue;
+        if (!ResizeContainer(*sp, targets[i])) return;  // PodResizeInProgress/Error; retried
+      }
+    }
+  } else {
+    // Not running yet (or any more): the resources are simply the new ones.
+    for (size_t i = 0; i < containers.size() && i < targets.size(); ++i) {
+      containers[i].resources = targets[i].resources;
+    }
+  }
+  pod_.metadata.labels = r.target.metadata.labels;
+  pod_.metadata.annotations = r.target.metadata.annotations;
+  record_.source_name = r.source_name;
+  record_.source_text = r.source_text;
+  {
+    std::lock_guard lock(mu_);
+    record_.hash = hash_;
+  }
+  Persist();
+  volumes_generation_ = UINT64_MAX;  // downwardAPI files may show the limits
+  Event("Normal", "ResizeCompleted", "pod/" + pod_.metadata.name, "Pod resize completed");
+  spdlog::info("pod {}: resized in place", key_);
+  resizing_.reset();
+}
+
+// One container: nothing when its cpu and memory are unchanged; restarted when a changed
+// resource's resizePolicy says RestartContainer; else its cgroup changes in place. false (the
+// resize stays in progress with the error) when the runtime refuses.
+bool PodWorker::ResizeContainer(Slot& s, const Container& target) {
+  Container& current = const_cast<Container&>(*s.spec);  // an element of pod_, which we own
+  auto differs = [&](const std::string& name) {
+    auto value = [&](const std::map<std::string, Quantity>& m) -> std::optional<int64_t> {
+      auto it = m.find(name);
+      return it == m.end() ? std::nullopt : std::optional<int64_t>(it->second.value);
+    };
+    return value(current.resources.requests) != value(target.resources.requests) ||
+           value(current.resources.limits) != value(target.resources.limits);
+  };
+  auto restarts = [&](const std::string& name) {
+    for (const ContainerResizePolicy& p : current.resize_policy) {
+      if (p.resource_name == name) return p.restart_policy == "RestartContainer";
+    }
+    return false;  // NotRequired by default
+  };
+  bool cpu = differs("cpu"), memory = differs("memory");
+  if (!cpu && !memory) return true;
+  ResourceRequirements before = current.resources;
+  current.resources = target.resources;
+  if (!Running(s)) return true;  // its next start takes the new resources
+  if ((cpu && restarts("cpu")) || (memory && restarts("memory"))) {
+    s.restart_for_resize = true;
+    s.backoff = milliseconds(0);
+    KillContainer(s, "Container " + s.name + " resize requires restart", std::nullopt);
+    return true;
+  }
+  auto& runtime = shared_.agent->containers();
+  auto updated = runtime.UpdateContainerResources(s.id, ConvertResources(pod_, current));
+  if (!updated) {
+    current.resources = std::move(before);
+    std::string error = "container " + s.name + ": " + updated.error().ToString();
+    if (resizing_->error != error) Event("Warning", "ResizeError", s.object, error);
+    resizing_->error = std::move(error);
+    return false;
+  }
+  resizing_->error.clear();
+  if (auto st = runtime.ContainerStatus(s.id); st) s.cri = st->status;
+  return true;
 }
 
 }  // namespace peapod::agent::controller

@@ -91,12 +91,23 @@ class PodWorker {
     std::lock_guard lock(mu_);
     return hash_;
   }
-  // SpecHashWithoutMetadata of the pod it runs.
-  const std::string& hash_without_metadata() const { return hash_without_metadata_; }
+  // SpecHashWithoutMetadata of the pod it runs (or is being resized to).
+  std::string hash_without_metadata() {
+    std::lock_guard lock(mu_);
+    return hash_without_metadata_;
+  }
   // Labels and annotations changed, nothing else: the running pod takes them in place (its
   // downwardAPI files are rewritten, its record updated), as the API server lets them change.
   void UpdateMetadata(const ObjectMeta& metadata, const std::string& hash,
                       const std::string& source_name, const std::string& source_text);
+  // Whether `pod` differs from the one this worker runs only in metadata and in its app
+  // containers' resources, within the same QoS class: an in-place resize.
+  bool CanResizeTo(const Pod& pod);
+  // Resizes the running pod to `pod`'s container resources (with its metadata): each container
+  // by its resizePolicy, in place or restarted; Pending (Deferred/Infeasible) while the new
+  // requests do not fit the node.
+  void UpdateResources(const Pod& pod, const std::string& hash, const std::string& source_name,
+                       const std::string& source_text);
   PodView View();
   Result<std::string> LogPath(const std::string& container, bool previous);
   Result<std::string> ContainerId(const std::string& container);
@@ -112,6 +123,10 @@ class PodWorker {
   bool Admit();
   bool DeadlineExceeded();
   void ApplyPendingMetadata();
+  // In-place resize (pod_resize.cpp): takes a resize asked for, then acts on it each sync.
+  void TakePendingResize();
+  void Resize();
+  bool ResizeContainer(Slot& s, const Container& target);
   void Terminate(bool for_delete);
   void Cleanup();
   // The pod's user namespace options: the node's, or (hostUsers: false) mode POD with the
@@ -170,7 +185,17 @@ class PodWorker {
   std::map<std::string, std::pair<std::string, int64_t>> conditions_;  // type -> status, time
   bool admitted_ = false;
   std::string unschedulable_;  // kube-scheduler's message while the pod does not fit
-  std::string hash_without_metadata_;
+  // Fixed for the worker's life: a change to either replaces the pod.
+  std::string hash_without_resources_;  // SpecHashWithoutResources
+  std::string qos_class_;
+  // The pod being resized to: the desired spec while the resize is pending or in progress.
+  struct Resizing {
+    Pod target;
+    std::string source_name, source_text;
+    std::string pending_reason, pending_message;  // PodResizePending (Deferred, Infeasible)
+    std::string error;                            // PodResizeInProgress with reason Error
+  };
+  std::optional<Resizing> resizing_;
 
   std::mutex mu_;  // guards the fields below
   std::condition_variable cv_;
@@ -178,6 +203,8 @@ class PodWorker {
   bool delete_requested_ = false;
   bool wake_ = false;
   std::string hash_;
+  std::string hash_without_metadata_;
+  std::optional<Resizing> pending_resize_;
   struct PendingMetadata {
     ObjectMeta metadata;
     std::string source_name, source_text;

@@ -89,6 +89,10 @@ std::optional<runtime::CgroupManager> PodCgroupManager(
     const std::shared_ptr<const runtime::CgroupDriver>& driver, const AgentConfig& config,
     const PodSandboxConfig& pod_config);
 
+// The limits of the pod cgroup: the pod's resources (the sum over its containers, or the pod-level
+// resources of KEP-2837) plus its overhead; nullopt when the pod has no resources.
+std::optional<LinuxContainerResources> PodCgroupLimits(const LinuxPodSandboxConfig& linux);
+
 // 64 hex characters from the kernel's random source, as containerd's ids.
 std::string GenerateId();
 

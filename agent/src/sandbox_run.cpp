@@ -7,6 +7,7 @@
 
 #include "crash_point.h"
 #include "entries.h"
+#include "peapod/agent/container_security.h"
 #include "peapod/agent/events.h"
 #include "peapod/agent/sandbox_manager.h"
 #include "peapod/agent/security_requests.h"
@@ -267,7 +268,13 @@ Result<std::string> SandboxManager::RunPodSandbox(const PodSandboxConfig& config
   std::optional<runtime::Cgroup> pause_cgroup;
   if (cgroups) {
     cgroup_created = true;  // CreatePod may leave directories behind when it fails half-way
-    auto pod_cgroup = cgroups->CreatePod(id);
+    runtime::Resources pod_limits;
+    if (auto cri_limits = PodCgroupLimits(config.linux)) {
+      auto converted = ToCgroupResources(*cri_limits);
+      if (!converted) return rollback(std::move(converted.error()).Context("pod resources"));
+      pod_limits = std::move(*converted);
+    }
+    auto pod_cgroup = cgroups->CreatePod(id, pod_limits);
     if (!pod_cgroup) return rollback(std::move(pod_cgroup.error()));
     auto created = cgroups->CreateContainer(id, id);
     if (!created) return rollback(std::move(created.error()));

@@ -113,6 +113,10 @@ json ContainerToJson(const ctl::Container& c) {
     out["ports"].push_back(p);
   }
   out["resources"] = ResourcesToJson(c.resources);
+  for (const auto& policy : c.resize_policy) {
+    out["resizePolicy"].push_back(
+        {{"resourceName", policy.resource_name}, {"restartPolicy", policy.restart_policy}});
+  }
   for (const auto& mount : c.volume_mounts) {
     json m = {{"name", mount.name}, {"mountPath", mount.mount_path}};
     if (mount.read_only) m["readOnly"] = true;
@@ -245,6 +249,12 @@ json ContainerStatusToJson(const ctl::ContainerStatusView& s) {
               {"started", s.started},
               {"restartCount", s.restart_count}};
   if (!s.container_id.empty()) out["containerID"] = "peapod://" + s.container_id;
+  if (!s.allocated_resources.empty()) {
+    for (const auto& [name, quantity] : s.allocated_resources) {
+      out["allocatedResources"][name] = quantity.text;
+    }
+  }
+  if (s.resources) out["resources"] = ResourcesToJson(*s.resources);
   return out;
 }
 
@@ -278,6 +288,9 @@ json PodSpecToJson(const ctl::Pod& pod) {
   PutString(out, "hostname", spec.hostname);
   PutString(out, "subdomain", spec.subdomain);
   PutString(out, "runtimeClassName", spec.runtime_class_name);
+  if (!spec.resources.requests.empty() || !spec.resources.limits.empty()) {
+    out["resources"] = ResourcesToJson(spec.resources);
+  }
   for (const auto& alias : spec.host_aliases) {
     out["hostAliases"].push_back({{"ip", alias.ip}, {"hostnames", alias.hostnames}});
   }

@@ -86,6 +86,18 @@ grpc::Status CriRuntimeService::PodSandboxStatus(Ctx*, const v1::PodSandboxStatu
   return grpc::Status::OK;
 }
 
+grpc::Status CriRuntimeService::UpdatePodSandboxResources(
+    Ctx*, const v1::UpdatePodSandboxResourcesRequest* req, v1::UpdatePodSandboxResourcesResponse*) {
+  if (req->pod_sandbox_id().empty()) {
+    return InvalidArgument("UpdatePodSandboxResources: pod_sandbox_id is empty");
+  }
+  std::optional<agent::LinuxContainerResources> overhead, resources;
+  if (req->has_overhead()) overhead = FromProto(req->overhead());
+  if (req->has_resources()) resources = FromProto(req->resources());
+  return ToGrpcStatus(
+      agent_.sandboxes().UpdatePodSandboxResources(req->pod_sandbox_id(), overhead, resources));
+}
+
 grpc::Status CriRuntimeService::ListPodSandbox(Ctx*, const v1::ListPodSandboxRequest* req,
                                                v1::ListPodSandboxResponse* resp) {
   agent::PodSandboxFilter filter;

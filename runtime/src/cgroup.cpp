@@ -124,13 +124,29 @@ std::string Cgroup::DirFor(std::string_view controller) const {
 
 namespace {
 
+// A file written by an update and what it held before, so a failed update can put it back.
+struct UndoEntry {
+  std::string path;
+  std::string before;
+};
+
 struct ApplyContext {
   const Cgroup& cgroup;
   const CgroupDriver& driver;
+  std::vector<UndoEntry>* undo = nullptr;  // set by Update: successful writes, in order
 
   Status Write(const CgroupHierarchy& h, std::string_view file, std::string_view value) const {
-    auto st = WriteText(cgroup.DirIn(h) + "/" + std::string(file), value);
+    std::string path = cgroup.DirIn(h) + "/" + std::string(file);
+    std::optional<std::string> before;
+    if (undo != nullptr) {
+      if (auto text = ReadText(path)) before = *text;
+    }
+    auto st = WriteText(path, value);
     if (!st) return std::unexpected(std::move(st.error()).Context("cgroup " + cgroup.path()));
+    if (before) {
+      while (!before->empty() && before->back() == '\n') before->pop_back();
+      undo->push_back({std::move(path), std::move(*before)});
+    }
     return Ok();
   }
   Result<const CgroupHierarchy*> Need(std::string_view controller, std::string_view what) const {
@@ -269,6 +285,30 @@ Status ApplyUnified(const ApplyContext& ctx, const Resources& r) {
   return Ok();
 }
 
+// In-place resize refuses a memory limit below what the cgroup holds and cannot give back: v1
+// would fail the write with EBUSY after reclaiming, v2 would reclaim and then OOM-kill. kubelet
+// makes the same best-effort check before lowering a limit (KEP-1287, "Memory limit decreases").
+Status CheckMemoryFits(const Cgroup& cgroup, const Resources& r) {
+  if (!r.memory_limit_bytes || *r.memory_limit_bytes <= 0) return Ok();
+  const CgroupHierarchy* h = cgroup.driver().HierarchyFor("memory");
+  if (h == nullptr) return Ok();  // ApplyMemory says why
+  bool v2 = h->version == CgroupVersion::kV2;
+  std::string dir = cgroup.DirIn(*h);
+  auto usage = ReadText(dir + (v2 ? "/memory.current" : "/memory.usage_in_bytes"));
+  auto stat = ReadText(dir + "/memory.stat");
+  if (!usage || !stat) return Ok();
+  CgroupStats s;
+  FillMemoryStats(h->version, *usage, *stat, "", s);
+  uint64_t in_use = s.memory_working_set_bytes.value_or(0);
+  if (in_use <= static_cast<uint64_t>(*r.memory_limit_bytes)) return Ok();
+  return Fail(ErrorCode::kFailedPrecondition,
+              "cgroup " + cgroup.path() + ": memory limit " +
+                  std::to_string(*r.memory_limit_bytes) + " is below the " +
+                  std::to_string(in_use) + " bytes in use (working set); " +
+                  (v2 ? "cgroup v2 would OOM-kill to get there" : "cgroup v1 would refuse it") +
+                  ", so nothing was changed");
+}
+
 }  // namespace
 
 Status Cgroup::ApplyAll(const Resources& r) {
@@ -282,9 +322,24 @@ Status Cgroup::ApplyAll(const Resources& r) {
 Status Cgroup::Apply(const Resources& resources) { return ApplyAll(resources); }
 
 Status Cgroup::Update(const Resources& resources) {
-  auto st = ApplyAll(resources);
-  if (st) spdlog::debug("cgroup {}: resources updated", path_);
-  return st;
+  if (auto st = CheckMemoryFits(*this, resources); !st) return st;
+  std::vector<UndoEntry> undo;
+  ApplyContext ctx{*this, *driver_, &undo};
+  for (auto apply : {ApplyCpuset, ApplyCpu, ApplyMemory, ApplyPids, ApplyHugetlb, ApplyUnified}) {
+    auto st = apply(ctx, resources);
+    if (st) continue;
+    // All or nothing: what was written goes back, newest first (so memory and memory+swap
+    // are restored in an order the kernel accepts).
+    for (auto it = undo.rbegin(); it != undo.rend(); ++it) {
+      if (auto back = WriteText(it->path, it->before); !back) {
+        spdlog::warn("cgroup {}: could not restore {}: {}", path_, it->path,
+                     back.error().ToString());
+      }
+    }
+    return st;
+  }
+  spdlog::debug("cgroup {}: resources updated", path_);
+  return Ok();
 }
 
 Status Cgroup::AddProcess(pid_t pid) {

@@ -137,6 +137,53 @@ TEST_F(CgroupV2Test, LimitsForControllersV2LacksHereAreRefusedClearly) {
   }
 }
 
+TEST_F(CgroupV2Test, UpdateChangesALiveCgroupInPlaceAndKeepsItsProcess) {
+  if (driver_->HierarchyFor("hugetlb") == nullptr) GTEST_SKIP() << "no hugetlb on v2 here";
+  CgroupManager manager(driver_, {TestParent(), 0});
+  ASSERT_TRUE(manager.CreatePod("p1"));
+  Resources r;
+  r.hugepage_limits["2MB"] = 4 << 21;
+  auto ctr = manager.CreateContainer("p1", "c1", r);
+  ASSERT_TRUE(ctr) << ctr.error().ToString();
+  pid_t sleeper = SpawnSleeper(false);
+  ASSERT_TRUE(ctr->AddProcess(sleeper));
+  const CgroupHierarchy& h = *driver_->Unified();
+  r.hugepage_limits["2MB"] = 8 << 21;
+  r.unified["cgroup.max.descendants"] = "3";
+  auto updated = ctr->Update(r);
+  EXPECT_TRUE(updated) << updated.error().ToString();
+  EXPECT_EQ(ReadFile(ctr->DirIn(h) + "/hugetlb.2MB.max"), std::to_string(8 << 21) + "\n");
+  EXPECT_EQ(ReadFile(ctr->DirIn(h) + "/cgroup.max.descendants"), "3\n");
+  EXPECT_EQ(ReadFile(ctr->DirIn(h) + "/cgroup.procs"), std::to_string(sleeper) + "\n");
+  ::kill(sleeper, SIGKILL);
+  Reap(sleeper);
+}
+
+TEST_F(CgroupV2Test, UpdateThatFailsHalfWayPutsBackWhatItWrote) {
+  if (driver_->HierarchyFor("hugetlb") == nullptr) GTEST_SKIP() << "no hugetlb on v2 here";
+  CgroupManager manager(driver_, {TestParent(), 0});
+  ASSERT_TRUE(manager.CreatePod("p1"));
+  Resources r;
+  r.hugepage_limits["2MB"] = 4 << 21;
+  r.unified["cgroup.max.descendants"] = "5";
+  auto ctr = manager.CreateContainer("p1", "c1", r);
+  ASSERT_TRUE(ctr) << ctr.error().ToString();
+  const CgroupHierarchy& h = *driver_->Unified();
+  // hugetlb is written before the unified keys, which go in name order: the bad value of the
+  // second key fails the update after hugetlb and the first key were written. All is undone.
+  Resources bad;
+  bad.hugepage_limits["2MB"] = 8 << 21;
+  bad.unified["cgroup.max.depth"] = "2";
+  bad.unified["cgroup.max.descendants"] = "not-a-number";
+  auto refused = ctr->Update(bad);
+  ASSERT_FALSE(refused);
+  EXPECT_NE(refused.error().message.find("cgroup.max.descendants"), std::string::npos)
+      << refused.error().message;
+  EXPECT_EQ(ReadFile(ctr->DirIn(h) + "/hugetlb.2MB.max"), std::to_string(4 << 21) + "\n");
+  EXPECT_EQ(ReadFile(ctr->DirIn(h) + "/cgroup.max.descendants"), "5\n");
+  EXPECT_EQ(ReadFile(ctr->DirIn(h) + "/cgroup.max.depth"), "max\n");
+}
+
 // Steps reported through the exit code of the forked child.
 int RunInPrivateMountOfCgroup2(const std::string& where) {
   if (::unshare(CLONE_NEWNS) != 0) return 10;

@@ -4,12 +4,15 @@
 // the stats (KEP-4205), the Stream* list verbs (KEP-5825) and the features Status reports.
 #include <sys/mount.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <set>
 #include <sstream>
+#include <thread>
 
 #include "cri_test_fixture.h"
+#include "peapod/runtime/cgroup.h"
 #include "support/temp_dir.h"
 
 namespace peapod::testing {
@@ -403,12 +406,173 @@ TEST_F(CriK8s136, StreamVerbsAnswerWhatTheirListVerbsAnswerWithTheSameFilters) {
   EXPECT_EQ(ids[0].rfind("sha256:", 0), 0u) << ids[0];
 }
 
-TEST_F(CriK8s136, UpdatePodSandboxResourcesIsUnimplementedAsBeforeResize) {
+// In-place resize (KEP-1287) through the CRI, read back from the host's cgroup files.
+class CriResize : public CriK8s136 {
+ protected:
+  void SetUp() override {
+    CriK8s136::SetUp();
+    if (HasFatalFailure()) return;
+    auto driver = runtime::CgroupDriver::Detect();
+    ASSERT_TRUE(driver) << driver.error().ToString();
+    driver_ = std::make_shared<const runtime::CgroupDriver>(std::move(*driver));
+  }
+
+  runtime::Cgroup PodCgroup() const {
+    return runtime::Cgroup(driver_, "/" + daemon_->cgroup_parent() + "/pod-" + pod_id_);
+  }
+  runtime::Cgroup ContainerCgroup(const std::string& id) const {
+    return runtime::Cgroup(driver_, PodCgroup().path() + "/" + id);
+  }
+
+  // memory.max (v2) or memory.limit_in_bytes (v1), first line.
+  static std::string MemoryLimit(const runtime::Cgroup& cgroup) {
+    std::string dir = cgroup.DirFor("memory");
+    std::string text = ReadFile(dir + "/memory.max");
+    if (text.empty()) text = ReadFile(dir + "/memory.limit_in_bytes");
+    return text.substr(0, text.find('\n'));
+  }
+  // "<quota> <period>" from cpu.max (v2) or the two v1 files.
+  static std::string CpuMax(const runtime::Cgroup& cgroup) {
+    std::string dir = cgroup.DirFor("cpu");
+    auto line = [](std::string s) { return s.substr(0, s.find('\n')); };
+    std::string v2 = ReadFile(dir + "/cpu.max");
+    if (!v2.empty()) return line(v2);
+    return line(ReadFile(dir + "/cpu.cfs_quota_us")) + " " +
+           line(ReadFile(dir + "/cpu.cfs_period_us"));
+  }
+  // The container's first process: the lowest pid in its cgroup (its children come later, and
+  // a shell may not have forked them yet when this is first read).
+  static std::string Procs(const runtime::Cgroup& cgroup) {
+    std::istringstream in(ReadFile(cgroup.DirFor("memory") + "/cgroup.procs"));
+    long lowest = 0;
+    for (long pid = 0; in >> pid;) lowest = lowest == 0 ? pid : std::min(lowest, pid);
+    return lowest == 0 ? "" : std::to_string(lowest);
+  }
+
+  grpc::Status Update(const std::string& id, const v1::LinuxContainerResources& resources) {
+    v1::UpdateContainerResourcesRequest req;
+    req.set_container_id(id);
+    *req.mutable_linux() = resources;
+    v1::UpdateContainerResourcesResponse resp;
+    return CriCall(runtime(), &Stub::UpdateContainerResources, req, &resp);
+  }
+
+  std::shared_ptr<const runtime::CgroupDriver> driver_;
+};
+
+v1::LinuxContainerResources Limits(int64_t memory, int64_t quota) {
+  v1::LinuxContainerResources r;
+  r.set_memory_limit_in_bytes(memory);
+  r.set_cpu_period(100000);
+  r.set_cpu_quota(quota);
+  r.set_cpu_shares(512);
+  return r;
+}
+
+constexpr int64_t kMiB = 1024 * 1024;
+
+TEST_F(CriResize, UpdateContainerResourcesChangesTheRunningContainerInPlace) {
+  auto config = Config("resized", "trap 'exit 0' TERM; sleep 3600 & wait");
+  *config.mutable_linux()->mutable_resources() = Limits(64 * kMiB, 50000);
+  std::string id = Run(config);
+  ASSERT_FALSE(id.empty());
+  auto cgroup = ContainerCgroup(id);
+  ASSERT_EQ(MemoryLimit(cgroup), std::to_string(64 * kMiB));
+  std::string procs = Procs(cgroup);
+  ASSERT_FALSE(procs.empty());
+
+  auto status = Update(id, Limits(96 * kMiB, 150000));
+  ASSERT_TRUE(status.ok()) << Describe(status);
+  EXPECT_EQ(MemoryLimit(cgroup), std::to_string(96 * kMiB));
+  EXPECT_EQ(CpuMax(cgroup), "150000 100000");
+  EXPECT_EQ(Procs(cgroup), procs);  // the same process: nothing was restarted
+  auto st = Status(id);
+  EXPECT_EQ(st.state(), v1::CONTAINER_RUNNING);
+  EXPECT_EQ(st.resources().linux().memory_limit_in_bytes(), 96 * kMiB);
+  EXPECT_EQ(st.resources().linux().cpu_quota(), 150000);
+}
+
+TEST_F(CriResize, MemoryLimitBelowWhatIsInUseIsRefusedAndNothingChanges) {
+  // awk holds a 32 MiB string while sleep runs.
+  auto config = Config("hungry",
+                       "awk 'BEGIN { s = \"x\"; for (i = 0; i < 25; i++) s = s s; "
+                       "system(\"sleep 3600\") }'");
+  *config.mutable_linux()->mutable_resources() = Limits(160 * kMiB, 50000);
+  std::string id = Run(config);
+  ASSERT_FALSE(id.empty());
+  auto cgroup = ContainerCgroup(id);
+  bool filled = false;
+  for (int i = 0; i < 300 && !filled; ++i) {  // bounded: 30 s
+    auto stats = cgroup.Stats();
+    filled = stats && stats->memory_working_set_bytes.value_or(0) > 24 * kMiB;
+    if (!filled) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  ASSERT_TRUE(filled) << "the container never used 24 MiB";
+  std::string procs = Procs(cgroup);
+
+  auto status = Update(id, Limits(8 * kMiB, 20000));
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::FAILED_PRECONDITION) << Describe(status);
+  EXPECT_NE(status.error_message().find("in use"), std::string::npos) << Describe(status);
+  EXPECT_EQ(MemoryLimit(cgroup), std::to_string(160 * kMiB));
+  EXPECT_EQ(CpuMax(cgroup), "50000 100000");  // refused before anything was written
+  EXPECT_EQ(Procs(cgroup), procs);
+  auto st = Status(id);
+  EXPECT_EQ(st.state(), v1::CONTAINER_RUNNING);
+  EXPECT_EQ(st.resources().linux().memory_limit_in_bytes(), 160 * kMiB);
+}
+
+TEST_F(CriResize, UpdateThatTheHostCannotHonourChangesNothing) {
+  auto config = Config("strict", "trap 'exit 0' TERM; sleep 3600 & wait");
+  *config.mutable_linux()->mutable_resources() = Limits(64 * kMiB, 50000);
+  std::string id = Run(config);
+  ASSERT_FALSE(id.empty());
+  auto cgroup = ContainerCgroup(id);
+  // cpu and memory would be written first; the hugepage size fails the update after them.
+  auto bad = Limits(96 * kMiB, 150000);
+  auto* huge = bad.add_hugepage_limits();
+  huge->set_page_size("3MB");
+  huge->set_limit(1 << 22);
+  auto status = Update(id, bad);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << Describe(status);
+  EXPECT_EQ(MemoryLimit(cgroup), std::to_string(64 * kMiB));
+  EXPECT_EQ(CpuMax(cgroup), "50000 100000");
+  EXPECT_EQ(Status(id).resources().linux().memory_limit_in_bytes(), 64 * kMiB);
+}
+
+TEST_F(CriResize, UpdatePodSandboxResourcesSetsThePodCgroupWithItsOverhead) {
   v1::UpdatePodSandboxResourcesRequest req;
   req.set_pod_sandbox_id(pod_id_);
+  *req.mutable_resources() = Limits(256 * kMiB, 200000);
+  req.mutable_overhead()->set_memory_limit_in_bytes(32 * kMiB);
+  req.mutable_overhead()->set_cpu_quota(10000);
   v1::UpdatePodSandboxResourcesResponse resp;
   auto status = CriCall(runtime(), &Stub::UpdatePodSandboxResources, req, &resp);
-  EXPECT_EQ(status.error_code(), grpc::StatusCode::UNIMPLEMENTED) << Describe(status);
+  ASSERT_TRUE(status.ok()) << Describe(status);
+  // kubelet sizes the pod cgroup as the containers plus the overhead.
+  EXPECT_EQ(MemoryLimit(PodCgroup()), std::to_string(288 * kMiB));
+  EXPECT_EQ(CpuMax(PodCgroup()), "210000 100000");
+
+  // A container without limits of its own is bounded by the pod's.
+  std::string id = Run(Config("unbounded", "trap 'exit 0' TERM; sleep 3600 & wait"));
+  ASSERT_FALSE(id.empty());
+  std::string procs = Procs(ContainerCgroup(id));
+
+  // Shrinking without overhead in the request keeps the overhead the pod had.
+  *req.mutable_resources() = Limits(128 * kMiB, 100000);
+  req.clear_overhead();
+  status = CriCall(runtime(), &Stub::UpdatePodSandboxResources, req, &resp);
+  ASSERT_TRUE(status.ok()) << Describe(status);
+  EXPECT_EQ(MemoryLimit(PodCgroup()), std::to_string(160 * kMiB));
+  EXPECT_EQ(CpuMax(PodCgroup()), "110000 100000");
+  EXPECT_EQ(Procs(ContainerCgroup(id)), procs);
+
+  v1::UpdatePodSandboxResourcesRequest unknown;
+  unknown.set_pod_sandbox_id("0123456789abcdef0123456789abcdef");
+  status = CriCall(runtime(), &Stub::UpdatePodSandboxResources, unknown, &resp);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::NOT_FOUND) << Describe(status);
+  v1::UpdatePodSandboxResourcesRequest empty;
+  status = CriCall(runtime(), &Stub::UpdatePodSandboxResources, empty, &resp);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << Describe(status);
 }
 
 }  // namespace

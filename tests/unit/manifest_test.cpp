@@ -875,6 +875,63 @@ metadata: {labels: {app: web}, name: web, namespace: default}
   EXPECT_NE(SpecHash(a->pods[0]), SpecHash(relabeled));
 }
 
+TEST(Manifest, ResizePolicyAndPodLevelResourcesAreReadAndOnlyResourcesLeaveTheResizeHash) {
+  std::string yaml = R"(apiVersion: v1
+kind: Pod
+metadata:
+  name: web
+spec:
+  resources:
+    limits: {cpu: "1", memory: 256Mi}
+  containers:
+  - name: app
+    image: nginx:1.25
+    resources:
+      limits: {cpu: 500m, memory: 128Mi}
+    resizePolicy:
+    - {resourceName: memory, restartPolicy: RestartContainer}
+)";
+  auto parsed = ParseManifests(yaml, "a.yaml");
+  ASSERT_TRUE(parsed) << parsed.error().message;
+  const Pod& pod = parsed->pods[0];
+  ASSERT_EQ(pod.spec.containers[0].resize_policy.size(), 1u);
+  EXPECT_EQ(pod.spec.containers[0].resize_policy[0].resource_name, "memory");
+  EXPECT_EQ(pod.spec.containers[0].resize_policy[0].restart_policy, "RestartContainer");
+  EXPECT_EQ(pod.spec.resources.limits.at("memory").value, 256 << 20);
+  EXPECT_EQ(pod.spec.resources.requests.at("cpu").value, 1000);  // defaulted from the limit
+
+  Pod resized = pod;
+  resized.spec.containers[0].resources.limits["memory"] = *ParseQuantity("192Mi", false);
+  EXPECT_NE(SpecHash(pod), SpecHash(resized));
+  EXPECT_NE(SpecHashWithoutMetadata(pod), SpecHashWithoutMetadata(resized));
+  EXPECT_EQ(SpecHashWithoutResources(pod), SpecHashWithoutResources(resized));
+  Pod repolicied = pod;
+  repolicied.spec.containers[0].resize_policy.clear();
+  EXPECT_NE(SpecHashWithoutResources(pod), SpecHashWithoutResources(repolicied));
+  Pod pod_level = pod;
+  pod_level.spec.resources.limits["memory"] = *ParseQuantity("512Mi", false);
+  EXPECT_NE(SpecHashWithoutResources(pod), SpecHashWithoutResources(pod_level));
+
+  // resizePolicy is not for plain init containers, and names each resource once.
+  for (const char* bad :
+       {"  initContainers:\n  - name: init\n    image: busybox\n"
+        "    resizePolicy: [{resourceName: cpu, restartPolicy: NotRequired}]\n",
+        "  containers:\n  - name: twice\n    image: busybox\n"
+        "    resizePolicy: [{resourceName: cpu, restartPolicy: NotRequired},\n"
+        "                   {resourceName: cpu, restartPolicy: RestartContainer}]\n"}) {
+    std::string text = std::string("apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec:\n") +
+                       bad +
+                       (std::string(bad).find("initContainers") != std::string::npos
+                            ? "  containers: [{name: c, image: busybox}]\n"
+                            : "");
+    auto refused = ParseManifests(text, "p.yaml");
+    EXPECT_FALSE(refused) << text;
+    if (!refused) continue;
+    EXPECT_NE(refused.error().message.find("resizePolicy"), std::string::npos)
+        << refused.error().message;
+  }
+}
+
 TEST(Manifest, YamlTypingFollowsKubectl) {
   // Unquoted yes/on are booleans and 0644 is octal (YAML 1.1, as kubectl reads manifests);
   // a quoted "true" is a string.

@@ -65,6 +65,11 @@ class SandboxManager {
   // id succeeds: kubelet expects removing a gone sandbox to work.
   Status RemovePodSandbox(const std::string& id);
   Result<PodSandboxStatusResponse> PodSandboxStatus(const std::string& id, bool verbose = false);
+  // In-place pod resize (KEP-1287): the pod cgroup takes `resources` plus `overhead` live (an
+  // absent one keeps what the pod had), all or nothing; the record keeps both.
+  Status UpdatePodSandboxResources(const std::string& id,
+                                   const std::optional<LinuxContainerResources>& overhead,
+                                   const std::optional<LinuxContainerResources>& resources);
   std::vector<PodSandbox> ListPodSandbox(const PodSandboxFilter& filter = {});
 
   // CPU, memory, processes and network of a ready pod plus its containers' stats

@@ -61,6 +61,10 @@ class CriRuntimeService final : public v1::RuntimeService::Service {
                                v1::ContainerStatusResponse*) override;
   grpc::Status UpdateContainerResources(Ctx*, const v1::UpdateContainerResourcesRequest*,
                                         v1::UpdateContainerResourcesResponse*) override;
+  // In-place pod resize (KEP-1287): the pod cgroup takes the new limits
+  // (runtime_service_sandbox.cpp).
+  grpc::Status UpdatePodSandboxResources(Ctx*, const v1::UpdatePodSandboxResourcesRequest*,
+                                         v1::UpdatePodSandboxResourcesResponse*) override;
 
   grpc::Status ReopenContainerLog(Ctx*, const v1::ReopenContainerLogRequest*,
                                   v1::ReopenContainerLogResponse*) override;

@@ -156,7 +156,9 @@ class Cgroup {
   std::string DirFor(std::string_view controller) const;
 
   // Writes every limit that is set. Apply is for a new cgroup, Update for a live one; both order
-  // memory and memory+swap writes so that raising and lowering both succeed.
+  // memory and memory+swap writes so that raising and lowering both succeed. Update is all or
+  // nothing: a memory limit below the working set is refused (kFailedPrecondition) before any
+  // write, and any failing write puts back every file already written.
   Status Apply(const Resources& resources);
   Status Update(const Resources& resources);
 

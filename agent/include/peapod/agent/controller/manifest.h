@@ -113,6 +113,13 @@ struct ResourceRequirements {
   std::map<std::string, Quantity> limits;
 };
 
+// How a container takes a resize of one resource (KEP-1287): NotRequired changes its cgroup in
+// place, RestartContainer restarts it with the new limits. Absent: NotRequired.
+struct ContainerResizePolicy {
+  std::string resource_name;   // cpu, memory
+  std::string restart_policy;  // NotRequired, RestartContainer
+};
+
 struct VolumeMount {
   std::string name;
   std::string mount_path;
@@ -232,6 +239,7 @@ struct Container {
   std::vector<EnvFromSource> env_from;
   std::vector<ContainerPort> ports;
   ResourceRequirements resources;
+  std::vector<ContainerResizePolicy> resize_policy;
   std::vector<VolumeMount> volume_mounts;
   std::optional<Probe> liveness_probe;
   std::optional<Probe> readiness_probe;
@@ -352,6 +360,9 @@ struct PodSpec {
   std::optional<PodSecurityContext> security_context;
   std::string runtime_class_name;
   SourceRef runtime_class_source;
+  // Pod-level requests and limits of cpu and memory (KEP-2837): the pod cgroup's limits, what
+  // admission counts, and the bound of every container that has no limit of its own.
+  ResourceRequirements resources;
 };
 
 struct Pod {
@@ -454,6 +465,9 @@ std::string SpecHash(const Pod& pod);
 // changed, a re-apply updates the running pod in place (its downward API files), as the API
 // server lets labels and annotations change without replacing the pod.
 std::string SpecHashWithoutMetadata(const Pod& pod);
+// The same without the app containers' resources either: when only those (and metadata)
+// changed, a re-apply resizes the running pod in place (KEP-1287).
+std::string SpecHashWithoutResources(const Pod& pod);
 
 // Parses a quantity; nullopt when malformed. cpu=true gives millicores, else bytes (rounded up).
 std::optional<Quantity> ParseQuantity(const std::string& text, bool cpu);

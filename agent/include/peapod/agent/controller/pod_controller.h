@@ -15,6 +15,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -77,11 +78,16 @@ struct ContainerStatusView {
   int32_t restart_count = 0;
   bool is_init = false;
   bool is_sidecar = false;
+  // In-place resize (KEP-1287), app containers only: the requests the node allocated, and what
+  // the runtime reports the running container has (absent while it does not run).
+  std::map<std::string, Quantity> allocated_resources;
+  std::optional<ResourceRequirements> resources;
 };
 
 struct PodCondition {
   std::string type;    // PodScheduled (False/Unschedulable while the pod does not fit the node),
-                       // Initialized, ContainersReady, Ready
+                       // Initialized, ContainersReady, Ready; PodResizePending (Deferred,
+                       // Infeasible) and PodResizeInProgress (Error) only while they hold
   std::string status;  // "True", "False"
   std::string reason;
   std::string message;
