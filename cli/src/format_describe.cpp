@@ -220,10 +220,6 @@ void DescribeVolumes(Writer& w, const json& volumes) {
       w.Line(4, "Type", "HostPath (bare host directory volume)", kWidth);
       w.Line(4, "Path", Str(h, "path"), kWidth);
       w.Line(4, "HostPathType", Str(h, "type"), kWidth);
-    } else if (const json& img = Field(v, "image"); img.is_object()) {
-      w.Line(4, "Type", "Image (a container image or OCI artifact)", kWidth);
-      w.Line(4, "Reference", Str(img, "reference"), kWidth);
-      w.Line(4, "PullPolicy", Str(img, "pullPolicy"), kWidth);
     } else if (const json& cm = Field(v, "configMap"); cm.is_object()) {
       w.Line(4, "Type", "ConfigMap (a volume populated by a ConfigMap)", kWidth);
       w.Line(4, "Name", Str(cm, "name"), kWidth);
