@@ -210,6 +210,59 @@ void ReadEnvValueFrom(Reader& r, const yaml::Node& node, const std::string& path
   }
 }
 
+// KEP-5307 (alpha in 1.34): rules on a container's exit codes, checked before its restartPolicy.
+void ReadRestartPolicyRules(Reader& r, const yaml::Node& node, const std::string& path, bool init,
+                            Container& c) {
+  if (!node.IsDefined() || node.IsNull()) return;
+  if (init) {
+    r.Refuse(node, path, "is not supported by peapod on init containers");
+    return;
+  }
+  if (!c.restart_policy) {
+    r.Error(node, path, "may only be set together with the container's restartPolicy");
+  }
+  if (!r.List(node, path)) return;
+  for (size_t i = 0; i < node.size(); ++i) {
+    std::string p = Index(path, i);
+    const yaml::Node item = node[i];
+    if (!ListItem(r, item, p, {"action", "exitCodes"})) continue;
+    ContainerRestartRule rule;
+    if (!item["action"].IsDefined()) {
+      r.Error(item, Field(p, "action"), "required");
+    } else {
+      Enum(r, item["action"], Field(p, "action"), rule.action, {"Restart"});
+    }
+    const yaml::Node codes = item["exitCodes"];
+    std::string codes_path = Field(p, "exitCodes");
+    if (!codes.IsDefined() || codes.IsNull()) {
+      r.Error(item, codes_path, "required");
+    } else if (r.Object(codes, codes_path, {"operator", "values"})) {
+      if (!codes["operator"].IsDefined()) {
+        r.Error(codes, Field(codes_path, "operator"), "required");
+      } else {
+        Enum(r, codes["operator"], Field(codes_path, "operator"), rule.exit_codes_operator,
+             {"In", "NotIn"});
+      }
+      const yaml::Node values = codes["values"];
+      std::string values_path = Field(codes_path, "values");
+      if (r.List(values, values_path)) {
+        if (values.size() > 255) r.Error(values, values_path, "must have at most 255 items");
+        for (size_t v = 0; v < values.size(); ++v) {
+          int32_t code = 0;
+          if (!r.Int32(values[v], Index(values_path, v), code)) continue;
+          const auto& seen = rule.exit_codes_values;
+          if (std::find(seen.begin(), seen.end(), code) != seen.end()) {
+            r.Error(values[v], Index(values_path, v), "duplicate value " + std::to_string(code));
+            continue;
+          }
+          rule.exit_codes_values.push_back(code);
+        }
+      }
+    }
+    c.restart_policy_rules.push_back(std::move(rule));
+  }
+}
+
 void ReadEnv(Reader& r, const yaml::Node& node, const std::string& path, Container& c) {
   if (!r.List(node, path)) return;
   for (size_t i = 0; i < node.size(); ++i) {
@@ -593,6 +646,7 @@ Container ReadContainer(Reader& r, const yaml::Node& node, const std::string& pa
             "lifecycle",
             "securityContext",
             "restartPolicy",
+            "restartPolicyRules",
             "terminationMessagePath",
             "terminationMessagePolicy",
             "stdin",
@@ -629,16 +683,17 @@ Container ReadContainer(Reader& r, const yaml::Node& node, const std::string& pa
   if (node["restartPolicy"].IsDefined()) {
     std::string policy;
     if (r.String(node["restartPolicy"], Field(path, "restartPolicy"), policy)) {
-      if (!init) {
-        r.Error(node["restartPolicy"], Field(path, "restartPolicy"),
-                "may not be set for non-init containers");
-      } else if (policy != "Always") {
+      if (init && policy != "Always") {
         r.Error(node["restartPolicy"], Field(path, "restartPolicy"), OneOf({"Always"}));
+      } else if (!init && policy != "Always" && policy != "OnFailure" && policy != "Never") {
+        r.Error(node["restartPolicy"], Field(path, "restartPolicy"),
+                OneOf({"Always", "OnFailure", "Never"}));
       } else {
         c.restart_policy = policy;
       }
     }
   }
+  ReadRestartPolicyRules(r, node["restartPolicyRules"], Field(path, "restartPolicyRules"), init, c);
   bool plain_init = init && !c.IsSidecar();
   const yaml::Node resize = node["resizePolicy"];
   if (plain_init && resize.IsDefined() && !resize.IsNull()) {

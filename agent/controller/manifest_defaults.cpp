@@ -178,29 +178,41 @@ json ContainerJson(const Container& c) {
                 {"capabilities", caps},
                 {"seccompProfile", SeccompJson(sc->seccomp_profile)}};
   }
-  return {{"name", c.name},
-          {"image", c.image},
-          {"imagePullPolicy", c.image_pull_policy},
-          {"command", c.command},
-          {"args", c.args},
-          {"workingDir", c.working_dir},
-          {"env", env},
-          {"envFrom", env_from},
-          {"ports", ports},
-          {"requests", QuantitiesJson(c.resources.requests)},
-          {"limits", QuantitiesJson(c.resources.limits)},
-          {"volumeMounts", mounts},
-          {"livenessProbe", ProbeJson(c.liveness_probe)},
-          {"readinessProbe", ProbeJson(c.readiness_probe)},
-          {"startupProbe", ProbeJson(c.startup_probe)},
-          {"lifecycle", lifecycle},
-          {"securityContext", security},
-          {"restartPolicy", Opt(c.restart_policy)},
-          {"terminationMessagePath", c.termination_message_path},
-          {"terminationMessagePolicy", c.termination_message_policy},
-          {"stdin", c.stdin},
-          {"stdinOnce", c.stdin_once},
-          {"tty", c.tty}};
+  json out = {{"name", c.name},
+              {"image", c.image},
+              {"imagePullPolicy", c.image_pull_policy},
+              {"command", c.command},
+              {"args", c.args},
+              {"workingDir", c.working_dir},
+              {"env", env},
+              {"envFrom", env_from},
+              {"ports", ports},
+              {"requests", QuantitiesJson(c.resources.requests)},
+              {"limits", QuantitiesJson(c.resources.limits)},
+              {"volumeMounts", mounts},
+              {"livenessProbe", ProbeJson(c.liveness_probe)},
+              {"readinessProbe", ProbeJson(c.readiness_probe)},
+              {"startupProbe", ProbeJson(c.startup_probe)},
+              {"lifecycle", lifecycle},
+              {"securityContext", security},
+              {"restartPolicy", Opt(c.restart_policy)},
+              {"terminationMessagePath", c.termination_message_path},
+              {"terminationMessagePolicy", c.termination_message_policy},
+              {"stdin", c.stdin},
+              {"stdinOnce", c.stdin_once},
+              {"tty", c.tty}};
+  // Only when set, so that the hash of every pod written before KEP-5307 stays what it was.
+  if (!c.restart_policy_rules.empty()) {
+    json rules = json::array();
+    for (const auto& rule : c.restart_policy_rules) {
+      rules.push_back(
+          {{"action", rule.action},
+           {"exitCodes",
+            {{"operator", rule.exit_codes_operator}, {"values", rule.exit_codes_values}}}});
+    }
+    out["restartPolicyRules"] = std::move(rules);
+  }
+  return out;
 }
 
 // ContainerJson plus the fields added since hashes were first kept, each only when set, so the
@@ -262,6 +274,9 @@ json VolumeJson(const Volume& v) {
       json size = nullptr;
       if (s.size_limit) size = s.size_limit->value;
       return {{"emptyDir", {{"medium", s.medium}, {"sizeLimit", size}}}};
+    }
+    json operator()(const ImageVolume& s) const {
+      return {{"image", {{"reference", s.reference}, {"pullPolicy", s.pull_policy}}}};
     }
     json operator()(const HostPathVolume& s) const {
       return {{"hostPath", {{"path", s.path}, {"type", s.type}}}};
@@ -375,6 +390,9 @@ void ApplyDefaults(Pod& pod) {
     }
     if (auto* secret = std::get_if<SecretVolume>(&volume.source_)) {
       if (!secret->default_mode) secret->default_mode = 0644;
+    }
+    if (auto* image = std::get_if<ImageVolume>(&volume.source_)) {
+      if (image->pull_policy.empty()) image->pull_policy = DefaultPullPolicy(image->reference);
     }
   }
 }

@@ -34,15 +34,14 @@ void ReadKeyToPaths(Reader& r, const yaml::Node& node, const std::string& path,
   }
 }
 
-constexpr std::string_view kSupportedVolumeSources[] = {"emptyDir", "hostPath",    "configMap",
-                                                        "secret",   "downwardAPI", "projected"};
+constexpr std::string_view kSupportedVolumeSources[] = {
+    "emptyDir", "hostPath", "configMap", "secret", "downwardAPI", "projected", "image"};
 
 // Volume sources Kubernetes knows but peapod does not implement: refused.
 constexpr std::string_view kOtherVolumeSources[] = {"persistentVolumeClaim",
                                                     "nfs",
                                                     "csi",
                                                     "ephemeral",
-                                                    "image",
                                                     "iscsi",
                                                     "gitRepo",
                                                     "awsElasticBlockStore",
@@ -278,6 +277,24 @@ Volume ReadVolume(Reader& r, const yaml::Node& node, const std::string& path) {
     ReadProjections(r, projected["sources"], Field(projected_path, "sources"), source);
     FileMode(r, projected["defaultMode"], Field(projected_path, "defaultMode"),
              source.default_mode);
+    volume.source_ = std::move(source);
+  }
+  const yaml::Node image = node["image"];
+  std::string image_path = Field(path, "image");
+  if (r.Object(image, image_path, {"reference", "pullPolicy"})) {
+    ImageVolume source;
+    if (!r.String(image["reference"], Field(image_path, "reference"), source.reference) ||
+        source.reference.empty()) {
+      r.Error(image, Field(image_path, "reference"), "required");
+    } else if (std::isspace(static_cast<unsigned char>(source.reference.front())) ||
+               std::isspace(static_cast<unsigned char>(source.reference.back()))) {
+      r.Error(image["reference"], Field(image_path, "reference"),
+              "must not have leading or trailing whitespace");
+    }
+    if (image["pullPolicy"].IsDefined()) {
+      Enum(r, image["pullPolicy"], Field(image_path, "pullPolicy"), source.pull_policy,
+           {"Always", "IfNotPresent", "Never"});
+    }
     volume.source_ = std::move(source);
   }
   return volume;

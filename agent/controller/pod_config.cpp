@@ -853,6 +853,9 @@ Result<std::map<std::string, std::string>> SetUpVolumes(const Pod& pod, const Po
         return std::unexpected(std::move(s.error()).Context(what));
       }
       result[volume.name] = dir;
+    } else if (std::holds_alternative<ImageVolume>(volume.source_)) {
+      // Nothing on the pod's side: the runtime mounts the image for each container using it.
+      result[volume.name] = "";
     }
   }
   return result;
@@ -886,8 +889,10 @@ Result<std::vector<Mount>> ContainerMounts(const Pod& pod, const Container& cont
       return Fail(ErrorCode::kInvalidArgument, "volumeMount " + vm.name + ": no such volume");
     }
     bool projected = false;
+    const ImageVolume* image = nullptr;
     for (const auto& v : pod.spec.volumes) {
       if (v.name == vm.name) {
+        image = std::get_if<ImageVolume>(&v.source_);
         projected = std::holds_alternative<ConfigMapVolume>(v.source_) ||
                     std::holds_alternative<SecretVolume>(v.source_) ||
                     std::holds_alternative<DownwardApiVolume>(v.source_) ||
@@ -913,6 +918,20 @@ Result<std::vector<Mount>> ContainerMounts(const Pod& pod, const Container& cont
       auto expanded = ExpandSubPathExpr(vm.sub_path_expr, env);
       if (!expanded) return std::unexpected(std::move(expanded.error()));
       sub_path = *expanded;
+    }
+    if (image) {
+      // The runtime resolves the sub path inside the image (CRI image_sub_path) and mounts it
+      // read-only, as kubelet asks for every image volume.
+      m.host_path.clear();
+      m.image.emplace();
+      m.image->image = image->reference;
+      m.image_sub_path = sub_path;
+      m.readonly = true;
+      m.recursive_read_only =
+          m.propagation == MountPropagation::kPrivate &&
+          (vm.recursive_read_only == "Enabled" || vm.recursive_read_only == "IfPossible");
+      mounts.push_back(std::move(m));
+      continue;
     }
     if (!sub_path.empty()) {
       fs::path sub = fs::path(sub_path).lexically_normal();

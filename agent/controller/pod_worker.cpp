@@ -318,6 +318,7 @@ void PodWorker::Adopt() {
   ResolveLocalhostSeccomp(sandbox_config_.linux.security_context.seccomp,
                           shared_.config.seccomp_root);
   if (auto st = sandboxes.PodSandboxStatus(sandbox_id_); st) {
+    sandbox_ready_ = !terminal && st->status.state == PodSandboxState::kReady;
     pod_ip_ = st->status.network.ip;
     pod_ips_ = {pod_ip_};
     for (const auto& ip : st->status.network.additional_ips) pod_ips_.push_back(ip.ip);
@@ -452,7 +453,8 @@ bool PodWorker::EnsureSandbox() {
   auto& sandboxes = shared_.agent->sandboxes();
   if (!sandbox_id_.empty()) {
     auto st = sandboxes.PodSandboxStatus(sandbox_id_);
-    if (st && st->status.state == PodSandboxState::kReady) return true;
+    sandbox_ready_ = st && st->status.state == PodSandboxState::kReady;
+    if (sandbox_ready_) return true;
     // pause died (or the sandbox vanished): kubelet kills what is left and starts over.
     Event("Normal", "SandboxChanged", "pod/" + pod_.metadata.name,
           "Pod sandbox changed, it will be killed and re-created.");
@@ -497,6 +499,7 @@ bool PodWorker::EnsureSandbox() {
     return false;
   }
   sandbox_id_ = *id;
+  sandbox_ready_ = true;  // RunPodSandbox returns once the network is set up
   record_.sandbox_attempt++;
   if (started_at_ == 0) started_at_ = NowNs();
   pod_ip_.clear();
@@ -644,13 +647,13 @@ void PodWorker::UpdatePhase() {
       phase_ = "Pending";
       return;
     }
-    // kubelet's getPhase: a container that has terminated before counts as stopped even while
-    // it waits for its restart.
+    // kubelet's getPhase: a container that has terminated counts as stopped unless it will be
+    // restarted (by the pod's restartPolicy, or its own policy and rules: KEP-5307).
     int running = 0, waiting = 0, stopped = 0, succeeded = 0;
     for (const auto& sp : slots_) {
       const Slot& s = *sp;
       if (s.is_init) continue;
-      if (Running(s)) {
+      if (Running(s) || (Exited(s) && ShouldRestart(s))) {
         ++running;
       } else if (Exited(s)) {
         ++stopped;
@@ -659,21 +662,13 @@ void PodWorker::UpdatePhase() {
         ++waiting;
       }
     }
-    const std::string& policy = pod_.spec.restart_policy;
+    // What is stopped now stays stopped: the pod is done.
     if (waiting > 0) {
       phase_ = "Pending";
     } else if (running > 0) {
       phase_ = "Running";
     } else if (stopped > 0) {
-      if (policy == "Always") {
-        phase_ = "Running";
-      } else if (stopped == succeeded) {
-        phase_ = "Succeeded";
-      } else if (policy == "Never") {
-        phase_ = "Failed";
-      } else {
-        phase_ = "Running";
-      }
+      phase_ = stopped == succeeded ? "Succeeded" : "Failed";
     }
   }
   if ((phase_ == "Succeeded" || phase_ == "Failed") && !terminated_) {
@@ -700,7 +695,14 @@ bool PodWorker::Exited(const Slot& s) const {
 bool PodWorker::ShouldRestart(const Slot& s) const {
   if (s.is_sidecar) return true;
   if (!Exited(s)) return false;
-  const std::string& policy = pod_.spec.restart_policy;
+  // KEP-5307: an app container's rules, then its own restartPolicy, then the pod's.
+  if (!s.is_init) {
+    for (const auto& rule : s.spec->restart_policy_rules) {
+      if (rule.Matches(s.cri->exit_code)) return rule.action == "Restart";
+    }
+  }
+  const std::string& policy =
+      !s.is_init && s.spec->restart_policy ? *s.spec->restart_policy : pod_.spec.restart_policy;
   if (policy == "Always") return !s.is_init;
   if (policy == "OnFailure") return s.cri->exit_code != 0;
   return false;
@@ -743,11 +745,23 @@ bool PodWorker::StartOrBackOff(Slot& s) {
   return StartContainer(s);
 }
 
+// The container's image, then the images of the image volumes it mounts (kubelet pulls those
+// with the same policy rules before it creates the container).
 bool PodWorker::EnsureImage(Slot& s) {
+  if (!EnsureImage(s, s.spec->image, s.spec->image_pull_policy)) return false;
+  for (const auto& vm : s.spec->volume_mounts) {
+    for (const auto& v : pod_.spec.volumes) {
+      const auto* image = std::get_if<ImageVolume>(&v.source_);
+      if (v.name != vm.name || image == nullptr) continue;
+      if (!EnsureImage(s, image->reference, image->pull_policy)) return false;
+    }
+  }
+  return true;
+}
+
+bool PodWorker::EnsureImage(Slot& s, const std::string& image, const std::string& policy) {
   auto& images = shared_.agent->images();
-  const std::string& image = s.spec->image;
   bool present = images.ImageStatus(image).has_value();
-  const std::string& policy = s.spec->image_pull_policy;
   if (policy == "Never") {
     if (present) return true;
     s.waiting_reason = "ErrImageNeverPull";
@@ -1007,6 +1021,7 @@ void PodWorker::Terminate(bool for_delete) {
   for (auto it = slots_.rbegin(); it != slots_.rend(); ++it) {
     if ((*it)->is_sidecar) KillContainer(**it, "Stopping container " + (*it)->name, std::nullopt);
   }
+  sandbox_ready_ = false;
   if (!for_delete && !sandbox_id_.empty()) {
     if (auto s = shared_.agent->sandboxes().StopPodSandbox(sandbox_id_); !s) {
       spdlog::warn("pod {}: stop sandbox {}: {}", key_, sandbox_id_, s.error().ToString());
@@ -1216,6 +1231,9 @@ void PodWorker::Publish() {
   std::string ready_reason = terminal ? "PodCompleted" : "ContainersNotReady";
   std::string ready_message = terminal ? "" : "containers with unready status: " + join(unready);
   condition("PodScheduled", unschedulable_.empty(), "Unschedulable", unschedulable_);
+  // As kubelet 1.29+: True once the sandbox runs with its network, False (no reason) before,
+  // while it is being re-created, and once it is stopped.
+  condition("PodReadyToStartContainers", sandbox_ready_ && !terminal, "", "");
   condition("Initialized", initialized_, "ContainersNotInitialized",
             "containers with incomplete status: " + join(uninitialized));
   condition("ContainersReady", ready, ready_reason, ready_message);

@@ -143,6 +143,7 @@ class PodWorker {
 
   bool StartOrBackOff(Slot& s);
   bool EnsureImage(Slot& s);
+  bool EnsureImage(Slot& s, const std::string& image, const std::string& policy);
   bool StartContainer(Slot& s);
   void StartProbes(Slot& s, bool adopted);
   void StopProbes(Slot& s);
@@ -172,6 +173,7 @@ class PodWorker {
   // Worker-thread state.
   std::vector<std::unique_ptr<Slot>> slots_;  // init containers (in order), then app containers
   std::string sandbox_id_;
+  bool sandbox_ready_ = false;  // PodReadyToStartContainers: the sandbox is up, networked
   std::string pod_ip_;
   std::vector<std::string> pod_ips_;
   std::map<std::string, std::string> volume_paths_;

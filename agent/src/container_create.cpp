@@ -131,6 +131,31 @@ Result<runtime::ResolvedUser> ResolveContainerUser(const image::ResolvedImage& i
 
 }  // namespace
 
+// An image volume: the image (pulled by kubelet or the pod controller beforehand) mounted
+// read-only on the node, then bound into the container like any volume, so that a pod in a
+// user namespace sees it through an idmapped mount as it sees the others.
+Result<runtime::MountSpec> ContainerManager::MountImageVolume(const std::string& container_id,
+                                                              size_t index, const Mount& m) {
+  if (m.container_path.empty()) {
+    return Fail(ErrorCode::kInvalidArgument, "image volume mount with an empty container_path");
+  }
+  auto volume = images_->MountImageVolume(container_id, index, m.image->image, m.image_sub_path);
+  if (!volume) {
+    // containerd 2's wording, so that what kubelet shows reads the same on either runtime.
+    std::string what =
+        volume.error().code == ErrorCode::kNotFound
+            ? "ImageVolumeMountFailed: failed to resolve image \"" + m.image->image + "\""
+            : "ImageVolumeMountFailed: image \"" + m.image->image + "\" at " + m.container_path;
+    return std::unexpected(std::move(volume.error()).Context(what));
+  }
+  runtime::MountSpec ms;
+  ms.destination = m.container_path;
+  ms.source = volume->source;
+  ms.read_only = true;
+  ms.recursive_read_only = m.recursive_read_only;
+  return ms;
+}
+
 Result<std::string> ContainerManager::CreateContainer(const std::string& pod_sandbox_id,
                                                       const ContainerConfig& config,
                                                       const PodSandboxConfig& sandbox_config) {
@@ -305,7 +330,27 @@ Result<std::string> ContainerManager::CreateContainer(const std::string& pod_san
   }
   ApplyContainerSecurity(std::move(*security), spec);
 
-  for (const auto& m : config.mounts) {
+  for (size_t i = 0; i < config.mounts.size(); ++i) {
+    const Mount& m = config.mounts[i];
+    if (m.image) {
+      // overlayfs cannot be idmapped as a whole (the root filesystem idmaps each layer inside
+      // the container's child instead); a one-layer image is a bind of its layer, which can.
+      if (!spec.user_ns.empty()) {
+        auto volume_image = images_->Resolve(m.image->image);
+        if (volume_image && volume_image->layer_dirs.size() > 1) {
+          return rollback(Fail(ErrorCode::kFailedPrecondition,
+                               "ImageVolumeMountFailed: image \"" + m.image->image + "\" has " +
+                                   std::to_string(volume_image->layer_dirs.size()) +
+                                   " layers: peapod mounts only one-layer images as volumes "
+                                   "of a pod in a user namespace (hostUsers: false)")
+                              .error());
+        }
+      }
+      auto volume = MountImageVolume(entry->id, i, m);
+      if (!volume) return rollback(std::move(volume.error()));
+      spec.mounts.push_back(std::move(*volume));
+      continue;
+    }
     if (m.host_path.empty() || m.container_path.empty()) {
       return rollback(Fail(ErrorCode::kInvalidArgument, "mount with an empty path").error());
     }

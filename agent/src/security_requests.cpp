@@ -107,8 +107,15 @@ Status CheckMounts(const std::vector<Mount>& mounts, const UserNamespace& pod) {
         return Refuse(field, "uidMappings/gidMappings must be the pod's user namespace mappings");
       }
     }
+    // An image volume as containerd 2 takes it: the image is the source, and it is read-only.
     if (m.image) {
-      return Refuse(field + ".image", "image volumes are not implemented by peapod yet");
+      if (m.image->image.empty()) return Refuse(field + ".image.image", "must name an image");
+      if (!m.host_path.empty()) {
+        return Refuse(field + ".host_path", "must be empty for an image volume");
+      }
+      if (!m.readonly) return Refuse(field + ".readonly", "must be true for an image volume");
+    } else if (!m.image_sub_path.empty()) {
+      return Refuse(field + ".image_sub_path", "is set without an image");
     }
     if (!m.recursive_read_only) continue;
     // As containerd and kubelet: recursive read-only needs a read-only mount that nothing can

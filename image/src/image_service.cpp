@@ -76,6 +76,7 @@ Status ImageService::LoadLeases() {
       continue;
     }
     leases_[id] = *image;
+    if (auto st = LoadVolumeLeases(id); !st) return st;
   }
   return Ok();
 }
@@ -368,6 +369,10 @@ std::vector<std::string> ImageService::ContainersUsing(const std::string& image_
   std::vector<std::string> out;
   for (const auto& [container, image] : leases_)
     if (image == image_id) out.push_back(container);
+  for (const auto& [container, image] : volume_leases_) {
+    if (image == image_id && std::find(out.begin(), out.end(), container) == out.end())
+      out.push_back(container);
+  }
   return out;
 }
 
@@ -502,8 +507,10 @@ Result<ContainerRootfs> ImageService::ContainerRootfsOf(const std::string& conta
 
 Status ImageService::RemoveContainerRootfs(const std::string& container_id) {
   std::lock_guard lock(lease_mutex_);
+  if (auto st = UnmountImageVolumes(options_.root + "/containers", container_id); !st) return st;
   if (auto st = RemoveContainerDirs(options_.root + "/containers", container_id); !st) return st;
   leases_.erase(container_id);
+  volume_leases_.erase(container_id);
   return Ok();
 }
 

@@ -1,18 +1,11 @@
-// ImageService's side of image garbage collection: which images containers hold, and removing
-// one image whole (every tag) with the disk space that frees. The policy (thresholds, ages,
+// ImageService's side of image garbage collection (ImagesInUse, in image_volume.cpp, says which
+// images containers hold): removing one image whole (every tag) with the disk space that frees. The policy (thresholds, ages,
 // least recently used first) is the agent's ImageGarbageCollector.
 #include <spdlog/spdlog.h>
 
 #include "peapod/image/image_service.h"
 
 namespace peapod::image {
-
-std::set<std::string> ImageService::ImagesInUse() const {
-  std::lock_guard lock(lease_mutex_);
-  std::set<std::string> out;
-  for (const auto& [container, image] : leases_) out.insert(image);
-  return out;
-}
 
 Result<uint64_t> ImageService::RemoveUnusedImage(const std::string& image_id) {
   std::unique_lock gc(gc_mutex_);

@@ -1,5 +1,6 @@
 #include "peapod/image/overlay.h"
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
@@ -22,34 +23,56 @@ Status CheckContainerId(const std::string& id) {
   return Ok();
 }
 
-}  // namespace
-
-Result<OverlayPlan> BuildOverlayPlan(const std::string& links_dir,
-                                     const std::vector<std::string>& lower_names_bottom_first,
-                                     const std::string& upper_dir, const std::string& work_dir) {
+// "top:...:bottom": overlay stacks lowerdir entries left to right from the top down.
+Result<std::string> LowerDirList(const std::vector<std::string>& lower_names_bottom_first) {
   if (lower_names_bottom_first.empty())
     return Fail(ErrorCode::kInvalidArgument, "an overlay needs at least one lower layer");
-  OverlayPlan plan;
-  plan.chdir_to = links_dir;
   std::string lower;
-  // Overlay stacks lowerdir entries left to right from the top down.
   for (auto it = lower_names_bottom_first.rbegin(); it != lower_names_bottom_first.rend(); ++it) {
     if (it->find_first_of(":,/\\") != std::string::npos || it->empty())
       return Fail(ErrorCode::kInvalidArgument, "invalid layer link name \"" + *it + "\"");
     if (!lower.empty()) lower += ':';
     lower += *it;
   }
+  return lower;
+}
+
+Status CheckOptionsFit(const OverlayPlan& plan, size_t layers) {
+  if (plan.options.size() + 1 <= kPageSize) return Ok();
+  return Fail(ErrorCode::kInvalidArgument, "overlay options for " + std::to_string(layers) +
+                                               " layers need " +
+                                               std::to_string(plan.options.size() + 1) +
+                                               " bytes, more than the kernel's one-page limit");
+}
+
+}  // namespace
+
+Result<OverlayPlan> BuildReadOnlyOverlayPlan(
+    const std::string& links_dir, const std::vector<std::string>& lower_names_bottom_first) {
+  if (lower_names_bottom_first.size() < 2)
+    return Fail(ErrorCode::kInvalidArgument, "a read-only overlay needs at least two layers");
+  auto lower = LowerDirList(lower_names_bottom_first);
+  if (!lower) return std::unexpected(lower.error());
+  OverlayPlan plan{links_dir, "lowerdir=" + *lower};
+  if (auto st = CheckOptionsFit(plan, lower_names_bottom_first.size()); !st)
+    return std::unexpected(st.error());
+  return plan;
+}
+
+Result<OverlayPlan> BuildOverlayPlan(const std::string& links_dir,
+                                     const std::vector<std::string>& lower_names_bottom_first,
+                                     const std::string& upper_dir, const std::string& work_dir) {
+  auto lower = LowerDirList(lower_names_bottom_first);
+  if (!lower) return std::unexpected(lower.error());
+  OverlayPlan plan;
+  plan.chdir_to = links_dir;
   for (const auto* dir : {&upper_dir, &work_dir}) {
     if (dir->find_first_of(":,") != std::string::npos)
       return Fail(ErrorCode::kInvalidArgument, "overlay dir \"" + *dir + "\" contains ':' or ','");
   }
-  plan.options = "lowerdir=" + lower + ",upperdir=" + upper_dir + ",workdir=" + work_dir;
-  if (plan.options.size() + 1 > kPageSize) {
-    return Fail(ErrorCode::kInvalidArgument,
-                "overlay options for " + std::to_string(lower_names_bottom_first.size()) +
-                    " layers need " + std::to_string(plan.options.size() + 1) +
-                    " bytes, more than the kernel's one-page limit");
-  }
+  plan.options = "lowerdir=" + *lower + ",upperdir=" + upper_dir + ",workdir=" + work_dir;
+  if (auto st = CheckOptionsFit(plan, lower_names_bottom_first.size()); !st)
+    return std::unexpected(st.error());
   return plan;
 }
 
@@ -118,6 +141,28 @@ Result<ContainerDirs> CreateContainerDirs(const std::string& containers_root,
     }
   }
   return d;
+}
+
+Status UnmountImageVolumes(const std::string& containers_root, const std::string& id) {
+  if (auto st = CheckContainerId(id); !st) return st;
+  std::string volumes = ContainerDirsOf(containers_root, id).dir + "/volumes";
+  DIR* d = ::opendir(volumes.c_str());
+  if (d == nullptr) return errno == ENOENT ? Ok() : FailErrno("list " + volumes);
+  std::vector<std::string> names;
+  while (dirent* e = ::readdir(d)) {
+    std::string_view n = e->d_name;
+    if (n != "." && n != "..") names.emplace_back(n);
+  }
+  ::closedir(d);
+  for (const auto& name : names) {
+    std::string target = volumes + "/" + name;
+    // EINVAL: not a mount point (a mount that failed, or one already detached).
+    if (::umount2(target.c_str(), MNT_DETACH | UMOUNT_NOFOLLOW) != 0 && errno != EINVAL &&
+        errno != ENOENT) {
+      return FailErrno("unmount image volume " + target);
+    }
+  }
+  return Ok();
 }
 
 Status RemoveContainerDirs(const std::string& containers_root, const std::string& id) {

@@ -522,7 +522,72 @@ std::vector<Mistake> Mistakes() {
       {"unknown stop signal", kHead + "    lifecycle:\n      stopSignal: SIGRTMIN+99\n",
        "stopSignal: SIGRTMIN+99", "spec.containers[0].lifecycle.stopSignal",
        "unknown signal \"SIGRTMIN+99\""},
+      {"image volume without a reference",
+       kHead + "  volumes:\n  - name: tools\n    image:\n      pullPolicy: Always\n",
+       "pullPolicy: Always", "spec.volumes[0].image.reference", "required"},
+      {"image volume pull policy",
+       kHead + "  volumes:\n  - name: tools\n    image: {reference: tools:1, pullPolicy: Often}\n",
+       "pullPolicy: Often", "spec.volumes[0].image.pullPolicy", "must be one of"},
+      {"container restartPolicy", kHead + "    restartPolicy: Sometimes\n",
+       "restartPolicy: Sometimes", "spec.containers[0].restartPolicy",
+       "must be one of \"Always\", \"OnFailure\", \"Never\""},
+      {"restart rules without restartPolicy",
+       kHead + "    restartPolicyRules:\n    - action: Restart\n      exitCodes: {operator: In, "
+               "values: [42]}\n",
+       "- action: Restart", "spec.containers[0].restartPolicyRules",
+       "may only be set together with the container's restartPolicy"},
+      {"restart rule action",
+       kHead + "    restartPolicy: Never\n    restartPolicyRules:\n    - action: Stop\n"
+               "      exitCodes: {operator: In, values: [42]}\n",
+       "action: Stop", "spec.containers[0].restartPolicyRules[0].action", "must be one of"},
+      {"restart rule operator",
+       kHead + "    restartPolicy: Never\n    restartPolicyRules:\n    - action: Restart\n"
+               "      exitCodes: {operator: Above, values: [42]}\n",
+       "operator: Above", "spec.containers[0].restartPolicyRules[0].exitCodes.operator",
+       "must be one of"},
+      {"restart rule duplicate exit code",
+       kHead + "    restartPolicy: Never\n    restartPolicyRules:\n    - action: Restart\n"
+               "      exitCodes:\n        operator: In\n        values: [42, 42]\n",
+       "values: [42, 42]", "spec.containers[0].restartPolicyRules[0].exitCodes.values[1]",
+       "duplicate value 42"},
   };
+}
+
+TEST(Manifest, ImageVolumesAndContainerRestartRules) {
+  auto parsed = ParseManifests(kHead + R"(    restartPolicy: Never
+    restartPolicyRules:
+    - action: Restart
+      exitCodes: {operator: In, values: [42, 43]}
+    volumeMounts:
+    - {name: tools, mountPath: /tools, subPath: bin}
+  volumes:
+  - name: tools
+    image:
+      reference: registry.example/tools:1.0
+)",
+                               "pod.yaml");
+  ASSERT_TRUE(parsed) << parsed.error().message;
+  ASSERT_EQ(parsed->pods.size(), 1u);
+  Pod pod = parsed->pods[0];
+  ApplyDefaults(pod);
+  ASSERT_EQ(pod.spec.volumes.size(), 1u);
+  const auto* image = std::get_if<ImageVolume>(&pod.spec.volumes[0].source_);
+  ASSERT_NE(image, nullptr);
+  EXPECT_EQ(image->reference, "registry.example/tools:1.0");
+  EXPECT_EQ(image->pull_policy, "IfNotPresent");  // defaulted as a container's image
+  const Container& c = pod.spec.containers[0];
+  EXPECT_EQ(c.restart_policy, std::optional<std::string>("Never"));
+  EXPECT_FALSE(c.IsSidecar());
+  ASSERT_EQ(c.restart_policy_rules.size(), 1u);
+  EXPECT_TRUE(c.restart_policy_rules[0].Matches(42));
+  EXPECT_FALSE(c.restart_policy_rules[0].Matches(1));
+  ContainerRestartRule not_in{"Restart", "NotIn", {0}};
+  EXPECT_TRUE(not_in.Matches(1));
+  EXPECT_FALSE(not_in.Matches(0));
+  // Rules take part in the spec hash: a change replaces the pod.
+  Pod changed = pod;
+  changed.spec.containers[0].restart_policy_rules[0].exit_codes_values = {42};
+  EXPECT_NE(SpecHash(pod), SpecHash(changed));
 }
 
 TEST(Manifest, EachMistakeGetsItsMessageAndLine) {

@@ -23,6 +23,7 @@ class ImageService;
 }
 namespace peapod::runtime {
 class LogCollector;
+struct MountSpec;
 }
 
 namespace peapod::agent {
@@ -112,6 +113,9 @@ class ContainerManager {
   void RecordExit(ContainerEntry& entry);
   Status StopLocked(ContainerEntry& entry, int64_t timeout_seconds);
   Status RemoveLocked(ContainerEntry& entry);
+  // Mounts image volume `m` (config.mounts[index]) of a container being created.
+  Result<runtime::MountSpec> MountImageVolume(const std::string& container_id, size_t index,
+                                              const Mount& m);
   // Recovery (recover.cpp): remove a container whose creation never finished or whose pod is
   // gone; remove container dirs no record names.
   void RemoveUnfinishedContainer(const ContainerEntry& entry, const SandboxEntry* sandbox);

@@ -54,6 +54,13 @@ struct ContainerRootfs {
   OverlayPlan plan;    // mount with MountOverlay or from the container's child
 };
 
+// An image mounted read-only as a volume of one container (CRI Mount.image, KEP-4639).
+struct ImageVolume {
+  std::string image_id;
+  std::string root;    // where the image's root filesystem is mounted on the node
+  std::string source;  // `root`, or the image_sub_path directory inside it: what to bind
+};
+
 struct ImageFsUsage {
   std::string mountpoint;  // the state root
   uint64_t used_bytes = 0;
@@ -87,12 +94,24 @@ class ImageService {
   Result<ContainerRootfs> CreateContainerRootfs(const std::string& container_id,
                                                 std::string_view image_ref);
   Result<ContainerRootfs> ContainerRootfsOf(const std::string& container_id) const;
-  // Removes the dirs (the caller has unmounted the overlay) and drops the image reference.
+  // Unmounts the container's image volumes, removes its dirs (the caller has unmounted the
+  // overlay) and drops its image references.
   Status RemoveContainerRootfs(const std::string& container_id);
+  // Containers using the image, as their root filesystem or as an image volume.
   std::vector<std::string> ContainersUsing(const std::string& image_id) const;
-
-  // Image garbage collection (image_service_gc.cpp). The ids of the images containers hold.
+  // The ids of every image some container uses (root filesystem or image volume): what image
+  // removal and garbage collection must keep.
   std::set<std::string> ImagesInUse() const;
+
+  // Mounts the image's root filesystem read-only (an overlay of its layers without an upper
+  // dir; a one-layer image is its layer bound read-only) as volume `index` of a container that
+  // has a rootfs, and holds the image in use until RemoveContainerRootfs. A `sub_path` must name
+  // a directory inside the image: one that climbs out (.., absolute, a symlink) is refused with
+  // kInvalidArgument, a missing one with kFailedPrecondition. No such image: kNotFound.
+  Result<ImageVolume> MountImageVolume(const std::string& container_id, size_t index,
+                                       std::string_view image_ref, std::string_view sub_path);
+
+  // Image garbage collection (image_service_gc.cpp); it keeps ImagesInUse().
   // Deletes the image `image_id` names with all its tags, unless a container holds it
   // (kFailedPrecondition), and frees the blobs and layers no other image shares. Returns the
   // disk space freed.
@@ -129,6 +148,8 @@ class ImageService {
                                     const ImageRecord& record) const;
   // Removes the blobs and layers no image uses; adds the disk space they took to *freed.
   Status CollectGarbage(uint64_t* freed = nullptr);
+  Status LoadVolumeLeases(const std::string& container_id);
+  Status MountImageRoot(const ImageRecord& record, const std::string& target) const;
 
   ImageServiceOptions options_;
   std::unique_ptr<ContentStore> content_;
@@ -139,6 +160,8 @@ class ImageService {
   mutable std::shared_mutex gc_mutex_;
   mutable std::mutex lease_mutex_;
   std::map<std::string, std::string> leases_;  // container id -> image id
+  // container id -> image id of each of its image volumes (<dir>/volume-images, one a line)
+  std::multimap<std::string, std::string> volume_leases_;
 };
 
 }  // namespace peapod::image

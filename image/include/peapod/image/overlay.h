@@ -25,6 +25,11 @@ Result<OverlayPlan> BuildOverlayPlan(const std::string& links_dir,
                                      const std::vector<std::string>& lower_names_bottom_first,
                                      const std::string& upper_dir, const std::string& work_dir);
 
+// A read-only overlay of two or more layers (no upper or work dir): an image volume's root. The
+// kernel refuses a single lower dir without an upper dir; bind such a layer read-only instead.
+Result<OverlayPlan> BuildReadOnlyOverlayPlan(
+    const std::string& links_dir, const std::vector<std::string>& lower_names_bottom_first);
+
 // Mounts the plan on `target`. The chdir happens in a short-lived child (the cwd is per process,
 // and the caller may be multi-threaded); the child shares the caller's mount namespace.
 Status MountOverlay(const OverlayPlan& plan, const std::string& target);
@@ -39,6 +44,8 @@ struct ContainerDirs {
 Result<ContainerDirs> CreateContainerDirs(const std::string& containers_root,
                                           const std::string& id);
 ContainerDirs ContainerDirsOf(const std::string& containers_root, const std::string& id);
+// Detaches the image volumes mounted under <containers_root>/<id>/volumes; fine when none are.
+Status UnmountImageVolumes(const std::string& containers_root, const std::string& id);
 // Removes the container's dirs; fine when they are already gone.
 Status RemoveContainerDirs(const std::string& containers_root, const std::string& id);
 

@@ -7,6 +7,7 @@
 // later checks (in the controller) can still point at the manifest.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <map>
 #include <nlohmann/json.hpp>
@@ -228,6 +229,19 @@ struct PodSecurityContext {
   std::vector<Sysctl> sysctls;
 };
 
+// restartPolicyRules[] (KEP-5307): on an exit whose code is In (or NotIn) `values`, `action`.
+struct ContainerRestartRule {
+  std::string action;               // "Restart", the only action Kubernetes defines
+  std::string exit_codes_operator;  // In, NotIn
+  std::vector<int32_t> exit_codes_values;
+
+  bool Matches(int32_t exit_code) const {
+    bool in = std::find(exit_codes_values.begin(), exit_codes_values.end(), exit_code) !=
+              exit_codes_values.end();
+    return exit_codes_operator == "In" ? in : !in;
+  }
+};
+
 struct Container {
   std::string name;
   std::string image;
@@ -246,8 +260,11 @@ struct Container {
   std::optional<Probe> startup_probe;
   std::optional<Lifecycle> lifecycle;
   std::optional<SecurityContext> security_context;
-  // Only on initContainers: "Always" makes it a sidecar (Kubernetes 1.29+).
+  // On initContainers only "Always", which makes it a sidecar (Kubernetes 1.29+). On containers
+  // Always, OnFailure or Never: this container's policy instead of the pod's (KEP-5307).
   std::optional<std::string> restart_policy;
+  // containers only, with restart_policy (KEP-5307): the first rule matching an exit decides.
+  std::vector<ContainerRestartRule> restart_policy_rules;
   std::string termination_message_path = "/dev/termination-log";
   std::string termination_message_policy = "File";  // File, FallbackToLogsOnError
   bool stdin = false;
@@ -272,6 +289,12 @@ struct EmptyDirVolume {
 struct HostPathVolume {
   std::string path;
   std::string type;  // "", DirectoryOrCreate, Directory, FileOrCreate, File, Socket, ...
+};
+
+// An OCI image mounted read-only as a volume (KEP-4639): pulled like a container's image.
+struct ImageVolume {
+  std::string reference;
+  std::string pull_policy;  // Always, IfNotPresent, Never; defaulted as a container's
 };
 
 struct ConfigMapVolume {
@@ -316,7 +339,7 @@ struct Volume {
   // A source peapod does not support (persistentVolumeClaim, ...) is refused, or with
   // ignore_unsupported replaced by an EmptyDirVolume and reported.
   std::variant<EmptyDirVolume, HostPathVolume, ConfigMapVolume, SecretVolume, DownwardApiVolume,
-               ProjectedVolume>
+               ProjectedVolume, ImageVolume>
       source_;
   SourceRef source;
 };
