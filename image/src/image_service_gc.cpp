@@ -1,6 +1,6 @@
-// ImageService's side of image garbage collection (ImagesInUse, in image_volume.cpp, says which
-// images containers hold): removing one image whole (every tag) with the disk space that frees. The policy (thresholds, ages,
-// least recently used first) is the agent's ImageGarbageCollector.
+// ImageService's side of image garbage collection: removing one image whole (every tag) with
+// the disk space that frees. Which images containers hold is ImagesInUse (image_volume.cpp);
+// the policy (thresholds, ages, least recently used first) is the agent's ImageGarbageCollector.
 #include <spdlog/spdlog.h>
 
 #include "peapod/image/image_service.h"
