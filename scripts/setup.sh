@@ -9,7 +9,7 @@ packages=(
   g++ cmake ninja-build ccache pkg-config
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
   nlohmann-json3-dev libspdlog-dev libgtest-dev libgmock-dev libyaml-dev libcli11-dev
-  libcurl4-openssl-dev libarchive-dev libssl-dev libseccomp-dev
+  libcurl4-openssl-dev libarchive-dev libssl-dev libseccomp-dev zlib1g-dev
   # run: networking, images, test and demo images, registry
   containernetworking-plugins iptables iproute2 busybox-static docker-registry
   curl jq zstd tar gzip util-linux nginx-light etcd-server etcd-client
