@@ -5,6 +5,7 @@
 #include <set>
 
 #include "peapod/agent/agent.h"
+#include "peapod/catch_boundary.h"
 #include "pod_config.h"
 
 namespace peapod::agent::controller {
@@ -34,7 +35,8 @@ void ContainerLogManager::Loop() {
     cv_.wait_for(lock, period_, [this] { return stop_; });
     if (stop_) break;
     lock.unlock();
-    RotateAll();
+    // The thread's catch boundary: a failed pass is logged and the next one runs.
+    (void)CatchAll("log rotation", [this] { (void)RotateAll(); });
     lock.lock();
   }
 }

@@ -5,6 +5,7 @@
 
 #include <algorithm>
 
+#include "peapod/catch_boundary.h"
 #include "peapod/image/image_service.h"
 
 namespace peapod::agent {
@@ -59,15 +60,18 @@ void ImageGarbageCollector::Loop() {
   std::unique_lock lock(thread_mu_);
   // As kubelet, a first detection right away so that ages count from the agent's start.
   lock.unlock();
-  Detect();
+  (void)CatchAll("image gc: detect", [this] { Detect(); });
   lock.lock();
   while (!stop_) {
     cv_.wait_for(lock, policy_.period, [this] { return stop_; });
     if (stop_) break;
     lock.unlock();
-    if (auto report = Collect(); !report) {
-      spdlog::warn("image gc: {}", report.error().ToString());
-    }
+    // The thread's catch boundary: a failed pass is logged and the next one runs.
+    (void)CatchAll("image gc", [this] {
+      if (auto report = Collect(); !report) {
+        spdlog::warn("image gc: {}", report.error().ToString());
+      }
+    });
     lock.lock();
   }
 }
