@@ -17,6 +17,7 @@
 #include <set>
 
 #include "container_log_manager.h"
+#include "controller_ids.h"
 #include "peapod/agent/agent.h"
 #include "peapod/atomic_file.h"
 #include "peapod/json_field.h"
@@ -29,33 +30,6 @@ namespace peapod::agent::controller {
 namespace fs = std::filesystem;
 
 namespace {
-
-int64_t NowNs() {
-  return std::chrono::duration_cast<std::chrono::nanoseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
-
-// A random RFC 4122 version 4 UUID, as the API server assigns pod uids.
-std::string NewUid() {
-  unsigned char b[16] = {};
-  int fd = ::open("/dev/urandom", O_RDONLY | O_CLOEXEC);
-  if (fd >= 0) {
-    ssize_t n = ::read(fd, b, sizeof(b));
-    (void)n;
-    ::close(fd);
-  }
-  b[6] = static_cast<unsigned char>((b[6] & 0x0f) | 0x40);
-  b[8] = static_cast<unsigned char>((b[8] & 0x3f) | 0x80);
-  static const char* hex = "0123456789abcdef";
-  std::string out;
-  for (int i = 0; i < 16; ++i) {
-    if (i == 4 || i == 6 || i == 8 || i == 10) out += '-';
-    out += hex[b[i] >> 4];
-    out += hex[b[i] & 0xf];
-  }
-  return out;
-}
 
 std::string NodeName() {
   utsname u{};

@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 
 #include "../src/crash_point.h"
+#include "controller_ids.h"
 #include "peapod/agent/agent.h"
 #include "peapod/atomic_file.h"
 #include "peapod/catch_boundary.h"
@@ -19,12 +20,6 @@ namespace fs = std::filesystem;
 using std::chrono::milliseconds;
 
 namespace {
-
-int64_t NowNs() {
-  return std::chrono::duration_cast<std::chrono::nanoseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
 
 std::string FormatDuration(milliseconds d) {
   auto ms = d.count();

@@ -14,6 +14,7 @@
 #include <deque>
 #include <filesystem>
 
+#include "controller_ids.h"
 #include "peapod/atomic_file.h"
 #include "peapod/catch_boundary.h"
 #include "peapod/json_field.h"
@@ -28,12 +29,6 @@ namespace {
 constexpr std::string_view kSafeAlphabet = "bcdfghjklmnpqrstvwxz2456789";
 constexpr size_t kMaxEvents = 50;
 
-int64_t NowNs() {
-  return std::chrono::duration_cast<std::chrono::nanoseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
-
 // A dump that cannot throw: invalid UTF-8 (which the YAML reader should never let through) is
 // replaced rather than ending the reconcile.
 std::string Dump(const nlohmann::json& j) {
@@ -43,41 +38,6 @@ std::string Dump(const nlohmann::json& j) {
 std::string Lower(std::string s) {
   std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return std::tolower(c); });
   return s;
-}
-
-std::string RandomSuffix(size_t length) {
-  unsigned char bytes[16] = {};
-  int fd = ::open("/dev/urandom", O_RDONLY | O_CLOEXEC);
-  if (fd >= 0) {
-    ssize_t n = ::read(fd, bytes, sizeof(bytes));
-    (void)n;
-    ::close(fd);
-  }
-  std::string out;
-  for (size_t i = 0; i < length && i < sizeof(bytes); ++i) {
-    out += kSafeAlphabet[bytes[i] % kSafeAlphabet.size()];
-  }
-  return out;
-}
-
-std::string NewUid() {
-  std::string hex = "0123456789abcdef";
-  unsigned char b[16] = {};
-  int fd = ::open("/dev/urandom", O_RDONLY | O_CLOEXEC);
-  if (fd >= 0) {
-    ssize_t n = ::read(fd, b, sizeof(b));
-    (void)n;
-    ::close(fd);
-  }
-  b[6] = static_cast<unsigned char>((b[6] & 0x0f) | 0x40);
-  b[8] = static_cast<unsigned char>((b[8] & 0x3f) | 0x80);
-  std::string out;
-  for (int i = 0; i < 16; ++i) {
-    if (i == 4 || i == 6 || i == 8 || i == 10) out += '-';
-    out += hex[b[i] >> 4];
-    out += hex[b[i] & 0xf];
-  }
-  return out;
 }
 
 std::string Rfc3339(int64_t ns) {
